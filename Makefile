@@ -1,0 +1,31 @@
+# The two entry points: `make demo` and `make test`. Both set up what they need first.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO ?= demo
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@bash infra/setup.sh
+
+demo: setup
+	@if [ ! -f $(DEMO)/samples/expected.json ]; then \
+	  $(BIN)/emodata samples make $(DEMO)/samples; \
+	else echo "demo: reusing sample media in $(DEMO)/samples"; fi
+	$(BIN)/emodata run --input $(DEMO)/samples/manifest.csv --output $(DEMO)/out
+	@$(BIN)/emodata status $(DEMO)/out 2>/dev/null
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python benchmarks/segment_vs_ffmpeg.py
+	$(BIN)/python benchmarks/memory_scaling.py
+
+clean:
+	rm -rf $(DEMO) .pytest_cache

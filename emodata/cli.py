@@ -1,0 +1,155 @@
+"""The ``emodata`` command: a thin layer over library functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from emodata.errors import ConfigError, ValidationFailed
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("great_expectations", "filelock", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    cols = list(rows[0])
+    cells = [[("" if r[c] is None else str(r[c])) for c in cols] for r in rows]
+    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for row in cells:
+        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """Build explainable, emotion-centric video datasets on Ray."""
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.option("--input", "input_", help="Folder, glob, or manifest (CSV/JSONL/Parquet); s3:// ok.")
+@click.option("--output", help="Output DIR (local or s3://).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config.")
+@click.option("--stages", help="Comma-separated stages, e.g. ingest,segment,write.")
+@click.option("--address", help="Ray cluster address (default: RAY_ADDRESS, else local Ray).")
+@click.option("--num-cpus", type=int, help="CPUs for a local Ray.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override any config field, e.g. --set segment.max_clip_s=10.",
+)
+def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
+    """Run the pipeline from raw clips to shards, index, ledger and card."""
+    from emodata.config import load_config, parse_override
+    from emodata.runner import run as run_pipeline
+
+    overrides: dict[str, Any] = dict(parse_override(s) for s in sets)
+    overrides.update(
+        {"input": input_, "output": output, "ray.address": address, "ray.num_cpus": num_cpus}
+    )
+    if stages:
+        overrides["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
+    try:
+        cfg = load_config(config_file, overrides)
+        result = run_pipeline(cfg)
+    except ConfigError as e:
+        raise click.UsageError(f"config: {e}") from None
+    except ValidationFailed as e:
+        click.echo(f"validation failed: {e}\nreport: {e.report_path}", err=True)
+        sys.exit(3)
+    click.echo(result.render())
+
+
+@main.command()
+@click.argument("out_dir")
+def status(out_dir: str) -> None:
+    """Counts per stage and status of a run's output."""
+    from emodata import stats
+
+    s = stats.summary(out_dir)
+    c = s["clips"]
+    click.echo(
+        f"{out_dir}: {c['clips']} clips from {c['sources']} sources in {c['shards']} shards, "
+        f"{c['clip_seconds'] / 60:.1f} min"
+    )
+    _print_table(stats.stage_table(out_dir))
+
+
+@main.command()
+@click.argument("out_dir")
+@click.option("--stage", help="Only this stage.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def failures(out_dir: str, stage: str | None, limit: int, as_json: bool) -> None:
+    """The ledger: every filtered or failed input or clip, with its reason."""
+    from emodata import stats
+
+    rows = stats.failures(out_dir, limit=limit, stage=stage)
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps(r, default=str))
+    else:
+        _print_table(rows)
+
+
+@main.command(name="stats")
+@click.argument("out_dir")
+@click.option("--sql", help="Run a DuckDB query over views idx (index) and ledger.")
+def stats_cmd(out_dir: str, sql: str | None) -> None:
+    """Counts, durations and failure reasons (DuckDB over index and ledger)."""
+    from emodata import stats
+
+    if sql:
+        _print_table(stats.query(out_dir, sql))
+        return
+    s = stats.summary(out_dir)
+    click.echo("== clips")
+    _print_table([s["clips"]])
+    click.echo("\n== per stage and status")
+    _print_table(stats.stage_table(out_dir))
+    click.echo("\n== durations by clip boundary")
+    _print_table(stats.durations(out_dir))
+    click.echo("\n== ledger (latest attempt)")
+    _print_table(s["ledger"])
+    click.echo("\n== sources by dataset and licence")
+    _print_table(s["datasets"])
+
+
+@main.group()
+def samples() -> None:
+    """Sample media for demos and tests."""
+
+
+@samples.command(name="make")
+@click.argument("out_dir")
+@click.option("--talking", default=6, show_default=True, help="Talking clips to generate.")
+@click.option("--bad/--no-bad", default=True, show_default=True, help="Also make bad inputs.")
+def samples_make(out_dir: str, talking: int, bad: bool) -> None:
+    """Generate talking clips (real faces, espeak-ng speech, scene cuts) and bad inputs."""
+    from emodata.samples import make_samples
+
+    made = make_samples(out_dir, talking=talking, bad=bad)
+    click.echo(f"wrote {len(made)} files to {out_dir} (manifest: {out_dir}/manifest.csv)")
+
+
+if __name__ == "__main__":
+    main()

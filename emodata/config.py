@@ -1,0 +1,188 @@
+"""The run configuration: one typed tree, read from YAML, overridden by flags.
+
+Every section is a pydantic model with ``extra="forbid"`` so a typo in a config file is an
+error that names the field (``segment.max_clip_s: ...``) rather than a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from emodata.errors import ConfigError
+
+KNOWN_STAGES = ("ingest", "segment", "write", "validate")
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".avi",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".flv",
+    ".wmv",
+    ".3gp",
+)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RayConfig(_Section):
+    address: str | None = Field(None, description="Cluster address; None starts Ray locally.")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs for a local Ray; None uses all.")
+    include_dashboard: bool = False
+    preserve_order: bool = Field(True, description="Deterministic sample order in the shards.")
+
+
+class IngestConfig(_Section):
+    extensions: list[str] = Field(default_factory=lambda: list(VIDEO_EXTENSIONS))
+    min_duration_s: float = Field(0.5, ge=0)
+    max_duration_s: float = Field(4 * 3600, gt=0)
+    require_audio: bool = False
+    probe_timeout_s: float = Field(60, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IngestConfig:
+        if self.min_duration_s >= self.max_duration_s:
+            raise ValueError("min_duration_s must be below max_duration_s")
+        return self
+
+
+class SegmentConfig(_Section):
+    scene_threshold: float = Field(0.3, gt=0, le=1, description="FFmpeg scene score for a cut.")
+    min_clip_s: float = Field(1.0, gt=0)
+    max_clip_s: float = Field(20.0, gt=0)
+    short_side: int = Field(360, ge=32, le=4320)
+    fps: float = Field(25.0, gt=0, le=120)
+    frame_rate: float = Field(1.0, gt=0, le=30, description="Sampled frames per second.")
+    crf: int = Field(23, ge=0, le=51)
+    preset: str = "veryfast"
+    audio_rate: int = Field(16000, ge=8000)
+    threads: int = Field(1, ge=1, description="FFmpeg threads per task.")
+    cpus_per_task: float = Field(1.0, gt=0)
+    timeout_s: float = Field(600, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SegmentConfig:
+        if self.min_clip_s > self.max_clip_s:
+            raise ValueError("min_clip_s must not exceed max_clip_s")
+        return self
+
+
+class WriteConfig(_Section):
+    max_shard_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
+    max_shard_samples: int = Field(2000, ge=1)
+    include_frames: bool = True
+
+
+class ValidateConfig(_Section):
+    suites_dir: str | None = Field(None, description="Extra expectation suites (JSON files).")
+    stop_on_batch_failure: bool = True
+
+
+class RunConfig(_Section):
+    input: str | None = None
+    output: str | None = None
+    stages: list[str] = Field(default_factory=lambda: list(KNOWN_STAGES))
+    ray: RayConfig = Field(default_factory=RayConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    write: WriteConfig = Field(default_factory=WriteConfig)
+    validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
+
+    @field_validator("stages")
+    @classmethod
+    def _known(cls, stages: list[str]) -> list[str]:
+        unknown = [s for s in stages if s not in KNOWN_STAGES]
+        if unknown:
+            raise ValueError(f"unknown stage(s) {unknown}; known: {list(KNOWN_STAGES)}")
+        return stages
+
+    @model_validator(mode="after")
+    def _stages(self) -> RunConfig:
+        if "segment" in self.stages and "write" not in self.stages:
+            raise ValueError("'segment' needs 'write' to keep its output")
+        if "ingest" not in self.stages:
+            raise ValueError("'ingest' is required: every run starts by finding its inputs")
+        if self.ingest.min_duration_s > self.segment.max_clip_s:
+            raise ValueError("ingest.min_duration_s must not exceed segment.max_clip_s")
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change outputs (not where they go)."""
+        body = {k: v for k, v in self.dump().items() if k not in {"input", "output", "ray"}}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _format(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "config"
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{where.replace('validate_', 'validate')}: {msg}")
+    return "; ".join(lines)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{dotted}: '{part}' is not a section")
+    node[parts[-1]] = value
+
+
+def load_config(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> RunConfig:
+    """Read a YAML config (or the embedded defaults) and apply dotted-key overrides."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: not valid YAML: {e}") from e
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{p}: the top level must be a mapping of sections")
+        tree = loaded or {}
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(tree, key, value)
+    try:
+        return RunConfig.model_validate(tree)
+    except ValidationError as e:
+        raise ConfigError(_format(e)) from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``segment.max_clip_s=12`` -> ("segment.max_clip_s", 12); values are YAML scalars."""
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    return key.strip(), yaml.safe_load(raw)

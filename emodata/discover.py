@@ -1,0 +1,132 @@
+"""Finds the inputs of a run: a folder (recursive), a glob, or a manifest file.
+
+Local paths and any fsspec URL (``s3://...``) work the same way. Manifests are CSV, JSONL or
+Parquet with a ``path`` column; ``source_dataset``, ``license`` and ``label`` columns become
+index columns, any other column is carried as JSON in ``source_meta``.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import json
+import logging
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from emodata.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+KNOWN_META = ("source_dataset", "license", "label")
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    path: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
+def _fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    fs, root = fsspec.core.url_to_fs(path)
+    return fs, root
+
+
+def _unstrip(fs: fsspec.AbstractFileSystem, original: str, p: str) -> str:
+    return fs.unstrip_protocol(p) if _is_url(original) else p
+
+
+def discover(spec: str, extensions: list[str]) -> list[SourceRef]:
+    """Resolve ``spec`` to a sorted, de-duplicated list of sources."""
+    exts = tuple(e.lower() for e in extensions)
+    is_manifest = spec.lower().endswith(MANIFEST_SUFFIXES)
+    if is_manifest:
+        refs = read_manifest(spec)
+    elif any(ch in spec for ch in "*?["):
+        refs = _glob(spec)
+    else:
+        fs, root = _fs(spec)
+        if not fs.exists(root):
+            raise ConfigError(f"input: {spec} does not exist")
+        if fs.isdir(root):
+            found = [p for p in fs.find(root) if p.lower().endswith(exts)]
+            refs = [
+                SourceRef(_unstrip(fs, spec, p))
+                for p in found
+                if not any(part.startswith(".") for part in p[len(root) :].split("/"))
+            ]
+        else:
+            refs = [SourceRef(_unstrip(fs, spec, root))]
+    seen: dict[str, SourceRef] = {}
+    for ref in refs:
+        seen.setdefault(ref.path, ref)
+    # Manifests keep their order (the first copy of duplicate content wins); listings sort.
+    out = list(seen.values()) if is_manifest else sorted(seen.values(), key=lambda r: r.path)
+    log.info("discovered %d input(s) from %s", len(out), spec)
+    return out
+
+
+def _glob(spec: str) -> list[SourceRef]:
+    if _is_url(spec):
+        fs, pattern = _fs(spec)
+        return [SourceRef(fs.unstrip_protocol(p)) for p in fs.glob(pattern) if not fs.isdir(p)]
+    return [SourceRef(p) for p in globlib.glob(spec, recursive=True) if not _isdir(p)]
+
+
+def _isdir(p: str) -> bool:
+    return fsspec.filesystem("file").isdir(p)
+
+
+def read_manifest(spec: str) -> list[SourceRef]:
+    fs, path = _fs(spec)
+    if not fs.exists(path):
+        raise ConfigError(f"input: manifest {spec} does not exist")
+    with fs.open(path, "rb") as f:
+        low = spec.lower()
+        if low.endswith(".parquet"):
+            table = pq.read_table(f)
+        elif low.endswith(".csv"):
+            table = pacsv.read_csv(f)
+        else:
+            table = pajson.read_json(f)
+    if "path" not in table.column_names:
+        raise ConfigError(f"input: manifest {spec} has no 'path' column ({table.column_names})")
+    base = posixpath.dirname(spec) if _is_url(spec) else posixpath.dirname(path)
+    refs = []
+    for row in table.to_pylist():
+        raw = row.pop("path")
+        if not raw:
+            continue
+        raw = str(raw)
+        full = raw if _is_url(raw) or raw.startswith("/") else posixpath.join(base, raw)
+        refs.append(SourceRef(full, {k: _jsonable(v) for k, v in row.items() if v is not None}))
+    return refs
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, pa.Scalar):
+        v = v.as_py()
+    try:
+        json.dumps(v)
+    except TypeError:
+        return str(v)
+    return v
+
+
+def split_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """Manifest metadata -> index columns (known ones) plus a JSON column for the rest."""
+    out: dict[str, Any] = {k: (None if meta.get(k) is None else str(meta[k])) for k in KNOWN_META}
+    rest = {k: v for k, v in meta.items() if k not in KNOWN_META}
+    out["source_meta"] = json.dumps(rest, sort_keys=True, default=str) if rest else None
+    return out

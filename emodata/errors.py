@@ -1,0 +1,74 @@
+"""Typed outcomes for items that do not make it into the dataset.
+
+"filtered" is a decision (the input is what it is; a rerun decides the same), "failed" is an
+error that a rerun retries. Reasons are an enum so the ledger, stats and tests share one
+vocabulary instead of matching message strings.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    FILTERED = "filtered"
+    FAILED = "failed"
+
+
+class Reason(StrEnum):
+    ZERO_BYTE = "zero_byte"
+    MISSING = "missing"
+    TRUNCATED = "truncated"
+    UNREADABLE = "unreadable"
+    NOT_VIDEO = "not_video"
+    NO_AUDIO = "no_audio"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    DUPLICATE = "duplicate"
+    SCENE_TOO_SHORT = "scene_too_short"
+    FFMPEG_ERROR = "ffmpeg_error"
+    IO_ERROR = "io_error"
+    EXPECTATION_FAILED = "expectation_failed"
+    INTERNAL_ERROR = "internal_error"
+
+
+# Reasons that describe the input itself; everything else is retried on rerun.
+FILTER_REASONS = frozenset(
+    {
+        Reason.ZERO_BYTE,
+        Reason.TRUNCATED,
+        Reason.UNREADABLE,
+        Reason.NOT_VIDEO,
+        Reason.NO_AUDIO,
+        Reason.TOO_SHORT,
+        Reason.TOO_LONG,
+        Reason.DUPLICATE,
+        Reason.SCENE_TOO_SHORT,
+        Reason.EXPECTATION_FAILED,
+    }
+)
+
+
+def kind_of(reason: Reason) -> Kind:
+    return Kind.FILTERED if reason in FILTER_REASONS else Kind.FAILED
+
+
+class ItemError(Exception):
+    """An expected, per-item problem: recorded in the ledger, never fatal to the run."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class ConfigError(ValueError):
+    """A bad config file or flag; the message names the field."""
+
+
+class ValidationFailed(RuntimeError):
+    """A batch-level expectation failed; the run stops and the report is saved."""
+
+    def __init__(self, message: str, report_path: str) -> None:
+        super().__init__(message)
+        self.report_path = report_path

@@ -1,0 +1,112 @@
+"""Stream a run's shards into PyTorch, optionally selecting samples with a DuckDB query.
+
+    from emodata.loader import dataloader
+    for batch in dataloader("out/", query="has_audio and duration_s > 3", batch_size=8):
+        batch["key"], batch["meta"], batch["audio"], batch["mp4"]
+
+Only shards that hold selected samples are opened. Requires ``emodata[train]`` (torch).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import wave
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import fsspec
+import numpy as np
+import webdataset as wds
+
+from emodata import layout, stats
+
+
+def _select_sql(query: str | None) -> str:
+    if query is None:
+        return "select key, shard from idx"
+    if query.lstrip().lower().startswith(("select", "with")):
+        return f"select key, shard from idx where key in (select key from ({query}))"
+    return f"select key, shard from idx where {query}"
+
+
+def select(out_dir: str, query: str | None = None) -> tuple[list[str], set[str]]:
+    """(shard URLs in order, selected keys) for ``query`` (a WHERE clause or a SELECT of keys)."""
+    rows = stats.query(out_dir, _select_sql(query) + " order by shard, key")
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    shards = sorted({r["shard"] for r in rows})
+    base = f"{root.rstrip('/')}/{layout.SHARDS}"
+    urls = [
+        fs.unstrip_protocol(f"{base}/{s}") if "://" in out_dir else f"{base}/{s}" for s in shards
+    ]
+    return urls, {r["key"] for r in rows}
+
+
+def decode_wav(data: bytes) -> np.ndarray:
+    """16-bit PCM WAV -> float32 samples in [-1, 1] (mono, as segment writes it)."""
+    with wave.open(io.BytesIO(data)) as w:
+        frames = w.readframes(w.getnframes())
+        channels = w.getnchannels()
+    audio = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
+    return audio.reshape(-1, channels).mean(axis=1) if channels > 1 else audio
+
+
+def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
+    """A raw WebDataset sample -> key, metadata, audio array, MP4 bytes and frame JPEG bytes."""
+    meta = json.loads(raw["json"])
+    frames = [raw[k] for k in sorted(raw) if k.startswith("frame") and k.endswith(".jpg")]
+    return {
+        "key": raw["__key__"],
+        "meta": meta,
+        "mp4": raw.get("mp4", b""),
+        "audio": decode_wav(raw["wav"]) if "wav" in raw else np.zeros(0, np.float32),
+        "frames": frames,
+    }
+
+
+def dataset(
+    out_dir: str,
+    query: str | None = None,
+    *,
+    shuffle: int = 0,
+    transform: Callable[[dict[str, Any]], Any] | None = None,
+) -> wds.WebDataset:
+    """An iterable WebDataset over the selected samples (split across DataLoader workers)."""
+    urls, keys = select(out_dir, query)
+    ds = wds.WebDataset(
+        urls or [], shardshuffle=False, empty_check=False, nodesplitter=wds.split_by_node
+    )
+    ds = ds.select(lambda s: s["__key__"] in keys)
+    if shuffle:
+        ds = ds.shuffle(shuffle)
+    ds = ds.map(to_sample)
+    if transform is not None:
+        ds = ds.map(transform)
+    return ds
+
+
+def collate(samples: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Keep variable-length fields as lists; stack nothing that differs in shape."""
+    out: dict[str, list[Any]] = {}
+    for s in samples:
+        for k, v in s.items():
+            out.setdefault(k, []).append(v)
+    return out
+
+
+def dataloader(
+    out_dir: str,
+    query: str | None = None,
+    *,
+    batch_size: int = 8,
+    num_workers: int = 0,
+    shuffle: int = 0,
+    transform: Callable[[dict[str, Any]], Any] | None = None,
+):
+    """A torch DataLoader over :func:`dataset`; batches are dicts of lists (see :func:`collate`)."""
+    try:
+        from torch.utils.data import DataLoader
+    except ImportError as e:
+        raise ImportError("the loader needs torch: install emodata[train]") from e
+    ds = dataset(out_dir, query, shuffle=shuffle, transform=transform)
+    return DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate)

@@ -1,0 +1,99 @@
+"""Maps stages onto Ray Data: stateless stages as tasks, stages with ``setup()`` as actor pools.
+
+This is the only module (besides the runner's ``ray.init``) that knows about Ray.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pyarrow as pa
+import ray
+from ray.data import ActorPoolStrategy, Dataset, TaskPoolStrategy
+
+from emodata.records import Item, items_to_table, table_to_items
+from emodata.stages.base import Stage
+
+log = logging.getLogger(__name__)
+
+
+def init_ray(address: str | None, num_cpus: int | None, include_dashboard: bool) -> dict[str, Any]:
+    """Connect to a cluster (address or RAY_ADDRESS, as under ``ray job submit``) or start one."""
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+        if address:
+            kwargs["address"] = address
+        else:
+            kwargs["include_dashboard"] = include_dashboard
+            if num_cpus:
+                kwargs["num_cpus"] = num_cpus
+        ray.init(**kwargs)
+    return ray.cluster_resources()
+
+
+def configure_context(preserve_order: bool) -> None:
+    ctx = ray.data.DataContext.get_current()
+    ctx.execution_options.preserve_order = preserve_order
+    ctx.enable_progress_bars = True
+
+
+def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 1024) -> Dataset:
+    """A dataset of ``items`` in small blocks, so that work spreads over every worker."""
+    table = items_to_table(items)
+    blocks = max(1, min(len(items), parallelism))
+    rows_per_block = max(1, min(max_rows_per_block, -(-len(items) // blocks)))
+    return ray.data.from_arrow(
+        [table.slice(i, rows_per_block) for i in range(0, max(len(items), 1), rows_per_block)]
+    )
+
+
+class _StageTask:
+    """Callable for task-based stages: the stage instance travels pickled with the task."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return items_to_table(self.stage.process(table_to_items(batch)))
+
+
+class _StageActor:
+    """Actor for stages with ``setup()``: the model loads once per worker."""
+
+    def __init__(self, stage: Stage) -> None:
+        self.stage = stage
+        self.stage.setup()
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        return items_to_table(self.stage.process(table_to_items(batch)))
+
+
+def apply_stage(ds: Dataset, stage: Stage, max_workers: int) -> Dataset:
+    """Append ``stage`` to the dataset's plan, sized to the declared resources."""
+    res = stage.resources
+    workers = max(1, min(stage.concurrency or max_workers, max_workers))
+    common: dict[str, Any] = {
+        "batch_size": stage.batch_size,
+        "batch_format": "pyarrow",
+        "zero_copy_batch": True,
+        "num_cpus": res.cpus,
+    }
+    if res.gpus:
+        common["num_gpus"] = res.gpus
+    if res.custom:
+        common["resources"] = dict(res.custom)
+    if stage.stateful:
+        return ds.map_batches(
+            _StageActor,
+            fn_constructor_args=(stage,),
+            compute=ActorPoolStrategy(min_size=1, max_size=workers),
+            **common,
+        )
+    return ds.map_batches(_StageTask(stage), compute=TaskPoolStrategy(size=workers), **common)
+
+
+def iter_items(ds: Dataset, batch_size: int = 8):
+    """Stream finished items to the driver in order (when preserve_order is set)."""
+    for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow", prefetch_batches=2):
+        yield from table_to_items(batch)

@@ -1,0 +1,146 @@
+"""manifest.json, the dataset card (DIR/README.md) and the one-screen end-of-run summary."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+import fsspec
+
+from emodata import __version__, layout
+from emodata.media import ffmpeg_version
+
+_LIBS = ("ray", "pyarrow", "webdataset", "great-expectations", "duckdb", "numpy", "pydantic")
+
+
+def versions() -> dict[str, str]:
+    out = {
+        "emodata": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
+    for lib in _LIBS:
+        try:
+            out[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            out[lib] = "not installed"
+    out["ffmpeg"] = ffmpeg_version()
+    return out
+
+
+def write_manifest(
+    fs: fsspec.AbstractFileSystem,
+    root: str,
+    run: dict[str, Any],
+    config: dict[str, Any],
+    totals: dict[str, Any],
+) -> dict[str, Any]:
+    """Rewrite manifest.json, keeping the history of earlier runs in ``runs``."""
+    path = f"{root}/{layout.MANIFEST}"
+    runs: list[dict[str, Any]] = []
+    if fs.exists(path):
+        with fs.open(path, "r") as f:
+            runs = json.load(f).get("runs", [])
+    runs = [r for r in runs if r.get("run_id") != run["run_id"]] + [run]
+    manifest = {
+        "format": "emodata/1",
+        "config": config,
+        "versions": versions(),
+        "started_at": runs[0]["started_at"],
+        "updated_at": run["ended_at"],
+        "totals": totals,
+        "runs": runs,
+    }
+    _atomic_text(fs, path, json.dumps(manifest, indent=2, default=str) + "\n")
+    return manifest
+
+
+def _atomic_text(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:
+    head, name = path.rsplit("/", 1)
+    tmp = f"{head}/{layout.tmp_name(name)}"
+    with fs.open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    fs.mv(tmp, path)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "_none_\n"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def write_card(
+    fs: fsspec.AbstractFileSystem, root: str, manifest: dict[str, Any], summary: dict[str, Any]
+) -> None:
+    c = summary["clips"]
+    cfg = manifest["config"]
+    seg = cfg["segment"]
+    text = f"""# Dataset card
+
+Built by emodata {manifest["versions"]["emodata"]} (runs: {len(manifest["runs"])}, last updated
+{manifest["updated_at"]}).
+
+## Contents
+- **{c["clips"]} clips** from **{c["sources"]} source videos**, {c["clip_seconds"] / 3600:.3f} hours
+  in total (mean clip {c["mean_clip_s"]:.2f} s), in **{c["shards"]} WebDataset shards**
+  ({c["bytes"] / 1e6:.1f} MB).
+- {c["video_only_clips"]} clip(s) have no audio (video-only sources are kept and marked
+  `has_audio = false`).
+- Clips: H.264 yuv420p MP4, short side at most {seg["short_side"]} px, {seg["fps"]} fps; audio
+  16 kHz mono WAV; frames sampled at {seg["frame_rate"]} per second; clip length
+  {seg["min_clip_s"]}-{seg["max_clip_s"]} s, cut at scene changes (FFmpeg scene score >
+  {seg["scene_threshold"]}).
+
+## Provenance and licences
+Per source dataset and licence, as given in the input manifest:
+
+{_table(summary["datasets"])}
+## Filtered and failed inputs
+From the ledger (`failures/*.parquet`), latest attempt per entry:
+
+{_table(summary["ledger"])}
+## Layout
+- `shards/shard-NNNNNN.tar`: members `KEY.json` (metadata), `KEY.mp4`, `KEY.wav`,
+  `KEY.frameNNN.jpg`.
+- `index/shard-NNNNNN.parquet`: one row per clip (schema `emodata.index`), `key` is the
+  WebDataset `__key__`.
+- `failures/*.parquet`: the ledger. `manifest.json`: config, versions, runs.
+
+## Loading
+```python
+from emodata.loader import dataloader
+loader = dataloader("{root}", query="duration_s > 2", batch_size=8)
+```
+"""
+    _atomic_text(fs, f"{root}/{layout.CARD}", text)
+
+
+def render_summary(root: str, summary: dict[str, Any], run: dict[str, Any]) -> str:
+    c = summary["clips"]
+    n = run["counts"]
+    lines = [
+        "",
+        f"emodata run {run['run_id']} finished in {run['wall_seconds']:.1f}s",
+        f"  output     {root}",
+        f"  this run   {n['inputs']} inputs, {n['written']} clips written, "
+        f"{n['skipped_done']} already done, {n['ledger_rows']} new ledger rows",
+        f"  dataset    {c['clips']} clips from {c['sources']} sources, "
+        f"{c['clip_seconds'] / 60:.1f} min, {c['shards']} shards, {c['bytes'] / 1e6:.1f} MB",
+    ]
+    if summary["ledger"]:
+        lines.append(
+            "  ledger     "
+            + ", ".join(f"{r['stage']}/{r['reason']}={r['n']}" for r in summary["ledger"])
+        )
+    lines += [
+        f"  card       {root}/{layout.CARD}",
+        f"  inspect    emodata stats {root}  |  emodata failures {root}",
+        "",
+    ]
+    return "\n".join(lines)

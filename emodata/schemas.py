@@ -1,0 +1,62 @@
+"""Loads the schema files in ``schemas/``; code and tests read them, nothing restates them."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+_SCALARS = {
+    "string": pa.string(),
+    "int32": pa.int32(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "bool": pa.bool_(),
+    "timestamp[ms, UTC]": pa.timestamp("ms", tz="UTC"),
+}
+
+
+def schemas_dir() -> Path:
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "schemas", here / "_schemas"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"schemas directory not found next to {here}")
+
+
+@cache
+def load_json(name: str) -> dict[str, Any]:
+    return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
+
+
+def _arrow_type(spec: Any) -> pa.DataType:
+    if isinstance(spec, dict) and "struct" in spec:
+        return pa.struct([pa.field(f, pa.string()) for f in spec["struct"]])
+    return _SCALARS[spec]
+
+
+@cache
+def arrow_schema(name: str) -> pa.Schema:
+    spec = load_json(name)
+    return pa.schema(
+        [
+            pa.field(c["name"], _arrow_type(c["type"]), nullable=c["nullable"])
+            for c in spec["columns"]
+        ],
+        metadata={"schema": spec["name"], "version": str(spec["version"])},
+    )
+
+
+def index_schema() -> pa.Schema:
+    return arrow_schema("index.schema.json")
+
+
+def ledger_schema() -> pa.Schema:
+    return arrow_schema("ledger.schema.json")
+
+
+def stage_status_fields() -> list[str]:
+    return [f.name for f in index_schema().field("stage_status").type]

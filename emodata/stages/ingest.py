@@ -1,0 +1,68 @@
+"""ingest: content hash -> stable source id, ffprobe metadata, rejection with a reason."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from emodata.config import IngestConfig
+from emodata.errors import ItemError, Reason
+from emodata.fsutil import local_path, sha256_file
+from emodata.media import probe
+from emodata.records import Item
+from emodata.stages.base import Stage
+
+
+@dataclass
+class IngestStage(Stage):
+    """Input item record: ``{"path": str, "meta": {...}}``; output adds source_* fields."""
+
+    config: IngestConfig
+    name = "ingest"
+
+    def process_item(self, item: Item) -> list[Item]:
+        rec = item.record
+        path = rec["path"]
+        try:
+            local = local_path(path)
+            size = os.path.getsize(local)
+        except FileNotFoundError:
+            raise ItemError(Reason.MISSING, f"{path} does not exist") from None
+        except OSError as e:
+            raise ItemError(Reason.IO_ERROR, f"cannot read {path}: {e}") from None
+        rec["source_size_bytes"] = size
+        if size == 0:
+            raise ItemError(Reason.ZERO_BYTE, "the file is empty")
+        digest = sha256_file(local)
+        rec["source_sha256"] = digest
+        rec["source_id"] = digest[:20]
+        info = probe(local, self.config.probe_timeout_s)
+        rec.update(
+            source_duration_s=round(info.duration_s, 3),
+            source_format=info.format_name,
+            source_video_codec=info.video_codec,
+            source_width=info.width,
+            source_height=info.height,
+            source_fps=round(info.fps, 3) if info.fps else None,
+            has_audio=info.has_audio,
+        )
+        if not info.has_video:
+            what = "audio only" if info.has_audio else f"format {info.format_name or 'unknown'}"
+            raise ItemError(Reason.NOT_VIDEO, f"no video stream ({what})")
+        if info.duration_s <= 0:
+            raise ItemError(Reason.UNREADABLE, "no duration could be read")
+        if self.config.require_audio and not info.has_audio:
+            raise ItemError(Reason.NO_AUDIO, "no audio stream and ingest.require_audio is set")
+        lo, hi = self.config.min_duration_s, self.config.max_duration_s
+        if info.duration_s < lo:
+            raise ItemError(
+                Reason.TOO_SHORT,
+                f"{info.duration_s:.2f}s is below ingest.min_duration_s={lo}",
+            )
+        if info.duration_s > hi:
+            raise ItemError(
+                Reason.TOO_LONG,
+                f"{info.duration_s:.0f}s is above ingest.max_duration_s={hi}",
+            )
+        item.mark(self.name)
+        return [item]

@@ -1,0 +1,144 @@
+"""segment: scene cuts plus min/max clip length -> normalized MP4, 16 kHz WAV, sampled frames.
+
+Two steps so that one long source spreads over many workers: ``ScenePlanStage`` decodes a small
+copy once to find cuts and emits one item per planned clip; ``SegmentStage`` encodes each clip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from dataclasses import dataclass
+
+from emodata.config import SegmentConfig
+from emodata.errors import Reason
+from emodata.fsutil import local_path
+from emodata.media import EncodeSpec, encode_clip, scene_cuts
+from emodata.records import Item, clip_key
+from emodata.stages.base import Resources, Stage
+
+
+@dataclass(frozen=True)
+class PlannedClip:
+    start_s: float
+    end_s: float
+    boundary: str  # "start", "scene" or "split"
+
+
+def plan_clips(
+    duration: float, cuts: list[float], min_s: float, max_s: float, eps: float = 0.05
+) -> tuple[list[PlannedClip], list[tuple[float, float]]]:
+    """Split [0, duration] at scene cuts, drop scenes below ``min_s``, split those above ``max_s``.
+
+    Returns (clips, dropped scenes). Long scenes are cut into equal parts so that no tail is tiny.
+    """
+    inner = [c for c in sorted(set(cuts)) if eps < c < duration - eps]
+    bounds = [0.0, *inner, duration]
+    clips: list[PlannedClip] = []
+    dropped: list[tuple[float, float]] = []
+    for a, b in itertools.pairwise(bounds):
+        length = b - a
+        if length + 1e-6 < min_s:
+            dropped.append((round(a, 3), round(b, 3)))
+            continue
+        parts = max(1, math.ceil(length / max_s - 1e-9))
+        step = length / parts
+        for i in range(parts):
+            start = round(a + i * step, 3)
+            end = round(b if i == parts - 1 else a + (i + 1) * step, 3)
+            boundary = "split" if i else ("start" if a == 0.0 else "scene")
+            clips.append(PlannedClip(start, end, boundary))
+    return clips, dropped
+
+
+@dataclass
+class ScenePlanStage(Stage):
+    config: SegmentConfig
+    name = "segment"
+
+    def process_item(self, item: Item) -> list[Item]:
+        rec = item.record
+        src = local_path(rec["path"])
+        cuts = scene_cuts(src, self.config.scene_threshold, self.config.timeout_s)
+        clips, dropped = plan_clips(
+            rec["source_duration_s"], cuts, self.config.min_clip_s, self.config.max_clip_s
+        )
+        done = set(rec.pop("done_keys", []) or [])
+        out: list[Item] = []
+        base = {k: v for k, v in rec.items() if k != "stage_status"}
+        for a, b in dropped:
+            dropped_item = Item(
+                clip_key(rec["source_id"], a, b), {**base, "start_s": a, "end_s": b}
+            )
+            out.append(
+                dropped_item.fail(
+                    self.name,
+                    Reason.SCENE_TOO_SHORT,
+                    f"scene {a:.2f}-{b:.2f}s is shorter than segment.min_clip_s="
+                    f"{self.config.min_clip_s}",
+                )
+            )
+        for index, clip in enumerate(clips):
+            key = clip_key(rec["source_id"], clip.start_s, clip.end_s)
+            if key in done:
+                continue
+            out.append(
+                Item(
+                    key,
+                    {
+                        **base,
+                        "stage_status": dict(rec.get("stage_status", {})),
+                        "source_clip_count": len(clips),
+                        "clip_index": index,
+                        "start_s": clip.start_s,
+                        "end_s": clip.end_s,
+                        "duration_s": round(clip.end_s - clip.start_s, 3),
+                        "boundary": clip.boundary,
+                    },
+                )
+            )
+        return out
+
+
+@dataclass
+class SegmentStage(Stage):
+    config: SegmentConfig
+    name = "segment"
+
+    def __post_init__(self) -> None:
+        self.resources = Resources(cpus=self.config.cpus_per_task)
+
+    def process_item(self, item: Item) -> list[Item]:
+        rec = item.record
+        c = self.config
+        spec = EncodeSpec(
+            short_side=c.short_side,
+            fps=c.fps,
+            frame_rate=c.frame_rate,
+            crf=c.crf,
+            preset=c.preset,
+            audio_rate=c.audio_rate,
+            threads=c.threads,
+            timeout_s=c.timeout_s,
+        )
+        t0 = time.perf_counter()
+        clip = encode_clip(
+            local_path(rec["path"]), rec["start_s"], rec["end_s"], rec["has_audio"], spec
+        )
+        item.blobs["mp4"] = clip.mp4
+        if clip.wav is not None:
+            item.blobs["wav"] = clip.wav
+        for i, frame in enumerate(clip.frames):
+            item.blobs[f"frame{i:03d}.jpg"] = frame
+        rec.update(
+            width=clip.width,
+            height=clip.height,
+            fps=c.fps,
+            video_bytes=len(clip.mp4),
+            audio_bytes=len(clip.wav or b""),
+            num_frames=len(clip.frames),
+            segment_seconds=round(time.perf_counter() - t0, 3),
+        )
+        item.mark(self.name)
+        return [item]

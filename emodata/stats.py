@@ -1,0 +1,119 @@
+"""DuckDB over a run's index and ledger: the numbers behind ``status``, ``stats`` and the card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import fsspec
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from emodata import layout
+from emodata.schemas import index_schema, ledger_schema
+
+
+def _dataset(fs: fsspec.AbstractFileSystem, path: str, schema: pa.Schema) -> pads.Dataset:
+    files = [
+        p
+        for p in (fs.ls(path, detail=False) if fs.exists(path) else [])
+        if p.endswith(".parquet") and not p.rsplit("/", 1)[-1].startswith((".", "_"))
+    ]
+    return pads.dataset(sorted(files), schema=schema, filesystem=fs, format="parquet")
+
+
+def connect(out_dir: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with views ``idx`` (the index) and ``ledger`` over a run's output."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    root = root.rstrip("/")
+    con = duckdb.connect()
+    con.register("idx", _dataset(fs, f"{root}/{layout.INDEX}", index_schema()))
+    con.register("ledger", _dataset(fs, f"{root}/{layout.FAILURES}", ledger_schema()))
+    return con
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cur = con.execute(sql)
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _one(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    return _rows(con, sql)[0]
+
+
+def summary(out_dir: str) -> dict[str, Any]:
+    con = connect(out_dir)
+    clips = _one(
+        con,
+        """select count(*) as clips, count(distinct source_id) as sources,
+                  coalesce(sum(duration_s), 0) as clip_seconds,
+                  coalesce(sum(sample_bytes), 0) as bytes,
+                  count(distinct shard) as shards,
+                  coalesce(sum(case when has_audio then 0 else 1 end), 0) as video_only_clips,
+                  coalesce(avg(duration_s), 0) as mean_clip_s,
+                  coalesce(sum(segment_seconds), 0) as segment_seconds
+           from idx""",
+    )
+    latest = """(select * from ledger qualify row_number() over
+                 (partition by source_path, coalesce(key, ''), stage order by attempt desc) = 1)"""
+    ledger = _rows(
+        con,
+        f"""select stage, kind, reason, count(*) as n from {latest}
+            group by all order by stage, kind, n desc, reason""",
+    )
+    datasets = _rows(
+        con,
+        """select coalesce(source_dataset, '(none)') as source_dataset,
+                  coalesce(license, '(unknown)') as license,
+                  count(*) as clips, count(distinct source_id) as sources,
+                  round(sum(duration_s), 1) as seconds
+           from idx group by all order by clips desc""",
+    )
+    return {"clips": clips, "ledger": ledger, "datasets": datasets}
+
+
+def stage_table(out_dir: str) -> list[dict[str, Any]]:
+    """Counts per stage and status: clips that passed each stage plus ledger outcomes."""
+    con = connect(out_dir)
+    fields = [f.name for f in index_schema().field("stage_status").type]
+    parts = [
+        f"select '{f}' as stage, stage_status.{f} as status, count(*) as n from idx "
+        f"where stage_status.{f} is not null group by all"
+        for f in fields
+    ]
+    parts.append(
+        """select stage, kind as status, count(*) as n from
+           (select * from ledger qualify row_number() over
+            (partition by source_path, coalesce(key, ''), stage order by attempt desc) = 1)
+           group by all"""
+    )
+    return _rows(con, " union all ".join(parts) + " order by stage, status")
+
+
+def durations(out_dir: str) -> list[dict[str, Any]]:
+    con = connect(out_dir)
+    return _rows(
+        con,
+        """select boundary, count(*) as clips, round(min(duration_s), 2) as min_s,
+                  round(median(duration_s), 2) as median_s, round(max(duration_s), 2) as max_s,
+                  round(sum(duration_s) / 3600, 3) as hours,
+                  round(avg(segment_seconds), 3) as encode_s_per_clip
+           from idx group by all order by clips desc""",
+    )
+
+
+def failures(out_dir: str, limit: int = 50, stage: str | None = None) -> list[dict[str, Any]]:
+    con = connect(out_dir)
+    where = "where stage = $stage" if stage else ""
+    cur = con.execute(
+        f"""select source_path, key, stage, kind, reason, message, attempt from ledger {where}
+            order by recorded_at, source_path limit {int(limit)}""",
+        {"stage": stage} if stage else None,
+    )
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def query(out_dir: str, sql: str) -> list[dict[str, Any]]:
+    return _rows(connect(out_dir), sql)

@@ -1,0 +1,191 @@
+"""validate: great_expectations checkpoints at stage boundaries and on the final index.
+
+Suites are JSON files (``schemas/expectations/*.json`` plus ``validate.suites_dir``). Each names
+its ``boundary`` ("write" for rows about to be written, "final" for the finished index; later
+stages add their own) and its ``level``: a failed *row*-level expectation sends the failing rows
+to the ledger and the run goes on; a failed *batch*-level one stops the run with a report.
+Values like ``${segment.min_clip_s}`` are filled from the run config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emodata import layout
+from emodata.schemas import index_schema, schemas_dir
+
+log = logging.getLogger(__name__)
+
+_VAR = re.compile(r"^\$\{([a-z_.]+)\}$")
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    level: str
+    boundary: str
+    expectations: list[dict[str, Any]]
+
+
+@dataclass
+class Failure:
+    suite: str
+    expectation: str
+    column: str | None
+    rows: list[int]
+    sample: list[Any]
+    observed: Any = None
+
+
+def load_suites(extra_dir: str | None = None) -> list[Suite]:
+    paths = sorted((schemas_dir() / "expectations").glob("*.json"))
+    if extra_dir:
+        paths += sorted(Path(extra_dir).glob("*.json"))
+    suites = []
+    for p in paths:
+        spec = json.loads(p.read_text(encoding="utf-8"))
+        if spec.get("level") not in {"row", "batch"}:
+            raise ValueError(f"{p}: level must be 'row' or 'batch'")
+        suites.append(Suite(spec["name"], spec["level"], spec["boundary"], spec["expectations"]))
+    return suites
+
+
+def _lookup(config: dict[str, Any], dotted: str) -> Any:
+    if dotted == "index.columns":
+        return index_schema().names
+    node: Any = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _resolve(spec: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {}
+    for k, v in spec["kwargs"].items():
+        m = _VAR.match(v) if isinstance(v, str) else None
+        kwargs[k] = _lookup(config, m.group(1)) if m else v
+    tol = spec.get("tolerance")
+    if tol:
+        if kwargs.get("min_value") is not None:
+            kwargs["min_value"] = kwargs["min_value"] - tol
+        if kwargs.get("max_value") is not None:
+            kwargs["max_value"] = kwargs["max_value"] + tol
+    return kwargs
+
+
+def _class_name(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+class Checkpoints:
+    """One ephemeral great_expectations context with every suite, built once per process."""
+
+    def __init__(self, config: dict[str, Any], extra_dir: str | None = None) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("great_expectations."):
+                logging.getLogger(name).setLevel(logging.WARNING)
+        self._gx = gx
+        self.ctx = gx.get_context(mode="ephemeral")
+        self.ctx.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False
+        )
+        asset = self.ctx.data_sources.add_pandas("emodata").add_dataframe_asset(name="frame")
+        self._batch = asset.add_batch_definition_whole_dataframe("whole")
+        self.suites: dict[str, tuple[Suite, Any]] = {}
+        for suite in load_suites(extra_dir):
+            gsuite = self.ctx.suites.add(gx.ExpectationSuite(name=suite.name))
+            for spec in suite.expectations:
+                cls = getattr(gx.expectations, _class_name(spec["type"]), None)
+                if cls is None:
+                    raise ValueError(f"suite {suite.name}: unknown expectation {spec['type']}")
+                gsuite.add_expectation(cls(**_resolve(spec, config)))
+            definition = self.ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=self._batch, suite=gsuite)
+            )
+            self.suites[suite.name] = (suite, definition)
+
+    def boundary(self, name: str) -> list[Suite]:
+        return [s for s, _ in self.suites.values() if s.boundary == name]
+
+    def run(self, suite_name: str, frame: pd.DataFrame) -> list[Failure]:
+        suite, definition = self.suites[suite_name]
+        present = [
+            s
+            for s in suite.expectations
+            if "column" not in s["kwargs"] or s["kwargs"]["column"] in frame.columns
+        ]
+        if not present:
+            return []
+        result = definition.run(
+            batch_parameters={"dataframe": frame.reset_index(drop=True)},
+            result_format={"result_format": "COMPLETE"},
+        )
+        failures = []
+        for r in result.results:
+            if r.success:
+                continue
+            res = r.result or {}
+            failures.append(
+                Failure(
+                    suite=suite.name,
+                    expectation=r.expectation_config.type,
+                    column=r.expectation_config.kwargs.get("column"),
+                    rows=list(res.get("unexpected_index_list") or []),
+                    sample=list(res.get("partial_unexpected_list") or [])[:10],
+                    observed=res.get("observed_value")
+                    or (
+                        str(r.exception_info) if r.exception_info.get("raised_exception") else None
+                    ),
+                )
+            )
+        return failures
+
+    def check_rows(self, boundary: str, frame: pd.DataFrame) -> dict[int, str]:
+        """Row-level suites for ``boundary``: position in ``frame`` -> why it failed."""
+        bad: dict[int, str] = {}
+        for suite in self.boundary(boundary):
+            if suite.level != "row":
+                continue
+            for f in self.run(suite.name, frame):
+                for i in f.rows:
+                    value = frame.iloc[i][f.column] if f.column in frame.columns else None
+                    bad.setdefault(i, f"{f.suite}: {f.expectation}({f.column}) got {value!r}")
+        return bad
+
+    def check_batch(self, boundary: str, frame: pd.DataFrame) -> list[Failure]:
+        out: list[Failure] = []
+        for suite in self.boundary(boundary):
+            out.extend(self.run(suite.name, frame))
+        return out
+
+
+def write_report(failures: list[Failure], rows: int, fs: Any, root: str) -> None:
+    """A readable Markdown report (DIR/validation_report.md) and the same facts as JSON."""
+    lines = [
+        "# Validation failed",
+        "",
+        f"{len(failures)} expectation(s) failed on {rows} index row(s).",
+        "",
+        "| suite | expectation | column | failing rows | examples / observed |",
+        "|---|---|---|---|---|",
+    ]
+    for f in failures:
+        shown = f.sample if f.sample else f.observed
+        lines.append(
+            f"| {f.suite} | {f.expectation} | {f.column or ''} | {len(f.rows)} | {shown!s:.200} |"
+        )
+    with fs.open(f"{root}/{layout.VALIDATION_REPORT}", "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    with fs.open(f"{root}/{layout.VALIDATION_JSON}", "w", encoding="utf-8") as f:
+        f.write(json.dumps([x.__dict__ for x in failures], indent=2, default=str))

@@ -1,0 +1,219 @@
+"""write: WebDataset shards, index fragments and ledger fragments, atomically and in order.
+
+Per shard: the tar is written under a temporary name and renamed, then its ledger fragment, then
+its index fragment. The index fragment is the completion marker: a shard without one is
+incomplete and is removed on the next run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import tarfile
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from emodata import __version__, layout
+from emodata.discover import split_meta
+from emodata.records import Item
+from emodata.schemas import index_schema, ledger_schema, stage_status_fields
+
+log = logging.getLogger(__name__)
+
+_BLOCK = 512
+_INTERNAL = {"error", "done_keys", "meta", "path", "stage_status"}
+
+
+def _padded(n: int) -> int:
+    return -(-n // _BLOCK) * _BLOCK
+
+
+def sample_json(item: Item) -> dict[str, Any]:
+    """The per-sample JSON member: the record minus driver bookkeeping, plus the member list."""
+    rec = item.record
+    out = {k: v for k, v in rec.items() if k not in _INTERNAL}
+    out.update(split_meta(rec.get("meta") or {}))
+    out["key"] = item.key
+    out["source_path"] = rec["path"]
+    out["stage_status"] = dict(rec.get("stage_status") or {})
+    out["members"] = sorted(item.blobs)
+    return out
+
+
+class LedgerBook:
+    """Ledger rows of this run, de-duplicated against what earlier runs recorded."""
+
+    def __init__(self, prior: dict[tuple[str, str, str], tuple[int, set[str]]], run_id: str):
+        self.prior = prior
+        self.run_id = run_id
+        self.pending: list[dict[str, Any]] = []
+        self.counts: dict[tuple[str, str, str], int] = {}
+        self.new_rows = 0
+
+    def add(self, item: Item, default_stage: str = "ingest") -> None:
+        err = item.error or {}
+        rec = item.record
+        stage = err.get("stage", default_stage)
+        key = item.key if item.key != rec.get("path") else None
+        ident = (rec.get("path", ""), key or "", stage)
+        attempts, reasons = self.prior.get(ident, (0, set()))
+        self.counts[(stage, err.get("kind", "failed"), err.get("reason", "?"))] = (
+            self.counts.get((stage, err.get("kind", "failed"), err.get("reason", "?")), 0) + 1
+        )
+        if err.get("kind") == "filtered" and err.get("reason") in reasons:
+            return  # the same decision is already on record
+        self.prior[ident] = (attempts + 1, reasons | {err.get("reason", "")})
+        self.new_rows += 1
+        self.pending.append(
+            {
+                "source_path": rec.get("path", item.key),
+                "source_id": rec.get("source_id"),
+                "key": key,
+                "stage": stage,
+                "kind": err.get("kind", "failed"),
+                "reason": err.get("reason", "internal_error"),
+                "message": err.get("message", ""),
+                "attempt": attempts + 1,
+                "run_id": self.run_id,
+                "recorded_at": datetime.now(UTC),
+            }
+        )
+
+    def take(self) -> pa.Table | None:
+        if not self.pending:
+            return None
+        table = pa.Table.from_pylist(self.pending, schema=ledger_schema())
+        self.pending = []
+        return table
+
+
+class ShardWriter:
+    """Packs samples into size-bounded tar shards and writes the matching index rows."""
+
+    def __init__(
+        self,
+        fs: fsspec.AbstractFileSystem,
+        root: str,
+        *,
+        first_seq: int,
+        max_bytes: int,
+        max_samples: int,
+        include_frames: bool,
+        run_id: str,
+        config_fingerprint: str,
+        ledger: LedgerBook,
+    ) -> None:
+        self.fs, self.root = fs, root.rstrip("/")
+        self.seq = first_seq
+        self.max_bytes, self.max_samples = max_bytes, max_samples
+        self.include_frames = include_frames
+        self.run_id, self.fingerprint = run_id, config_fingerprint
+        self.ledger = ledger
+        for sub in (layout.SHARDS, layout.INDEX, layout.FAILURES):
+            fs.makedirs(f"{self.root}/{sub}", exist_ok=True)
+        self._tar: tarfile.TarFile | None = None
+        self._fh: Any = None
+        self._rows: list[dict[str, Any]] = []
+        self._bytes = 0
+        self.samples_written = 0
+        self.shards_written: list[str] = []
+        self._status_fields = stage_status_fields()
+
+    # -- public -----------------------------------------------------------------------------
+    def add(self, item: Item) -> None:
+        if not item.ok:
+            self.ledger.add(item)
+            return
+        members = self._members(item)
+        size = sum(_BLOCK + _padded(len(data)) for _, data in members)
+        if self._tar is not None and (
+            self._bytes + size > self.max_bytes or len(self._rows) >= self.max_samples
+        ):
+            self._finish_shard()
+        if self._tar is None:
+            self._open_shard()
+        assert self._tar is not None
+        offsets: dict[str, list[int]] = {}
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            info.uname = info.gname = ""
+            self._tar.addfile(info, io.BytesIO(data))
+            offsets[name] = [self._tar.offset - _padded(len(data)), len(data)]
+        self._bytes += size
+        self._rows.append(self._index_row(item, offsets, size))
+        item.blobs = {}
+
+    def close(self) -> None:
+        if self._tar is not None:
+            self._finish_shard()
+        leftover = self.ledger.take()
+        if leftover is not None:
+            self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq))
+            self.seq += 1
+
+    # -- internals ----------------------------------------------------------------------------
+    def _members(self, item: Item) -> list[tuple[str, bytes]]:
+        blobs = {
+            k: v for k, v in item.blobs.items() if self.include_frames or not k.startswith("frame")
+        }
+        item.blobs = blobs
+        doc = sample_json(item)
+        out = [(f"{item.key}.json", json.dumps(doc, sort_keys=True).encode())]
+        out += [(f"{item.key}.{ext}", blobs[ext]) for ext in sorted(blobs)]
+        return out
+
+    def _index_row(self, item: Item, offsets: dict[str, list[int]], size: int) -> dict[str, Any]:
+        rec = item.record
+        row = {k: rec.get(k) for k in index_schema().names}
+        row.update(split_meta(rec.get("meta") or {}))
+        status = rec.get("stage_status") or {}
+        row.update(
+            key=item.key,
+            source_path=rec["path"],
+            shard=layout.shard_name(self.seq),
+            shard_members=json.dumps(offsets, sort_keys=True),
+            sample_bytes=size,
+            stage_status={f: status.get(f) for f in self._status_fields},
+            pipeline_version=__version__,
+            config_fingerprint=self.fingerprint,
+            run_id=self.run_id,
+            processed_at=datetime.now(UTC),
+        )
+        return row
+
+    def _open_shard(self) -> None:
+        name = layout.shard_name(self.seq)
+        self._tmp = f"{self.root}/{layout.SHARDS}/{layout.tmp_name(name)}"
+        self._fh = self.fs.open(self._tmp, "wb")
+        # both stay open across add() calls and are closed in _finish_shard
+        self._tar = tarfile.open(fileobj=self._fh, mode="w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
+        self._rows, self._bytes = [], 0
+
+    def _finish_shard(self) -> None:
+        assert self._tar is not None
+        self._tar.close()
+        self._fh.close()
+        name = layout.shard_name(self.seq)
+        self.fs.mv(self._tmp, f"{self.root}/{layout.SHARDS}/{name}")
+        ledger = self.ledger.take()
+        if ledger is not None:
+            self._write_parquet(ledger, layout.FAILURES, layout.ledger_name(self.seq))
+        table = pa.Table.from_pylist(self._rows, schema=index_schema())
+        self._write_parquet(table, layout.INDEX, layout.index_name(self.seq))
+        log.info("wrote %s (%d samples, %.1f MB)", name, len(self._rows), self._bytes / 1e6)
+        self.samples_written += len(self._rows)
+        self.shards_written.append(name)
+        self._tar, self._fh, self._rows, self._bytes = None, None, [], 0
+        self.seq += 1
+
+    def _write_parquet(self, table: pa.Table, sub: str, name: str) -> None:
+        tmp = f"{self.root}/{sub}/{layout.tmp_name(name)}"
+        with self.fs.open(tmp, "wb") as f:
+            pq.write_table(table, f)
+        self.fs.mv(tmp, f"{self.root}/{sub}/{name}")

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EMODATA = [sys.executable, "-m", "emodata.cli"]
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+def run_cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [*EMODATA, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"emodata {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
+    return proc
+
+
+@pytest.fixture(scope="session")
+def samples_dir(tmp_path_factory) -> Path:
+    """The generated sample media (talking clips, a scene cut, bad inputs), made once."""
+    out = tmp_path_factory.mktemp("samples")
+    run_cli("samples", "make", str(out), "--talking", "4")
+    return out
+
+
+@pytest.fixture(scope="session")
+def expected(samples_dir) -> dict:
+    return json.loads((samples_dir / "expected.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(samples_dir, tmp_path_factory) -> Path:
+    """One full pipeline run over the samples, through the real CLI, shared by read-only tests."""
+    out = tmp_path_factory.mktemp("run") / "out dir é"
+    run_cli(
+        "run",
+        "--input",
+        str(samples_dir / "manifest.csv"),
+        "--output",
+        str(out),
+        "--num-cpus",
+        "2",
+        "--set",
+        "write.max_shard_samples=5",
+    )
+    return out
+
+
+@pytest.fixture
+def ffmpeg_clip(tmp_path):
+    """Factory for small synthetic clips made with lavfi."""
+
+    def make(
+        name: str = "clip.mp4",
+        duration: float = 3.0,
+        size: str = "320x240",
+        rate: str = "25",
+        audio: bool = True,
+    ) -> Path:
+        path = tmp_path / name
+        cmd = [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={size}:rate={rate}:duration={duration}",
+        ]
+        if audio:
+            cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={duration}"]
+        cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        if audio:
+            cmd += ["-c:a", "aac", "-shortest"]
+        subprocess.run([*cmd, str(path)], check=True)
+        return path
+
+    return make
+
+
+def pytest_configure(config):
+    if shutil.which("ffmpeg") is None:
+        raise pytest.UsageError("ffmpeg is not installed: run `make test`, which sets it up")
