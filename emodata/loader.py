@@ -9,6 +9,7 @@ Only shards that hold selected samples are opened. Requires ``emodata[train]`` (
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import wave
@@ -20,6 +21,16 @@ import numpy as np
 import webdataset as wds
 
 from emodata import layout, stats
+
+
+def _fsspec_open(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any):
+    """webdataset opener for object stores (s3://, gcs://...) through fsspec."""
+    return fsspec.open(url, mode).open()
+
+
+_gopen = importlib.import_module("webdataset.gopen")
+for _scheme in ("s3", "s3a", "gcs", "abfs", "az"):
+    _gopen.gopen_schemes.setdefault(_scheme, _fsspec_open)
 
 
 def _select_sql(query: str | None) -> str:

@@ -6,6 +6,7 @@ This is the only module (besides the runner's ``ray.init``) that knows about Ray
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import pyarrow as pa
@@ -22,8 +23,9 @@ def init_ray(address: str | None, num_cpus: int | None, include_dashboard: bool)
     """Connect to a cluster (address or RAY_ADDRESS, as under ``ray job submit``) or start one."""
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
+        address = address or os.environ.get("RAY_ADDRESS")
         if address:
-            kwargs["address"] = address
+            kwargs["address"] = address  # an existing cluster sizes itself
         else:
             kwargs["include_dashboard"] = include_dashboard
             if num_cpus:

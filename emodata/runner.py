@@ -10,6 +10,7 @@ import json
 import logging
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -156,16 +157,17 @@ def run(cfg: RunConfig) -> RunResult:
     if prior.total_done:
         log.info("resuming: %d clip(s) already written in %s", prior.total_done, root)
 
-    resources = ray_adapter.init_ray(cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard)
+    config_dump = cfg.dump()
+    with ThreadPoolExecutor(1) as pool:
+        # great_expectations takes seconds to import: let it overlap Ray's start-up
+        pending = pool.submit(_checkpoints, cfg, config_dump)
+        resources = ray_adapter.init_ray(
+            cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
+        )
+        checkpoints = pending.result()
     ray_adapter.configure_context(cfg.ray.preserve_order)
     workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
-    config_dump = cfg.dump()
-
-    checkpoints = None
-    if "validate" in cfg.stages:
-        from emodata.validate import Checkpoints
-
-        checkpoints = Checkpoints(config_dump, cfg.validate_.suites_dir)
+    boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
 
     ledger = LedgerBook(prior.ledger, run_id)
     writer = ShardWriter(
@@ -206,9 +208,9 @@ def run(cfg: RunConfig) -> RunResult:
             for item in ray_adapter.iter_items(ds, batch_size=8):
                 batch.append(item)
                 if len(batch) >= 8:
-                    _write_batch(batch, writer, checkpoints)
+                    _write_batch(batch, writer, checkpoints, boundaries)
                     batch = []
-            _write_batch(batch, writer, checkpoints)
+            _write_batch(batch, writer, checkpoints, boundaries)
     writer.close()
 
     final_failures = []
@@ -263,18 +265,29 @@ def _plan(cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook)
     return clips
 
 
-def _write_batch(batch: list[Item], writer: ShardWriter, checkpoints: Any) -> None:
-    if not batch:
-        return
+def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:
+    if "validate" not in cfg.stages:
+        return None
+    from emodata.validate import Checkpoints
+
+    return Checkpoints(config_dump, cfg.validate_.suites_dir)
+
+
+def _write_batch(
+    batch: list[Item], writer: ShardWriter, checkpoints: Any, boundaries: list[str]
+) -> None:
+    """Row-level checkpoints of every stage boundary the items crossed, then the writer."""
     if checkpoints is not None:
         ok = [i for i in batch if i.ok]
-        if ok:
-            bad = checkpoints.check_rows("write", _index_frame(ok))
+        for boundary in boundaries:
+            if not ok:
+                break
+            bad = checkpoints.check_rows(boundary, _index_frame(ok))
             for pos, why in bad.items():
                 ok[pos].fail("validate", Reason.EXPECTATION_FAILED, why)
-            for item in ok:
-                if item.ok:
-                    item.mark("validate")
+            ok = [i for i in ok if i.ok]
+        for item in ok:
+            item.mark("validate")
     for item in batch:
         writer.add(item)
 
