@@ -27,11 +27,16 @@ def _free_port() -> int:
 def s3_env():
     port = _free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
-    proc = subprocess.Popen([server, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [server, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -67,9 +72,24 @@ def test_run_reads_and_writes_s3(s3_env, samples_dir):
     with fs.open("in-bucket/clips/list.csv", "w") as f:
         f.write("\n".join(lines) + "\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "emodata.cli", "run", "--input", "s3://in-bucket/clips/list.csv",
-         "--output", "s3://out-bucket/run1", "--num-cpus", "2"],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, **s3_env}, check=False)
+        [
+            sys.executable,
+            "-m",
+            "emodata.cli",
+            "run",
+            "--input",
+            "s3://in-bucket/clips/list.csv",
+            "--output",
+            "s3://out-bucket/run1",
+            "--num-cpus",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **s3_env},
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     listing = sorted(p.split("run1/", 1)[1] for p in fs.find("out-bucket/run1"))
     assert "shards/shard-000000.tar" in listing and "index/shard-000000.parquet" in listing
