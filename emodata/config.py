@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -23,7 +23,7 @@ from pydantic import (
 
 from emodata.errors import ConfigError
 
-KNOWN_STAGES = ("ingest", "segment", "write", "validate")
+KNOWN_STAGES = ("ingest", "segment", "transcribe", "write", "validate")
 VIDEO_EXTENSIONS = (
     ".mp4",
     ".m4v",
@@ -86,6 +86,21 @@ class SegmentConfig(_Section):
         return self
 
 
+class TranscribeConfig(_Section):
+    backend: Literal["faster-whisper"] = "faster-whisper"
+    model: str = Field("whisper-tiny.en", description="Registry name or a model directory.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str | None = Field(None, description="None: int8 on CPU, float16 on CUDA.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per actor; > 0 runs on CUDA.")
+    cpus_per_actor: float = Field(1.0, gt=0)
+    actors: int = Field(1, ge=1, description="Most transcriber actors (models loaded).")
+    threads: int = Field(1, ge=1, description="CPU threads per model.")
+    batch_size: int = Field(4, ge=1)
+    beam_size: int = Field(5, ge=1)
+    vad: bool = True
+    language: str | None = Field(None, description="None detects the language per clip.")
+
+
 class WriteConfig(_Section):
     max_shard_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
     max_shard_samples: int = Field(2000, ge=1)
@@ -104,6 +119,7 @@ class RunConfig(_Section):
     ray: RayConfig = Field(default_factory=RayConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
 

@@ -10,9 +10,7 @@ Only shards that hold selected samples are opened. Requires ``emodata[train]`` (
 from __future__ import annotations
 
 import importlib
-import io
 import json
-import wave
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +19,7 @@ import numpy as np
 import webdataset as wds
 
 from emodata import layout, stats
+from emodata.media import wav_to_float32
 
 
 def _fsspec_open(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any):
@@ -53,15 +52,6 @@ def select(out_dir: str, query: str | None = None) -> tuple[list[str], set[str]]
     return urls, {r["key"] for r in rows}
 
 
-def decode_wav(data: bytes) -> np.ndarray:
-    """16-bit PCM WAV -> float32 samples in [-1, 1] (mono, as segment writes it)."""
-    with wave.open(io.BytesIO(data)) as w:
-        frames = w.readframes(w.getnframes())
-        channels = w.getnchannels()
-    audio = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
-    return audio.reshape(-1, channels).mean(axis=1) if channels > 1 else audio
-
-
 def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
     """A raw WebDataset sample -> key, metadata, audio array, MP4 bytes and frame JPEG bytes."""
     meta = json.loads(raw["json"])
@@ -70,7 +60,7 @@ def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
         "key": raw["__key__"],
         "meta": meta,
         "mp4": raw.get("mp4", b""),
-        "audio": decode_wav(raw["wav"]) if "wav" in raw else np.zeros(0, np.float32),
+        "audio": wav_to_float32(raw["wav"]) if "wav" in raw else np.zeros(0, np.float32),
         "frames": frames,
     }
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import subprocess
 import tempfile
+import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+
+import numpy as np
 
 from emodata.errors import ItemError, Reason
 
@@ -324,3 +328,12 @@ def encode_clip(
         return EncodedClip(
             mp4=mp4, wav=wav, frames=frames, width=clip.width or 0, height=clip.height or 0
         )
+
+
+def wav_to_float32(data: bytes) -> np.ndarray:
+    """16-bit PCM WAV bytes -> mono float32 samples in [-1, 1]."""
+    with wave.open(io.BytesIO(data)) as w:
+        frames = w.readframes(w.getnframes())
+        channels = w.getnchannels()
+    audio = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
+    return audio.reshape(-1, channels).mean(axis=1) if channels > 1 else audio

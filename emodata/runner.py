@@ -28,6 +28,7 @@ from emodata.media import require_tools
 from emodata.records import Item
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
+from emodata.stages.transcribe import TranscribeStage, model_path
 from emodata.state import PriorState, scan
 from emodata.writer import LedgerBook, ShardWriter
 
@@ -134,12 +135,9 @@ def _dedup(items: list[Item]) -> list[Item]:
 
 
 def _index_frame(items: list[Item]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {"key": i.key, **{k: v for k, v in i.record.items() if not isinstance(v, dict | list)}}
-            for i in items
-        ]
-    )
+    from emodata.validate import row_view
+
+    return pd.DataFrame([row_view(i.key, i.record) for i in items])
 
 
 def run(cfg: RunConfig) -> RunResult:
@@ -153,6 +151,8 @@ def run(cfg: RunConfig) -> RunResult:
     root = root.rstrip("/")
     fs.makedirs(root, exist_ok=True)
     refs = discover(cfg.input, cfg.ingest.extensions)
+    if "transcribe" in cfg.stages:
+        _check_asr(cfg)
     prior: PriorState = scan(fs, root)
     if prior.total_done:
         log.info("resuming: %d clip(s) already written in %s", prior.total_done, root)
@@ -204,10 +204,12 @@ def run(cfg: RunConfig) -> RunResult:
         if clips:
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
             ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers)
+            if "transcribe" in cfg.stages:
+                ds = ray_adapter.apply_stage(ds, TranscribeStage(cfg.transcribe), workers)
             batch: list[Item] = []
-            for item in ray_adapter.iter_items(ds, batch_size=8):
+            for item in ray_adapter.iter_items(ds, batch_size=4):
                 batch.append(item)
-                if len(batch) >= 8:
+                if len(batch) >= 4:
                     _write_batch(batch, writer, checkpoints, boundaries)
                     batch = []
             _write_batch(batch, writer, checkpoints, boundaries)
@@ -263,6 +265,18 @@ def _plan(cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook)
         else:
             ledger.add(item)
     return clips
+
+
+def _check_asr(cfg: RunConfig) -> None:
+    """Fail before any work when the ASR backend or its model is missing."""
+    from emodata.asr.faster_whisper_backend import require_faster_whisper
+    from emodata.models import ModelError
+
+    require_faster_whisper()
+    try:
+        model_path(cfg.transcribe.model)
+    except ModelError as e:
+        raise ConfigError(f"transcribe.model: {e}") from None
 
 
 def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:

@@ -9,6 +9,7 @@ Values like ``${segment.min_clip_s}`` are filled from the run config.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
@@ -78,6 +79,26 @@ def _resolve(spec: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         if kwargs.get("max_value") is not None:
             kwargs["max_value"] = kwargs["max_value"] + tol
     return kwargs
+
+
+def row_view(key: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A flat row for row-level suites: scalar record fields plus facts derived from nested
+    outputs (first and last word times, word order) that expectations can check."""
+    row = {"key": key, **{k: v for k, v in record.items() if not isinstance(v, dict | list)}}
+    t = record.get("transcript")
+    if isinstance(t, dict):
+        words = [w for s in t.get("segments", []) for w in s.get("words", [])]
+        row["asr_first_word_s"] = min((w["start"] for w in words), default=None)
+        row["asr_last_word_end_s"] = max((w["end"] for w in words), default=None)
+        row["asr_words_ordered"] = all(
+            a["start"] <= b["start"] for a, b in itertools.pairwise(words)
+        )
+    return row
+
+
+def _columns(spec: dict[str, Any]) -> list[str]:
+    kw = spec["kwargs"]
+    return [kw[k] for k in ("column", "column_A", "column_B") if k in kw]
 
 
 def _class_name(snake: str) -> str:

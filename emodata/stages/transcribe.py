@@ -1,0 +1,107 @@
+"""transcribe: language, text, segments and words with times, speech ratio; an actor pool.
+
+The model loads once per actor in ``setup()``. Clips without audio or without speech get an
+empty transcript (speech ratio 0), never an error.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from emodata.asr.base import AsrBackend, Transcript
+from emodata.config import TranscribeConfig
+from emodata.media import wav_to_float32
+from emodata.records import Item
+from emodata.stages.base import Resources, Stage
+
+
+def model_path(model: str) -> str:
+    """A registry name resolves through the registry; an existing directory is used as is."""
+    from pathlib import Path
+
+    if Path(model).is_dir():
+        return str(Path(model).resolve())
+    from emodata.models import resolve
+
+    return str(resolve(model))
+
+
+def make_backend(config: TranscribeConfig) -> AsrBackend:
+    cuda = config.device == "cuda" or (config.device == "auto" and config.num_gpus > 0)
+    compute = config.compute_type or ("float16" if cuda else "int8")
+    path = model_path(config.model)
+    if config.backend == "whisperx":
+        from emodata.asr.whisperx_backend import WhisperXBackend
+
+        return WhisperXBackend(
+            model_dir=path,
+            model_name=config.model,
+            device="cuda" if cuda else "cpu",
+            compute_type=compute,
+            cpu_threads=config.threads,
+            batch_size=config.batch_size,
+            language=config.language,
+            align_model=config.align_model,
+            diarize=config.diarize,
+        )
+    from emodata.asr.faster_whisper_backend import FasterWhisperBackend
+
+    return FasterWhisperBackend(
+        model_dir=path,
+        model_name=config.model,
+        device="cuda" if cuda else "cpu",
+        compute_type=compute,
+        cpu_threads=config.threads,
+        beam_size=config.beam_size,
+        vad=config.vad,
+        language=config.language,
+    )
+
+
+def index_fields(t: Transcript) -> dict[str, Any]:
+    return {
+        "asr_language": t.language,
+        "asr_text": t.text,
+        "asr_speech_ratio": t.speech_ratio,
+        "asr_word_count": len(t.words),
+        "asr_model": t.model,
+        "asr_backend": t.backend,
+    }
+
+
+@dataclass
+class TranscribeStage(Stage):
+    config: TranscribeConfig
+    name = "transcribe"
+    stateful = True
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.resources = Resources(cpus=c.cpus_per_actor, gpus=c.num_gpus)
+        self.batch_size = c.batch_size
+        self.concurrency = c.actors
+        self.backend: AsrBackend | None = None
+
+    def setup(self) -> None:
+        self.backend = make_backend(self.config)
+        self.backend.load()
+
+    def process_item(self, item: Item) -> list[Item]:
+        if self.backend is None:
+            self.setup()
+        assert self.backend is not None
+        rec = item.record
+        t0 = time.perf_counter()
+        wav = item.blobs.get("wav")
+        if wav is None:
+            transcript = Transcript.empty(rec["duration_s"], self.config.model, self.backend.name)
+            item.mark(self.name, "no_audio")
+        else:
+            transcript = self.backend.transcribe(wav_to_float32(wav))
+            item.mark(self.name)
+        rec["transcript"] = transcript.to_dict()
+        rec.update(index_fields(transcript))
+        rec["asr_seconds"] = round(time.perf_counter() - t0, 3)
+        return [item]

@@ -1,0 +1,46 @@
+"""The transcribe stage as plain Python (no Ray): fields, statuses, no-audio clips."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+
+from emodata.config import TranscribeConfig
+from emodata.records import Item
+from emodata.stages.transcribe import TranscribeStage
+from emodata.validate import row_view
+
+from ..asr.conftest import SR, espeak
+
+
+def _wav(audio: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SR)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def test_stage_adds_transcript_and_index_fields(tmp_path):
+    stage = TranscribeStage(TranscribeConfig(model="whisper-tiny.en"))
+    assert stage.stateful and stage.resources.cpus == 1.0
+    audio = espeak("The meeting starts at nine.", tmp_path)
+    speech = Item("k1", {"duration_s": len(audio) / SR}, {"wav": _wav(audio)})
+    silent = Item("k2", {"duration_s": 2.0}, {"wav": _wav(np.zeros(2 * SR, np.float32))})
+    mute = Item("k3", {"duration_s": 3.0}, {"mp4": b"..."})
+    stage.setup()
+    out = stage.process([speech, silent, mute])
+    assert [i.key for i in out] == ["k1", "k2", "k3"] and all(i.ok for i in out)
+    rec = out[0].record
+    assert "meeting" in rec["asr_text"].lower() and rec["asr_language"] == "en"
+    assert rec["asr_word_count"] == len(rec["transcript"]["segments"][0]["words"]) > 3
+    assert rec["stage_status"]["transcribe"] == "ok"
+    assert out[1].record["asr_text"] == "" and out[1].record["asr_speech_ratio"] < 0.05
+    assert out[2].record["stage_status"]["transcribe"] == "no_audio"
+    assert out[2].record["transcript"]["text"] == ""
+    row = row_view("k1", rec)
+    assert row["asr_words_ordered"] and 0 <= row["asr_first_word_s"] < row["asr_last_word_end_s"]
