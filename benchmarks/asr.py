@@ -42,12 +42,12 @@ def corpus() -> dict[str, list[tuple[np.ndarray, str]]]:
     }
 
 
-def one(model: str, threads: int) -> dict:
+def one(model: str, threads: int, backend_name: str) -> dict:
     from emodata.stages.transcribe import make_backend
 
     data = corpus()
     t0 = time.perf_counter()
-    backend = make_backend(TranscribeConfig(model=model, threads=threads))
+    backend = make_backend(TranscribeConfig(model=model, threads=threads, backend=backend_name))
     backend.load()
     load_s = time.perf_counter() - t0
     out = {"model": model, "backend": backend.name, "threads": threads, "load_s": load_s}
@@ -121,28 +121,35 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=4)
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backend", default="faster-whisper", help=argparse.SUPPRESS)
+    ap.add_argument("--backends", nargs="+", default=["faster-whisper", "whisperx"])
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(one(args.one, args.threads)))
+        print(json.dumps(one(args.one, args.threads, args.backend)))
         return
     print(
         f"{'backend':15} {'model':16} {'thr':>3} {'load s':>7} {'RTF':>6} {'WER libri':>9} "
         f"{'WER espeak':>10} {'peak MiB':>8}"
     )
-    for model in args.models:
-        for threads in (1, 2):
-            res = subprocess.run(
-                [sys.executable, __file__, "--one", model, "--threads", str(threads)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(res.stdout.strip().splitlines()[-1])
-            print(
-                f"{r['backend']:15} {r['model']:16} {threads:3d} {r['load_s']:7.2f} "
-                f"{r['rtf']:6.3f} {r['wer_librivox']:9.3f} {r['wer_espeak']:10.3f} "
-                f"{r['peak_rss_mib']:8.0f}"
-            )
+    runs = [(b, m, t) for b in args.backends for m in args.models for t in (1, 2)]
+    for backend, model, threads in runs:
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            model,
+            "--threads",
+            str(threads),
+            "--backend",
+            backend,
+        ]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        r = json.loads(res.stdout.strip().splitlines()[-1])
+        print(
+            f"{r['backend']:15} {r['model']:16} {threads:3d} {r['load_s']:7.2f} "
+            f"{r['rtf']:6.3f} {r['wer_librivox']:9.3f} {r['wer_espeak']:10.3f} "
+            f"{r['peak_rss_mib']:8.0f}"
+        )
     for model in args.models:
         res = actors(model, [1, 2], args.repeat)
         for r in res:

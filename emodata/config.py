@@ -87,7 +87,7 @@ class SegmentConfig(_Section):
 
 
 class TranscribeConfig(_Section):
-    backend: Literal["faster-whisper"] = "faster-whisper"
+    backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"
     model: str = Field("whisper-tiny.en", description="Registry name or a model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str | None = Field(None, description="None: int8 on CPU, float16 on CUDA.")
@@ -99,6 +99,10 @@ class TranscribeConfig(_Section):
     beam_size: int = Field(5, ge=1)
     vad: bool = True
     language: str | None = Field(None, description="None detects the language per clip.")
+    align_model: str | None = Field(
+        None, description="whisperx: wav2vec2 CTC alignment model (registry name or directory)."
+    )
+    diarize: bool = Field(False, description="whisperx: speaker labels (needs HF_TOKEN).")
 
 
 class WriteConfig(_Section):

@@ -269,14 +269,20 @@ def _plan(cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook)
 
 def _check_asr(cfg: RunConfig) -> None:
     """Fail before any work when the ASR backend or its model is missing."""
-    from emodata.asr.faster_whisper_backend import require_faster_whisper
     from emodata.models import ModelError
 
-    require_faster_whisper()
-    try:
-        model_path(cfg.transcribe.model)
-    except ModelError as e:
-        raise ConfigError(f"transcribe.model: {e}") from None
+    if cfg.transcribe.backend == "whisperx":
+        from emodata.asr.whisperx_backend import require_whisperx as require
+    else:
+        from emodata.asr.faster_whisper_backend import require_faster_whisper as require
+    require()
+    for field in ("model", "align_model"):
+        name = getattr(cfg.transcribe, field)
+        try:
+            if name:
+                model_path(name)
+        except ModelError as e:
+            raise ConfigError(f"transcribe.{field}: {e}") from None
 
 
 def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:

@@ -36,6 +36,7 @@ class Transcript:
     duration_s: float
     model: str
     backend: str
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def words(self) -> list[Word]:

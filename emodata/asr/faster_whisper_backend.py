@@ -17,6 +17,7 @@ from emodata.asr.base import (
     snap_to_speech,
     speech_ratio,
 )
+from emodata.asr.vad import speech_spans
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ class FasterWhisperBackend:
 
     def load(self) -> None:
         fw = require_faster_whisper()
-        self._vad = fw.vad
         self.model = fw.WhisperModel(
             self.model_dir,
             device=self.device,
@@ -54,20 +54,12 @@ class FasterWhisperBackend:
             local_files_only=True,
         )
 
-    def _speech_spans(self, audio: np.ndarray) -> list[tuple[float, float]]:
-        # little padding: these spans measure speech, not the context kept around it for ASR
-        opts = self._vad.VadOptions(min_silence_duration_ms=300, speech_pad_ms=30)
-        return [
-            (s["start"] / SAMPLE_RATE, s["end"] / SAMPLE_RATE)
-            for s in self._vad.get_speech_timestamps(audio, opts)
-        ]
-
     def transcribe(self, audio: np.ndarray) -> Transcript:
         audio = as_float32(audio)
         duration = len(audio) / SAMPLE_RATE
         if duration < 0.1 or not np.any(audio):
             return Transcript.empty(round(duration, 3), self.model_name, self.name)
-        spans = self._speech_spans(audio) if self.vad else [(0.0, duration)]
+        spans = speech_spans(audio) if self.vad else [(0.0, duration)]
         if not spans:
             return Transcript.empty(round(duration, 3), self.model_name, self.name)
         segments, info = self.model.transcribe(

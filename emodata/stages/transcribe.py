@@ -42,8 +42,9 @@ def make_backend(config: TranscribeConfig) -> AsrBackend:
             compute_type=compute,
             cpu_threads=config.threads,
             batch_size=config.batch_size,
+            beam_size=config.beam_size,
             language=config.language,
-            align_model=config.align_model,
+            align_model_dir=model_path(config.align_model) if config.align_model else None,
             diarize=config.diarize,
         )
     from emodata.asr.faster_whisper_backend import FasterWhisperBackend
