@@ -23,7 +23,7 @@ from pydantic import (
 
 from emodata.errors import ConfigError
 
-KNOWN_STAGES = ("ingest", "segment", "transcribe", "write", "validate")
+KNOWN_STAGES = ("ingest", "segment", "transcribe", "faces", "write", "validate")
 VIDEO_EXTENSIONS = (
     ".mp4",
     ".m4v",
@@ -105,6 +105,18 @@ class TranscribeConfig(_Section):
     diarize: bool = Field(False, description="whisperx: speaker labels (needs HF_TOKEN).")
 
 
+class FacesConfig(_Section):
+    backend: Literal["dlib"] = "dlib"
+    upsample: int = Field(1, ge=0, le=3, description="dlib: image upsampling for small faces.")
+    min_score: float = Field(0.3, description="Detections below this score are dropped.")
+    max_gap: int = Field(2, ge=0, description="Frames a track may miss and still continue.")
+    min_track_frames: int = Field(1, ge=1)
+    crops_per_track: int = Field(3, ge=1, description="Aligned crops kept per track.")
+    cpus_per_actor: float = Field(1.0, gt=0)
+    actors: int = Field(1, ge=1)
+    batch_size: int = Field(2, ge=1)
+
+
 class WriteConfig(_Section):
     max_shard_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
     max_shard_samples: int = Field(2000, ge=1)
@@ -124,6 +136,7 @@ class RunConfig(_Section):
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
     transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
 

@@ -53,7 +53,8 @@ def select(out_dir: str, query: str | None = None) -> tuple[list[str], set[str]]
 
 
 def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
-    """A raw WebDataset sample -> key, metadata, audio array, MP4 bytes and frame JPEG bytes."""
+    """A raw WebDataset sample -> key, metadata, audio array, MP4 bytes, frame and aligned face
+    JPEG bytes."""
     meta = json.loads(raw["json"])
     frames = [raw[k] for k in sorted(raw) if k.startswith("frame") and k.endswith(".jpg")]
     return {
@@ -62,6 +63,7 @@ def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
         "mp4": raw.get("mp4", b""),
         "audio": wav_to_float32(raw["wav"]) if "wav" in raw else np.zeros(0, np.float32),
         "frames": frames,
+        "faces": [raw[k] for k in sorted(raw) if k.startswith("face") and k.endswith(".jpg")],
     }
 
 

@@ -26,6 +26,8 @@ from emodata.discover import SourceRef, discover
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.media import require_tools
 from emodata.records import Item
+from emodata.stages.base import Resources, Stage
+from emodata.stages.faces import FacesStage
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
 from emodata.stages.transcribe import TranscribeStage, model_path
@@ -153,6 +155,8 @@ def run(cfg: RunConfig) -> RunResult:
     refs = discover(cfg.input, cfg.ingest.extensions)
     if "transcribe" in cfg.stages:
         _check_asr(cfg)
+    if "faces" in cfg.stages:
+        _check_faces()
     prior: PriorState = scan(fs, root)
     if prior.total_done:
         log.info("resuming: %d clip(s) already written in %s", prior.total_done, root)
@@ -204,8 +208,14 @@ def run(cfg: RunConfig) -> RunResult:
         if clips:
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
             ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers)
+            models: list[Stage] = []
             if "transcribe" in cfg.stages:
-                ds = ray_adapter.apply_stage(ds, TranscribeStage(cfg.transcribe), workers)
+                models.append(TranscribeStage(cfg.transcribe))
+            if "faces" in cfg.stages:
+                models.append(FacesStage(cfg.faces))
+            fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
+            for stage in models:
+                ds = ray_adapter.apply_stage(ds, stage, workers)
             batch: list[Item] = []
             for item in ray_adapter.iter_items(ds, batch_size=4):
                 batch.append(item)
@@ -283,6 +293,47 @@ def _check_asr(cfg: RunConfig) -> None:
                 model_path(name)
         except ModelError as e:
             raise ConfigError(f"transcribe.{field}: {e}") from None
+
+
+def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> None:
+    """Scale the CPU requests of standing actors so that a CPU task can still run.
+
+    Every actor pool keeps at least one actor holding its CPUs for the whole run; on a small
+    machine (a laptop, this 2-core box) their requests can add up to every CPU and starve the
+    segment tasks that feed them. Requests are scaled down proportionally with a warning.
+    """
+    wanted = sum(s.resources.cpus for s in stages)
+    room = cluster_cpus - task_cpus
+    if not stages or wanted <= room:
+        return
+    if room <= 0:
+        raise ConfigError(
+            f"segment.cpus_per_task={task_cpus} leaves no CPU for the model stages on a "
+            f"cluster with {cluster_cpus:g} CPUs"
+        )
+    factor = room / wanted
+    for stage in stages:
+        r = stage.resources
+        stage.resources = Resources(cpus=round(r.cpus * factor, 3), gpus=r.gpus, custom=r.custom)
+    log.warning(
+        "model stages asked for %.2g CPUs as standing actors but only %.2g are free beside the "
+        "segment tasks; scaled their requests by %.2f",
+        wanted,
+        room,
+        factor,
+    )
+
+
+def _check_faces() -> None:
+    from emodata.faces.dlib_backend import require_faces
+    from emodata.models import ModelError, resolve
+
+    require_faces()
+    for name in ("dlib-landmarks-68", "dlib-face-embedding"):
+        try:
+            resolve(name)
+        except ModelError as e:
+            raise ConfigError(f"faces: {e}") from None
 
 
 def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:

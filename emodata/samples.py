@@ -93,9 +93,13 @@ def talking_clip(
 ) -> None:
     """A face photo with a slow pan over it, with the speech as audio."""
     w, h = size.split("x")
+    # the whole photo fits in a frame 15 % larger than the output; a slow pan keeps every face
+    # in view while it moves by a few dozen pixels
+    big_w, big_h = int(int(w) * 1.15) // 2 * 2, int(int(h) * 1.15) // 2 * 2
     vf = (
-        f"scale={w}*1.25:{h}*1.25:force_original_aspect_ratio=increase,"
-        f"crop={w}:{h}:x='(iw-{w})/2*(1+0.6*sin(t*1.3))':y='(ih-{h})/2*(1+0.6*cos(t))',"
+        f"scale={big_w}:{big_h}:force_original_aspect_ratio=decrease,setsar=1,"
+        f"pad={big_w}:{big_h}:(ow-iw)/2:(oh-ih)/2:color=gray,"
+        f"crop={w}:{h}:x='(iw-{w})/2*(1+0.9*sin(t*1.3))':y='(ih-{h})/2*(1+0.9*cos(t))',"
         f"format=yuv420p"
     )
     cmd = ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", fps, "-i", str(face)]

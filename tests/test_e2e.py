@@ -105,7 +105,7 @@ def test_manifest_metadata_and_segmentation(demo_run):
             "ingest": "ok",
             "segment": "ok",
             "transcribe": "ok" if r["has_audio"] else "no_audio",
-            "faces": None,
+            "faces": "ok",
             "cues": None,
             "annotate": None,
             "validate": "ok",
@@ -132,6 +132,15 @@ def test_transcripts_match_the_spoken_text(demo_run, expected, samples_dir):
     assert video_only[0]["asr_text"] == "" and video_only[0]["asr_speech_ratio"] == 0.0
 
 
+def test_faces_are_found_tracked_and_cropped(demo_run, samples_dir):
+    rows = {r["source_path"]: r for r in _index(demo_run)}
+    astronaut = rows[str(samples_dir / "talk_000_happy.mp4")]  # one face, panning
+    assert astronaut["face_tracks"] == 1 and astronaut["main_face_presence"] >= 0.8
+    group = rows[str(samples_dir / "talk_003_surprise.mp4")]  # insightface's t1: six people
+    assert group["face_max_per_frame"] >= 4 and group["face_tracks"] >= 4
+    assert all(r["faces_backend"] == "dlib" for r in rows.values())
+
+
 def test_loader_reads_back_every_sample(demo_run):
     rows = {r["key"]: r for r in _index(demo_run)}
     seen = {}
@@ -141,6 +150,8 @@ def test_loader_reads_back_every_sample(demo_run):
         ):
             assert meta["key"] == key and mp4[4:8] == b"ftyp"
             assert meta["transcript"]["text"] == rows[key]["asr_text"]
+            crops = [c for t in meta["faces"]["tracks"] for c in t["crops"]]
+            assert sorted(crops) == sorted(m for m in meta["members"] if m.startswith("face"))
             row = rows[key]
             assert len(mp4) == row["video_bytes"] and len(frames) == row["num_frames"]
             if row["has_audio"]:

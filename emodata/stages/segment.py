@@ -138,6 +138,7 @@ class SegmentStage(Stage):
             video_bytes=len(clip.mp4),
             audio_bytes=len(clip.wav or b""),
             num_frames=len(clip.frames),
+            frame_rate=c.frame_rate,
             segment_seconds=round(time.perf_counter() - t0, 3),
         )
         item.mark(self.name)

@@ -1,0 +1,79 @@
+"""Offline backend: dlib's HOG detector, its 68-point predictor (reduced to the standard 5
+points) and its ResNet embedding, with weights from the model registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emodata.faces.base import Face
+
+
+def require_faces():
+    try:
+        import dlib
+        import insightface  # noqa: F401 - alignment
+    except ImportError:
+        raise ImportError(
+            "the faces stage needs the faces extra: pip install 'emodata[faces]'"
+        ) from None
+    return dlib
+
+
+def five_from_68(pts: np.ndarray) -> np.ndarray:
+    """Eye centres (mean of each eye's 6 points), nose tip (30), mouth corners (48, 54)."""
+    return np.array(
+        [pts[36:42].mean(0), pts[42:48].mean(0), pts[30], pts[48], pts[54]], dtype=np.float32
+    )
+
+
+@dataclass
+class DlibBackend:
+    upsample: int = 1
+    min_score: float = 0.3
+    embed: bool = True
+    name: str = "dlib"
+
+    def load(self) -> None:
+        from emodata.models import resolve
+
+        dlib = require_faces()
+        self._dlib = dlib
+        self.detector = dlib.get_frontal_face_detector()
+        lm = resolve("dlib-landmarks-68") / "shape_predictor_68_face_landmarks.dat"
+        self.predictor = dlib.shape_predictor(str(lm))
+        self.encoder = None
+        if self.embed:
+            enc = resolve("dlib-face-embedding") / "dlib_face_recognition_resnet_model_v1.dat"
+            self.encoder = dlib.face_recognition_model_v1(str(enc))
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        rgb = np.ascontiguousarray(rgb)
+        rects, scores, _ = self.detector.run(rgb, self.upsample, 0.0)
+        faces = []
+        for rect, score in zip(rects, scores, strict=True):
+            if score < self.min_score:
+                continue
+            shape = self.predictor(rgb, rect)
+            pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+            emb = None
+            if self.encoder is not None:
+                emb = np.array(self.encoder.compute_face_descriptor(rgb, shape), np.float32)
+            h, w = rgb.shape[:2]
+            box = [
+                max(0, rect.left()),
+                max(0, rect.top()),
+                min(w, rect.right()),
+                min(h, rect.bottom()),
+            ]
+            faces.append(
+                Face(
+                    [float(v) for v in box],
+                    float(score),
+                    five_from_68(pts),
+                    emb,
+                    {"landmarks68": pts.round(1).tolist()},
+                )
+            )
+        return sorted(faces, key=lambda f: -f.score)

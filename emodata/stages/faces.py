@@ -1,0 +1,147 @@
+"""faces: detection with 5 landmarks on the sampled frames, aligned 112x112 crops, tracks,
+per-track quality and the main subject; an actor pool (models load once per actor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from emodata.config import FacesConfig
+from emodata.faces.base import Face, FaceBackend, align, pose, sharpness
+from emodata.faces.track import Track, link, main_subject
+from emodata.records import Item
+from emodata.stages.base import Resources, Stage
+
+
+def make_backend(config: FacesConfig) -> FaceBackend:
+    from emodata.faces.dlib_backend import DlibBackend
+
+    return DlibBackend(upsample=config.upsample, min_score=config.min_score)
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("not a decodable image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(
+        ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def _frame_record(t: float, f: Face) -> dict[str, Any]:
+    out = {
+        "t": round(t, 3),
+        "box": [round(v, 1) for v in f.box],
+        "score": round(f.score, 3),
+        "kps": np.round(f.kps, 1).tolist(),
+    }
+    out.update(f.extra)
+    return out
+
+
+@dataclass
+class FacesStage(Stage):
+    config: FacesConfig
+    name = "faces"
+    stateful = True
+
+    def __post_init__(self) -> None:
+        c = self.config
+        self.resources = Resources(cpus=c.cpus_per_actor)
+        self.batch_size = c.batch_size
+        self.concurrency = c.actors
+        self.backend: FaceBackend | None = None
+
+    def setup(self) -> None:
+        self.backend = make_backend(self.config)
+        self.backend.load()
+
+    def analyse(self, frames: list[np.ndarray], frame_rate: float) -> tuple[dict, dict[str, bytes]]:
+        """Faces of a clip's frames -> (faces record, aligned crops keyed by member name)."""
+        if self.backend is None:
+            self.setup()
+        assert self.backend is not None
+        per_frame = [self.backend.detect(f) for f in frames]
+        tracks = [
+            t
+            for t in link(per_frame, max_gap=self.config.max_gap)
+            if len(t.frames) >= self.config.min_track_frames
+        ]
+        main = main_subject(tracks, len(frames))
+        crops: dict[str, bytes] = {}
+        out_tracks = []
+        for t in tracks:
+            record, track_crops = self._track(t, frames, frame_rate)
+            crops.update(track_crops)
+            out_tracks.append(record)
+        counts = [len(f) for f in per_frame]
+        faces = {
+            "backend": self.backend.name,
+            "frame_rate": frame_rate,
+            "frames": len(frames),
+            "faces_per_frame": counts,
+            "tracks": out_tracks,
+            "main_track": main,
+        }
+        return faces, crops
+
+    def _track(self, t: Track, frames: list[np.ndarray], rate: float) -> tuple[dict, dict]:
+        aligned = [align(frames[fi], f.kps) for fi, f in zip(t.frames, t.faces, strict=True)]
+        sharp = [sharpness(a) for a in aligned]
+        poses = [pose(f.kps) for f in t.faces]
+        frontal = [1.0 - min(1.0, abs(p["yaw"]) / 60) for p in poses]
+        quality = [
+            f.score * f.size * (1 + s) ** 0.25 * fr
+            for f, s, fr in zip(t.faces, sharp, frontal, strict=True)
+        ]
+        best = sorted(range(len(t.faces)), key=lambda i: -quality[i])[: self.config.crops_per_track]
+        crops = {f"face{t.id}_{k}.jpg": encode_jpeg(aligned[i]) for k, i in enumerate(best)}
+        record = {
+            "id": t.id,
+            "frames": [
+                _frame_record(fi / rate, f) for fi, f in zip(t.frames, t.faces, strict=True)
+            ],
+            "quality": {
+                "presence": round(len(t.frames) / len(frames), 3),
+                "size_px": round(float(np.median([f.size for f in t.faces])), 1),
+                "sharpness": round(float(np.median(sharp)), 1),
+                "score": round(float(np.mean([f.score for f in t.faces])), 3),
+                "yaw": float(np.median([p["yaw"] for p in poses])),
+                "pitch": float(np.median([p["pitch"] for p in poses])),
+                "roll": float(np.median([p["roll"] for p in poses])),
+            },
+            "crops": list(crops),
+            "crop_frames": [t.frames[i] for i in best],
+        }
+        return record, crops
+
+    def process_item(self, item: Item) -> list[Item]:
+        rec = item.record
+        names = sorted(k for k in item.blobs if k.startswith("frame") and k.endswith(".jpg"))
+        frames = [decode_jpeg(item.blobs[k]) for k in names]
+        faces, crops = self.analyse(frames, float(rec.get("frame_rate") or 1.0))
+        item.blobs.update(crops)
+        rec["faces"] = faces
+        main = next((t for t in faces["tracks"] if t["id"] == faces["main_track"]), None)
+        rec.update(
+            face_tracks=len(faces["tracks"]),
+            face_max_per_frame=max(faces["faces_per_frame"], default=0),
+            main_face_size_px=main["quality"]["size_px"] if main else None,
+            main_face_presence=main["quality"]["presence"] if main else None,
+            faces_backend=faces["backend"],
+        )
+        item.mark(self.name, "ok" if frames else "no_frames")
+        return [item]
