@@ -23,7 +23,7 @@ from pydantic import (
 
 from emodata.errors import ConfigError
 
-KNOWN_STAGES = ("ingest", "segment", "transcribe", "faces", "write", "validate")
+KNOWN_STAGES = ("ingest", "segment", "transcribe", "faces", "cues", "write", "validate")
 VIDEO_EXTENSIONS = (
     ".mp4",
     ".m4v",
@@ -117,6 +117,12 @@ class FacesConfig(_Section):
     batch_size: int = Field(2, ge=1)
 
 
+class CuesConfig(_Section):
+    cpus_per_actor: float = Field(1.0, gt=0)
+    actors: int = Field(1, ge=1)
+    batch_size: int = Field(2, ge=1)
+
+
 class WriteConfig(_Section):
     max_shard_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
     max_shard_samples: int = Field(2000, ge=1)
@@ -137,6 +143,7 @@ class RunConfig(_Section):
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
     transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
+    cues: CuesConfig = Field(default_factory=CuesConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
 

@@ -27,6 +27,7 @@ from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.media import require_tools
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
+from emodata.stages.cues import CuesStage
 from emodata.stages.faces import FacesStage
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
@@ -155,7 +156,7 @@ def run(cfg: RunConfig) -> RunResult:
     refs = discover(cfg.input, cfg.ingest.extensions)
     if "transcribe" in cfg.stages:
         _check_asr(cfg)
-    if "faces" in cfg.stages:
+    if "faces" in cfg.stages or "cues" in cfg.stages:
         _check_faces()
     prior: PriorState = scan(fs, root)
     if prior.total_done:
@@ -213,6 +214,8 @@ def run(cfg: RunConfig) -> RunResult:
                 models.append(TranscribeStage(cfg.transcribe))
             if "faces" in cfg.stages:
                 models.append(FacesStage(cfg.faces))
+            if "cues" in cfg.stages:
+                models.append(CuesStage(cfg.cues))
             fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
             for stage in models:
                 ds = ray_adapter.apply_stage(ds, stage, workers)
@@ -329,7 +332,7 @@ def _check_faces() -> None:
     from emodata.models import ModelError, resolve
 
     require_faces()
-    for name in ("dlib-landmarks-68", "dlib-face-embedding"):
+    for name in ("dlib-landmarks-68", "dlib-face-embedding", "fer2013-expression"):
         try:
             resolve(name)
         except ModelError as e:

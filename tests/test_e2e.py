@@ -106,7 +106,7 @@ def test_manifest_metadata_and_segmentation(demo_run):
             "segment": "ok",
             "transcribe": "ok" if r["has_audio"] else "no_audio",
             "faces": "ok",
-            "cues": None,
+            "cues": "ok",
             "annotate": None,
             "validate": "ok",
         }
@@ -139,6 +139,10 @@ def test_faces_are_found_tracked_and_cropped(demo_run, samples_dir):
     group = rows[str(samples_dir / "talk_003_surprise.mp4")]  # insightface's t1: six people
     assert group["face_max_per_frame"] >= 4 and group["face_tracks"] >= 4
     assert all(r["faces_backend"] == "dlib" for r in rows.values())
+    assert astronaut["main_expression"] == "happy"  # she smiles in the photo
+    assert all(0 < r["cue_brightness"] < 1 for r in rows.values())
+    assert astronaut["cue_f0_median_hz"] and 60 < astronaut["cue_f0_median_hz"] < 300
+    assert 1.0 < astronaut["cue_speech_rate_wps"] < 6.0
 
 
 def test_loader_reads_back_every_sample(demo_run):
