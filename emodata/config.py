@@ -106,7 +106,9 @@ class TranscribeConfig(_Section):
 
 
 class FacesConfig(_Section):
-    backend: Literal["dlib"] = "dlib"
+    backend: Literal["dlib", "insightface"] = "dlib"
+    model_pack: str | None = Field(None, description="insightface: model pack directory.")
+    det_size: int = Field(640, ge=64, description="insightface: detector input size.")
     upsample: int = Field(1, ge=0, le=3, description="dlib: image upsampling for small faces.")
     min_score: float = Field(0.3, description="Detections below this score are dropped.")
     max_gap: int = Field(2, ge=0, description="Frames a track may miss and still continue.")

@@ -41,6 +41,9 @@ class FaceBackend(Protocol):
     def detect(self, rgb: np.ndarray) -> list[Face]:
         """Faces in one RGB frame, with 5 landmarks and (when available) an embedding."""
 
+    def identity(self, a: Face, b: Face) -> float | None:
+        """How likely two faces are the same person, 0 to 1 (None without embeddings)."""
+
 
 def align(rgb: np.ndarray, kps: np.ndarray, size: int = 112) -> np.ndarray:
     """ArcFace-style aligned crop: insightface's ``norm_crop`` (similarity transform)."""

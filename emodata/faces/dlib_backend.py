@@ -48,6 +48,13 @@ class DlibBackend:
             enc = resolve("dlib-face-embedding") / "dlib_face_recognition_resnet_model_v1.dat"
             self.encoder = dlib.face_recognition_model_v1(str(enc))
 
+    @staticmethod
+    def identity(a: Face, b: Face) -> float | None:
+        """dlib embeddings: the same person is within about 0.6 euclidean distance."""
+        if a.embedding is None or b.embedding is None:
+            return None
+        return float(max(0.0, 1 - np.linalg.norm(a.embedding - b.embedding) / 1.2))
+
     def detect(self, rgb: np.ndarray) -> list[Face]:
         rgb = np.ascontiguousarray(rgb)
         rects, scores, _ = self.detector.run(rgb, self.upsample, 0.0)

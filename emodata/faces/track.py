@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,13 +24,6 @@ def _landmark_similarity(a: Face, b: Face) -> float:
     return float(max(0.0, 1 - np.mean(np.linalg.norm(a.kps - b.kps, axis=1)) / scale))
 
 
-def _embedding_similarity(a: Face, b: Face) -> float | None:
-    if a.embedding is None or b.embedding is None:
-        return None
-    # dlib embeddings: same person below ~0.6 euclidean distance
-    return float(max(0.0, 1 - np.linalg.norm(a.embedding - b.embedding) / 1.2))
-
-
 @dataclass
 class Track:
     id: int
@@ -42,7 +36,11 @@ class Track:
 
 
 def link(
-    per_frame: list[list[Face]], max_gap: int = 2, min_iou: float = 0.2, min_sim: float = 0.5
+    per_frame: list[list[Face]],
+    identity: Callable[[Face, Face], float | None],
+    max_gap: int = 2,
+    min_iou: float = 0.2,
+    min_sim: float = 0.5,
 ) -> list[Track]:
     """Greedy frame-to-frame matching by the best of IoU, embedding and landmark similarity."""
     tracks: list[Track] = []
@@ -55,7 +53,7 @@ def link(
             recent = fi - t.frames[-1] <= max_gap + 1
             for di, f in enumerate(faces):
                 overlap = iou(t.last.box, f.box) if recent else 0.0
-                emb = _embedding_similarity(t.last, f)
+                emb = identity(t.last, f)
                 shape = _landmark_similarity(t.last, f)
                 ok = overlap >= min_iou or (emb is not None and emb >= min_sim)
                 if ok:

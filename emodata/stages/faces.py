@@ -16,6 +16,12 @@ from emodata.stages.base import Resources, Stage
 
 
 def make_backend(config: FacesConfig) -> FaceBackend:
+    if config.backend == "insightface":
+        from emodata.faces.insightface_backend import InsightFaceBackend
+
+        if not config.model_pack:
+            raise ValueError("faces.model_pack must name an insightface model pack directory")
+        return InsightFaceBackend(config.model_pack, config.det_size, config.min_score)
     from emodata.faces.dlib_backend import DlibBackend
 
     return DlibBackend(upsample=config.upsample, min_score=config.min_score)
@@ -77,7 +83,7 @@ class FacesStage(Stage):
         per_frame = [self.backend.detect(f) for f in frames]
         tracks = [
             t
-            for t in link(per_frame, max_gap=self.config.max_gap)
+            for t in link(per_frame, self.backend.identity, max_gap=self.config.max_gap)
             if len(t.frames) >= self.config.min_track_frames
         ]
         main = main_subject(tracks, len(frames))
