@@ -72,12 +72,36 @@ def link(
     return tracks
 
 
-def main_subject(tracks: list[Track], n_frames: int) -> int | None:
-    """The track with the largest presence x median size (speech overlap joins later)."""
+def mouth_activity(
+    track: Track, frame_times: list[float], speech: list[tuple[float, float]]
+) -> float:
+    """How much the mouth moves while someone speaks: the spread of the lip gap (68-point
+    landmarks, relative to the inter-ocular distance) over the track's frames inside speech."""
+    values = []
+    for fi, face in zip(track.frames, track.faces, strict=True):
+        pts = face.extra.get("landmarks68")
+        t = frame_times[fi]
+        if pts is None or not any(a <= t <= b for a, b in speech):
+            continue
+        p = np.asarray(pts)
+        iod = max(float(np.linalg.norm(p[36:42].mean(0) - p[42:48].mean(0))), 1e-6)
+        values.append(float(np.linalg.norm(p[62] - p[66])) / iod)
+    return float(np.std(values)) if len(values) >= 2 else 0.0
+
+
+def main_subject(
+    tracks: list[Track], n_frames: int, talking: dict[int, float] | None = None
+) -> int | None:
+    """The track with the largest presence x median size, raised by how much its mouth moves
+    during speech when a transcript and landmarks are available (the speaker, not a bystander).
+    """
     if not tracks or n_frames == 0:
         return None
+    top = max((talking or {}).values(), default=0.0)
 
     def weight(t: Track) -> float:
-        return (len(t.frames) / n_frames) * float(np.median([f.size for f in t.faces]))
+        base = (len(t.frames) / n_frames) * float(np.median([f.size for f in t.faces]))
+        boost = (talking or {}).get(t.id, 0.0) / top if top > 0 else 0.0
+        return base * (1.0 + boost)
 
     return max(tracks, key=weight).id

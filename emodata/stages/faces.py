@@ -10,7 +10,7 @@ import numpy as np
 
 from emodata.config import FacesConfig
 from emodata.faces.base import Face, FaceBackend, align, pose, sharpness
-from emodata.faces.track import Track, link, main_subject
+from emodata.faces.track import Track, link, main_subject, mouth_activity
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
 
@@ -53,6 +53,7 @@ def _frame_record(t: float, f: Face) -> dict[str, Any]:
         "box": [round(v, 1) for v in f.box],
         "score": round(f.score, 3),
         "kps": np.round(f.kps, 1).tolist(),
+        "pose": pose(f.kps),
     }
     out.update(f.extra)
     return out
@@ -75,8 +76,16 @@ class FacesStage(Stage):
         self.backend = make_backend(self.config)
         self.backend.load()
 
-    def analyse(self, frames: list[np.ndarray], frame_rate: float) -> tuple[dict, dict[str, bytes]]:
-        """Faces of a clip's frames -> (faces record, aligned crops keyed by member name)."""
+    def analyse(
+        self,
+        frames: list[np.ndarray],
+        frame_rate: float,
+        speech: list[tuple[float, float]] | None = None,
+    ) -> tuple[dict, dict[str, bytes]]:
+        """Faces of a clip's frames -> (faces record, aligned crops keyed by member name).
+
+        ``speech``: voiced spans (s) from the transcript, used to prefer the speaking face.
+        """
         if self.backend is None:
             self.setup()
         assert self.backend is not None
@@ -86,7 +95,9 @@ class FacesStage(Stage):
             for t in link(per_frame, self.backend.identity, max_gap=self.config.max_gap)
             if len(t.frames) >= self.config.min_track_frames
         ]
-        main = main_subject(tracks, len(frames))
+        times = [i / frame_rate for i in range(len(frames))]
+        talking = {t.id: mouth_activity(t, times, speech) for t in tracks} if speech else None
+        main = main_subject(tracks, len(frames), talking)
         crops: dict[str, bytes] = {}
         out_tracks = []
         for t in tracks:
@@ -138,7 +149,9 @@ class FacesStage(Stage):
         rec = item.record
         names = sorted(k for k in item.blobs if k.startswith("frame") and k.endswith(".jpg"))
         frames = [decode_jpeg(item.blobs[k]) for k in names]
-        faces, crops = self.analyse(frames, float(rec.get("frame_rate") or 1.0))
+        segments = (rec.get("transcript") or {}).get("segments") or []
+        speech = [(s["start"], s["end"]) for s in segments]
+        faces, crops = self.analyse(frames, float(rec.get("frame_rate") or 1.0), speech)
         item.blobs.update(crops)
         rec["faces"] = faces
         main = next((t for t in faces["tracks"] if t["id"] == faces["main_track"]), None)

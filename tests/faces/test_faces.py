@@ -120,3 +120,23 @@ def test_stage_writes_crops_and_index_fields(stage):
         sorted(k for k in item.blobs if k.startswith("face")) == rec["faces"]["tracks"][0]["crops"]
     )
     assert [f["t"] for f in rec["faces"]["tracks"][0]["frames"]] == [0.0, 0.5, 1.0, 1.5]
+
+
+def test_the_speaking_face_is_preferred_as_main_subject():
+    from emodata.faces.base import Face
+    from emodata.faces.track import Track, main_subject, mouth_activity
+
+    def face(size: float, gap: float) -> Face:
+        pts = np.zeros((68, 2))
+        pts[36:42], pts[42:48] = [0, 0], [10, 0]
+        pts[62], pts[66] = [5, 10], [5, 10 + gap]
+        return Face([0, 0, size, size], 1.0, np.zeros((5, 2)), None, {"landmarks68": pts})
+
+    big_still = Track(0, [0, 1, 2, 3], [face(100, 1) for _ in range(4)])
+    small_talking = Track(1, [0, 1, 2, 3], [face(70, g) for g in (0, 6, 1, 7)])
+    times = [0.0, 1.0, 2.0, 3.0]
+    talking = {t.id: mouth_activity(t, times, [(0.0, 3.5)]) for t in (big_still, small_talking)}
+    assert talking[0] == 0.0 < talking[1]
+    assert main_subject([big_still, small_talking], 4) == 0  # without speech: the bigger face
+    assert main_subject([big_still, small_talking], 4, talking) == 1  # the speaker wins
+    assert mouth_activity(small_talking, times, [(10.0, 12.0)]) == 0.0  # no speech there
