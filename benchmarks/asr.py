@@ -11,7 +11,6 @@ own.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from emodata.asr.wer import word_errors  # noqa: E402
 from emodata.config import TranscribeConfig  # noqa: E402
+from emodata.media import float32_to_wav  # noqa: E402
 from emodata.samples import SENTENCES  # noqa: E402
 from tests.asr.conftest import SR, espeak, librivox  # noqa: E402
 
@@ -67,16 +66,6 @@ def one(model: str, threads: int, backend_name: str) -> dict:
     return out
 
 
-def _wav(audio: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
 def actors(model: str, counts: list[int], repeat: int) -> list[dict]:
     """The transcribe stage as a Ray actor pool over the same clips, with k actors."""
     import ray
@@ -92,7 +81,7 @@ def actors(model: str, counts: list[int], repeat: int) -> list[dict]:
     results = []
     for k in counts:
         items = [
-            Item(f"c{i}", {"duration_s": len(a) / SR}, {"wav": _wav(a)})
+            Item(f"c{i}", {"duration_s": len(a) / SR}, {"wav": float32_to_wav(a)})
             for i, a in enumerate(clips)
         ]
         cfg = TranscribeConfig(model=model, actors=k, threads=1, batch_size=2)

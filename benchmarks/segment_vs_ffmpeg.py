@@ -18,22 +18,13 @@ import time
 from _common import EMODATA, OUT, ROOT, synthetic_clip
 
 from emodata.config import load_config
-from emodata.media import EncodeSpec, encode_clip, probe, scene_cuts
-from emodata.stages.segment import plan_clips
+from emodata.media import encode_clip, probe, scene_cuts
+from emodata.stages.segment import encode_spec, plan_clips
 
 
 def plain_ffmpeg(sources: list, cfg) -> tuple[float, int]:
     s = cfg.segment
-    spec = EncodeSpec(
-        short_side=s.short_side,
-        fps=s.fps,
-        frame_rate=s.frame_rate,
-        crf=s.crf,
-        preset=s.preset,
-        audio_rate=s.audio_rate,
-        threads=0,
-        timeout_s=600,
-    )
+    spec = encode_spec(s, threads=0)
     t0 = time.perf_counter()
     clips = 0
     for src in sources:

@@ -337,3 +337,14 @@ def wav_to_float32(data: bytes) -> np.ndarray:
         channels = w.getnchannels()
     audio = np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0
     return audio.reshape(-1, channels).mean(axis=1) if channels > 1 else audio
+
+
+def float32_to_wav(audio: np.ndarray, rate: int = 16000) -> bytes:
+    """Mono float samples in [-1, 1] -> 16-bit PCM WAV bytes (the inverse of wav_to_float32)."""
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()

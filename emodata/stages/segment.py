@@ -52,6 +52,20 @@ def plan_clips(
     return clips, dropped
 
 
+def encode_spec(c: SegmentConfig, threads: int | None = None) -> EncodeSpec:
+    """The FFmpeg settings of the segment config (``threads`` overrides, 0 = FFmpeg's choice)."""
+    return EncodeSpec(
+        short_side=c.short_side,
+        fps=c.fps,
+        frame_rate=c.frame_rate,
+        crf=c.crf,
+        preset=c.preset,
+        audio_rate=c.audio_rate,
+        threads=c.threads if threads is None else threads,
+        timeout_s=c.timeout_s,
+    )
+
+
 @dataclass
 class ScenePlanStage(Stage):
     config: SegmentConfig
@@ -112,16 +126,7 @@ class SegmentStage(Stage):
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
         c = self.config
-        spec = EncodeSpec(
-            short_side=c.short_side,
-            fps=c.fps,
-            frame_rate=c.frame_rate,
-            crf=c.crf,
-            preset=c.preset,
-            audio_rate=c.audio_rate,
-            threads=c.threads,
-            timeout_s=c.timeout_s,
-        )
+        spec = encode_spec(c)
         t0 = time.perf_counter()
         clip = encode_clip(
             local_path(rec["path"]), rec["start_s"], rec["end_s"], rec["has_audio"], spec

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
-import wave
-
 import numpy as np
 
 from emodata.config import TranscribeConfig
+from emodata.media import float32_to_wav
 from emodata.records import Item
 from emodata.stages.transcribe import TranscribeStage
 from emodata.validate import row_view
@@ -15,22 +13,12 @@ from emodata.validate import row_view
 from ..asr.conftest import SR, espeak
 
 
-def _wav(audio: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SR)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return buf.getvalue()
-
-
 def test_stage_adds_transcript_and_index_fields(tmp_path):
     stage = TranscribeStage(TranscribeConfig(model="whisper-tiny.en"))
     assert stage.stateful and stage.resources.cpus == 1.0
     audio = espeak("The meeting starts at nine.", tmp_path)
-    speech = Item("k1", {"duration_s": len(audio) / SR}, {"wav": _wav(audio)})
-    silent = Item("k2", {"duration_s": 2.0}, {"wav": _wav(np.zeros(2 * SR, np.float32))})
+    speech = Item("k1", {"duration_s": len(audio) / SR}, {"wav": float32_to_wav(audio)})
+    silent = Item("k2", {"duration_s": 2.0}, {"wav": float32_to_wav(np.zeros(2 * SR, np.float32))})
     mute = Item("k3", {"duration_s": 3.0}, {"mp4": b"..."})
     stage.setup()
     out = stage.process([speech, silent, mute])
