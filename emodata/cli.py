@@ -84,9 +84,23 @@ def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
 @main.command()
 @click.argument("out_dir")
 def status(out_dir: str) -> None:
-    """Counts per stage and status of a run's output."""
-    from emodata import stats
+    """A run's progress (DIR/progress.json) and the counts per stage and status."""
+    from emodata import progress, stats
 
+    p = progress.read(out_dir)
+    if p is not None:
+        n = p["clips"]
+        click.echo(
+            f"run {p['run_id']}: {p['state']} ({p['phase']}), {p['elapsed_s']:.0f}s, "
+            f"updated {p['updated_at']}\n  clips: {n['written']} written, {n['failed']} failed, "
+            f"{n['queued']} queued of {n['planned']} planned, {n['already_done']} done before; "
+            f"{p['clips_per_s']} clips/s"
+        )
+        if p["stage_seconds_per_clip"]:
+            timing = ", ".join(f"{k} {v}" for k, v in p["stage_seconds_per_clip"].items())
+            click.echo(f"  seconds per clip: {timing}")
+        if p["failures"]:
+            click.echo("  failures: " + ", ".join(f"{k}={v}" for k, v in p["failures"].items()))
     s = stats.summary(out_dir)
     c = s["clips"]
     click.echo(

@@ -25,6 +25,7 @@ from emodata.config import RunConfig
 from emodata.discover import SourceRef, discover
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.media import require_tools
+from emodata.progress import Progress
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
 from emodata.stages.cues import CuesStage
@@ -153,7 +154,9 @@ def run(cfg: RunConfig) -> RunResult:
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
     fs.makedirs(root, exist_ok=True)
+    progress = Progress(fs, root, run_id)
     refs = discover(cfg.input, cfg.ingest.extensions)
+    progress.set(phase="ingest", inputs=len(refs))
     if "transcribe" in cfg.stages:
         _check_asr(cfg)
     if "faces" in cfg.stages or "cues" in cfg.stages:
@@ -202,10 +205,12 @@ def run(cfg: RunConfig) -> RunResult:
             skipped += len(prior.done_keys[sid])
         todo.append(item)
     log.info("segment: %d source(s) to do, %d clip(s) already written", len(todo), skipped)
+    progress.set(phase="plan", skipped=skipped)
 
     if "segment" in cfg.stages and todo:
         clips = _plan(cfg, todo, workers, ledger)
         log.info("segment: %d clip(s) to encode", len(clips))
+        progress.set(phase="process", planned=len(clips))
         if clips:
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
             ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers)
@@ -223,10 +228,11 @@ def run(cfg: RunConfig) -> RunResult:
             for item in ray_adapter.iter_items(ds, batch_size=4):
                 batch.append(item)
                 if len(batch) >= 4:
-                    _write_batch(batch, writer, checkpoints, boundaries)
+                    _write_batch(batch, writer, checkpoints, boundaries, progress)
                     batch = []
-            _write_batch(batch, writer, checkpoints, boundaries)
+            _write_batch(batch, writer, checkpoints, boundaries, progress)
     writer.close()
+    progress.set(phase="validate")
 
     final_failures = []
     if checkpoints is not None:
@@ -250,6 +256,8 @@ def run(cfg: RunConfig) -> RunResult:
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
     }
+    progress.phase = "done"
+    progress.flush(force=True, state="failed validation" if final_failures else "finished")
     manifest = report.write_manifest(fs, root, run_info, config_dump, summary["clips"])
     report.write_card(fs, root, manifest, summary)
     if final_failures and cfg.validate_.stop_on_batch_failure:
@@ -348,7 +356,11 @@ def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:
 
 
 def _write_batch(
-    batch: list[Item], writer: ShardWriter, checkpoints: Any, boundaries: list[str]
+    batch: list[Item],
+    writer: ShardWriter,
+    checkpoints: Any,
+    boundaries: list[str],
+    progress: Progress,
 ) -> None:
     """Row-level checkpoints of every stage boundary the items crossed, then the writer."""
     if checkpoints is not None:
@@ -363,6 +375,7 @@ def _write_batch(
         for item in ok:
             item.mark("validate")
     for item in batch:
+        progress.item(item.record, item.ok)
         writer.add(item)
 
 

@@ -47,7 +47,15 @@ def _ledger(out: Path) -> list[dict]:
 
 def test_output_layout(demo_run):
     top = sorted(p.name for p in demo_run.iterdir())
-    assert top == ["README.md", "_state", "failures", "index", "manifest.json", "shards"]
+    assert top == [
+        "README.md",
+        "_state",
+        "failures",
+        "index",
+        "manifest.json",
+        "progress.json",
+        "shards",
+    ]
     shards = sorted(p.name for p in (demo_run / "shards").iterdir())
     index = sorted(p.name for p in (demo_run / "index").iterdir())
     assert shards and all(re.fullmatch(r"shard-\d{6}\.tar", s) for s in shards)
@@ -169,6 +177,7 @@ def test_loader_reads_back_every_sample(demo_run):
 def test_status_stats_failures_commands(demo_run):
     out = run_cli("status", str(demo_run)).stdout
     assert "segment" in out and "ok" in out
+    assert ": finished (done)" in out and "0 queued" in out and "seconds per clip: segment" in out
     out = run_cli("stats", str(demo_run)).stdout
     assert "zero_byte" in out and "duplicate" in out and "median_s" in out
     out = run_cli("failures", str(demo_run), "--json").stdout
