@@ -92,6 +92,9 @@ class TranscribeConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str | None = Field(None, description="None: int8 on CPU, float16 on CUDA.")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per actor; > 0 runs on CUDA.")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Custom Ray resources per actor (node placement)."
+    )
     cpus_per_actor: float = Field(1.0, gt=0)
     actors: int = Field(1, ge=1, description="Most transcriber actors (models loaded).")
     threads: int = Field(1, ge=1, description="CPU threads per model.")
@@ -114,12 +117,18 @@ class FacesConfig(_Section):
     max_gap: int = Field(2, ge=0, description="Frames a track may miss and still continue.")
     min_track_frames: int = Field(1, ge=1)
     crops_per_track: int = Field(3, ge=1, description="Aligned crops kept per track.")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Custom Ray resources per actor (node placement)."
+    )
     cpus_per_actor: float = Field(1.0, gt=0)
     actors: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1)
 
 
 class CuesConfig(_Section):
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Custom Ray resources per actor (node placement)."
+    )
     cpus_per_actor: float = Field(1.0, gt=0)
     actors: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1)

@@ -50,6 +50,15 @@ def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 10
     )
 
 
+def _run(stage: Stage, batch: pa.Table) -> pa.Table:
+    """Run a stage on a batch and note, per item, the Ray node that ran it (provenance)."""
+    node = ray.get_runtime_context().get_node_id()
+    items = stage.process(table_to_items(batch))
+    for item in items:
+        item.record.setdefault("nodes", {})[stage.name] = node
+    return items_to_table(items)
+
+
 class _StageTask:
     """Callable for task-based stages: the stage instance travels pickled with the task."""
 
@@ -57,7 +66,7 @@ class _StageTask:
         self.stage = stage
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return items_to_table(self.stage.process(table_to_items(batch)))
+        return _run(self.stage, batch)
 
 
 class _StageActor:
@@ -68,7 +77,7 @@ class _StageActor:
         self.stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return items_to_table(self.stage.process(table_to_items(batch)))
+        return _run(self.stage, batch)
 
 
 def apply_stage(ds: Dataset, stage: Stage, max_workers: int) -> Dataset:

@@ -28,7 +28,9 @@ class CuesStage(Stage):
     stateful = True
 
     def __post_init__(self) -> None:
-        self.resources = Resources(cpus=self.config.cpus_per_actor)
+        self.resources = Resources(
+            cpus=self.config.cpus_per_actor, custom=dict(self.config.resources)
+        )
         self.batch_size = self.config.batch_size
         self.concurrency = self.config.actors
         self.expression: ExpressionModel | None = None

@@ -67,7 +67,7 @@ class FacesStage(Stage):
 
     def __post_init__(self) -> None:
         c = self.config
-        self.resources = Resources(cpus=c.cpus_per_actor)
+        self.resources = Resources(cpus=c.cpus_per_actor, custom=dict(c.resources))
         self.batch_size = c.batch_size
         self.concurrency = c.actors
         self.backend: FaceBackend | None = None

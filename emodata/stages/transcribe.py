@@ -80,7 +80,7 @@ class TranscribeStage(Stage):
 
     def __post_init__(self) -> None:
         c = self.config
-        self.resources = Resources(cpus=c.cpus_per_actor, gpus=c.num_gpus)
+        self.resources = Resources(cpus=c.cpus_per_actor, gpus=c.num_gpus, custom=dict(c.resources))
         self.batch_size = c.batch_size
         self.concurrency = c.actors
         self.backend: AsrBackend | None = None
