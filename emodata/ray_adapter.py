@@ -25,8 +25,10 @@ def init_ray(address: str | None, num_cpus: int | None, include_dashboard: bool)
         kwargs: dict[str, Any] = {"log_to_driver": True, "configure_logging": False}
         address = address or os.environ.get("RAY_ADDRESS")
         if address:
-            kwargs["address"] = address  # an existing cluster sizes itself
+            kwargs["address"] = address  # an existing cluster sizes itself ("auto": ray start)
         else:
+            # a fresh local instance, even when some other Ray runs on this machine
+            kwargs["address"] = "local"
             kwargs["include_dashboard"] = include_dashboard
             if num_cpus:
                 kwargs["num_cpus"] = num_cpus
