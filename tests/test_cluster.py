@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import sys
 import tarfile
 import time
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import EMODATA, ROOT, run_cli
+from .conftest import EMODATA, ROOT
 
 pytestmark = pytest.mark.slow
 SEGMENT = [
@@ -31,12 +34,29 @@ SEGMENT = [
 ]
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def cluster():
+    """A head (no CPUs, with the dashboard's job server) to which tests add worker nodes."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from ray.cluster_utils import Cluster
 
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    port = _free_port()
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 0,
+            "include_dashboard": True,
+            "dashboard_host": "127.0.0.1",
+            "dashboard_port": port,
+        },
+    )
+    c.dashboard_url = f"http://127.0.0.1:{port}"
     try:
         yield c
     finally:
@@ -59,26 +79,39 @@ def _sample_docs(out) -> list[dict]:
     return docs
 
 
-def test_a_stage_that_asks_for_an_accelerator_runs_only_where_one_is(
-    cluster, samples_dir, tmp_path
-):
+def test_ray_job_submit_places_the_accelerator_stage_on_its_node(cluster, samples_dir, tmp_path):
     accel = cluster.add_node(num_cpus=1, resources={"accel": 1})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     out = tmp_path / "placed"
-    run_cli(
-        "run",
-        "--input",
-        str(samples_dir / "manifest.csv"),
-        "--output",
-        str(out),
-        "--address",
-        cluster.address,
-        "--stages",
-        "ingest,segment,transcribe,write",
-        "--set",
-        "transcribe.resources={accel: 1}",
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ray"),
+            "job",
+            "submit",
+            "--address",
+            cluster.dashboard_url,
+            "--",
+            sys.executable,
+            "-m",
+            "emodata.cli",
+            "run",
+            "--input",
+            str(samples_dir / "manifest.csv"),
+            "--output",
+            str(out),
+            "--stages",
+            "ingest,segment,transcribe,write",
+            "--set",
+            "transcribe.resources={accel: 1}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
+    assert proc.returncode == 0 and "succeeded" in proc.stdout + proc.stderr, proc.stderr[-3000:]
     docs = _sample_docs(out)
     assert docs and all(d["nodes"]["transcribe"] == accel.node_id for d in docs)
     segment_nodes = {d["nodes"]["segment"] for d in docs}
