@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tarfile
@@ -16,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import EMODATA, ROOT
+from .conftest import EMODATA, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 SEGMENT = [
@@ -34,19 +33,13 @@ SEGMENT = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def cluster():
     """A head (no CPUs, with the dashboard's job server) to which tests add worker nodes."""
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     from ray.cluster_utils import Cluster
 
-    port = _free_port()
+    port = free_port()
     c = Cluster(
         initialize_head=True,
         head_node_args={

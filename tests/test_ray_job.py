@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +10,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).parent / "ray")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_ray_job_submit(samples_dir, tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    gcs, dash = _free_port(), _free_port()
+    gcs, dash = free_port(), free_port()
     subprocess.run(
         [
             RAY,

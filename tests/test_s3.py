@@ -12,20 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def s3_env():
-    port = _free_port()
+    port = free_port()
     server = shutil.which("moto_server", path=str(Path(sys.executable).parent))
     proc = subprocess.Popen(
         [server, "-H", "127.0.0.1", "-p", str(port)],
