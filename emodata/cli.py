@@ -148,6 +148,12 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
     _print_table(s["ledger"])
     click.echo("\n== sources by dataset and licence")
     _print_table(s["datasets"])
+    agents, verdicts = stats.annotate_tables(out_dir)
+    if agents:
+        click.echo("\n== annotate: model calls, cache hits, tokens and time per agent")
+        _print_table(agents)
+        click.echo("\n== annotate: critic verdicts, tokens and estimated cost")
+        _print_table(verdicts)
 
 
 @main.group()
@@ -177,7 +183,8 @@ def models_list() -> None:
                     if s["type"] == "hub"
                     else "pypi:" + "+".join(w["project"] for w in s["wheels"])
                     for s in spec.sources
-                ),
+                )
+                or f"converted from {(spec.convert or {}).get('from')}",
             }
         )
     _print_table(rows)

@@ -21,9 +21,19 @@ from pydantic import (
     model_validator,
 )
 
+from emodata.annotate.settings import AnnotateConfig
 from emodata.errors import ConfigError
 
-KNOWN_STAGES = ("ingest", "segment", "transcribe", "faces", "cues", "write", "validate")
+KNOWN_STAGES = (
+    "ingest",
+    "segment",
+    "transcribe",
+    "faces",
+    "cues",
+    "annotate",
+    "write",
+    "validate",
+)
 VIDEO_EXTENSIONS = (
     ".mp4",
     ".m4v",
@@ -155,6 +165,7 @@ class RunConfig(_Section):
     transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
     cues: CuesConfig = Field(default_factory=CuesConfig)
+    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
 

@@ -29,6 +29,8 @@ class Reason(StrEnum):
     FFMPEG_ERROR = "ffmpeg_error"
     IO_ERROR = "io_error"
     EXPECTATION_FAILED = "expectation_failed"
+    LLM_ERROR = "llm_error"  # the model endpoint failed after every retry
+    LLM_INVALID_OUTPUT = "llm_invalid_output"  # output broke its schema after every repair
     INTERNAL_ERROR = "internal_error"
 
 

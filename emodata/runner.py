@@ -6,6 +6,7 @@ content id, and streams finished clips into the shard writer. Heavy work runs on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -21,12 +22,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emodata import layout, ray_adapter, report, stats
+from emodata.annotate.session import AnnotateSession
+from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SourceRef, discover
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.media import require_tools
 from emodata.progress import Progress
 from emodata.records import Item
+from emodata.stages.annotate import AnnotateStage
 from emodata.stages.base import Resources, Stage
 from emodata.stages.cues import CuesStage
 from emodata.stages.faces import FacesStage
@@ -207,30 +211,13 @@ def run(cfg: RunConfig) -> RunResult:
     log.info("segment: %d source(s) to do, %d clip(s) already written", len(todo), skipped)
     progress.set(phase="plan", skipped=skipped)
 
-    if "segment" in cfg.stages and todo:
-        clips = _plan(cfg, todo, workers, ledger)
-        log.info("segment: %d clip(s) to encode", len(clips))
-        progress.set(phase="process", planned=len(clips))
-        if clips:
-            ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
-            ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers)
-            models: list[Stage] = []
-            if "transcribe" in cfg.stages:
-                models.append(TranscribeStage(cfg.transcribe))
-            if "faces" in cfg.stages:
-                models.append(FacesStage(cfg.faces))
-            if "cues" in cfg.stages:
-                models.append(CuesStage(cfg.cues))
-            fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
-            for stage in models:
-                ds = ray_adapter.apply_stage(ds, stage, workers)
-            batch: list[Item] = []
-            for item in ray_adapter.iter_items(ds, batch_size=4):
-                batch.append(item)
-                if len(batch) >= 4:
-                    _write_batch(batch, writer, checkpoints, boundaries, progress)
-                    batch = []
-            _write_batch(batch, writer, checkpoints, boundaries, progress)
+    with contextlib.ExitStack() as stack:
+        llm = None
+        if "annotate" in cfg.stages and todo:
+            llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
+        _process(
+            cfg, todo, workers, resources, llm, writer, ledger, checkpoints, boundaries, progress
+        )
     writer.close()
     progress.set(phase="validate")
 
@@ -266,6 +253,47 @@ def run(cfg: RunConfig) -> RunResult:
             f"{root}/{layout.VALIDATION_REPORT}",
         )
     return RunResult(cfg.output, run_info, summary)
+
+
+def _process(
+    cfg: RunConfig,
+    todo: list[Item],
+    workers: int,
+    resources: dict[str, float],
+    llm: AnnotateSession | None,
+    writer: ShardWriter,
+    ledger: LedgerBook,
+    checkpoints: Any,
+    boundaries: list[str],
+    progress: Progress,
+) -> None:
+    """Plan clips, then stream them through segment and the model stages into the writer."""
+    if "segment" in cfg.stages and todo:
+        clips = _plan(cfg, todo, workers, ledger)
+        log.info("segment: %d clip(s) to encode", len(clips))
+        progress.set(phase="process", planned=len(clips))
+        if clips:
+            ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
+            ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers)
+            models: list[Stage] = []
+            if "transcribe" in cfg.stages:
+                models.append(TranscribeStage(cfg.transcribe))
+            if "faces" in cfg.stages:
+                models.append(FacesStage(cfg.faces))
+            if "cues" in cfg.stages:
+                models.append(CuesStage(cfg.cues))
+            if "annotate" in cfg.stages and llm is not None:
+                models.append(AnnotateStage(llm.config, llm.cache_url))
+            fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
+            for stage in models:
+                ds = ray_adapter.apply_stage(ds, stage, workers)
+            batch: list[Item] = []
+            for item in ray_adapter.iter_items(ds, batch_size=4):
+                batch.append(item)
+                if len(batch) >= 4:
+                    _write_batch(batch, writer, checkpoints, boundaries, progress)
+                    batch = []
+            _write_batch(batch, writer, checkpoints, boundaries, progress)
 
 
 def _plan(cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook) -> list[Item]:

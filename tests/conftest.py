@@ -48,6 +48,10 @@ def expected(samples_dir) -> dict:
     return json.loads((samples_dir / "expected.json").read_text(encoding="utf-8"))
 
 
+#: Every stage but annotate: LLM annotation has its own, smaller end-to-end tests (tests/annotate).
+NO_LLM_STAGES = "ingest,segment,transcribe,faces,cues,write,validate"
+
+
 @pytest.fixture(scope="session")
 def demo_run(samples_dir, tmp_path_factory) -> Path:
     """One full pipeline run over the samples, through the real CLI, shared by read-only tests."""
@@ -60,6 +64,8 @@ def demo_run(samples_dir, tmp_path_factory) -> Path:
         str(out),
         "--num-cpus",
         "2",
+        "--stages",
+        NO_LLM_STAGES,
         "--set",
         "write.max_shard_samples=5",
     )

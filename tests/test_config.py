@@ -8,7 +8,16 @@ from emodata.errors import ConfigError
 
 def test_defaults_are_valid():
     cfg = load_config()
-    assert cfg.stages == ["ingest", "segment", "transcribe", "faces", "cues", "write", "validate"]
+    assert cfg.stages == [
+        "ingest",
+        "segment",
+        "transcribe",
+        "faces",
+        "cues",
+        "annotate",
+        "write",
+        "validate",
+    ]
     assert cfg.segment.min_clip_s <= cfg.segment.max_clip_s
 
 

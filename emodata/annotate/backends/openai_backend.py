@@ -1,0 +1,169 @@
+"""Any OpenAI-compatible chat endpoint: OpenAI itself, ``vllm serve``, llama.cpp's server.
+
+Many requests are in flight at once (``concurrency`` threads per actor). Transient failures
+(429, 5xx, timeouts, dropped connections) are retried with exponential backoff, honouring the
+server's Retry-After. Structured output uses ``response_format`` with the agent's JSON schema;
+a server that refuses it is asked again without, and the engine validates and repairs instead.
+The API key is read from the environment and never logged or written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from emodata.annotate.backends.base import Backend, Request, Response, model_dir
+from emodata.annotate.prompts import schema_hint
+from emodata.annotate.settings import BackendConfig
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 60.0
+
+
+def _retry_after(err: Exception) -> float | None:
+    response = getattr(err, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after") if hasattr(headers, "get") else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+class OpenAIBackend(Backend):
+    def __init__(self, cfg: BackendConfig) -> None:
+        self.cfg = cfg
+        self.model_id = f"openai:{cfg.model}"
+        self.vision = cfg.vision
+        self.structured = cfg.structured != "prompt"
+        self._client: Any = None
+        self._server: Any = None
+        self._lock = threading.Lock()
+
+    def setup(self) -> None:
+        try:
+            import openai
+        except ImportError as e:
+            raise RuntimeError("the openai backend needs: pip install 'emodata[llm]'") from e
+        base_url = self.cfg.base_url or os.environ.get("OPENAI_BASE_URL")
+        if self.cfg.serve or (self.cfg.serve is None and not base_url):
+            from emodata.llm.vllm_server import VLLMServer
+
+            self._server = VLLMServer(
+                model_dir(self.cfg.model),
+                served_model_name=self.cfg.model,
+                max_model_len=self.cfg.max_model_len,
+                venv=self.cfg.venv,
+            )
+            self._server.__enter__()
+            base_url = self._server.base_url
+        if not base_url:
+            raise RuntimeError(
+                "the openai backend needs an endpoint: set annotate.backends.<name>.base_url, "
+                "OPENAI_BASE_URL, or serve: true to start a local vLLM server"
+            )
+        key = os.environ.get(self.cfg.api_key_env) or "EMPTY"
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=key, max_retries=0, timeout=self.cfg.timeout_s
+        )
+        self._errors = openai
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._server is not None:
+            self._server.__exit__(None, None, None)
+            self._server = None
+
+    def generate(self, requests: list[Request]) -> list[Response]:
+        if self._client is None:
+            self.setup()
+        if len(requests) <= 1:
+            return [self._one(r) for r in requests]
+        with ThreadPoolExecutor(min(self.cfg.concurrency, len(requests))) as pool:
+            return list(pool.map(self._one, requests))
+
+    def _kwargs(self, req: Request) -> dict[str, Any]:
+        messages = req.messages
+        if req.schema is not None and not self.structured:
+            system = messages[0]
+            messages = [
+                {**system, "content": system["content"] + schema_hint(req.schema)},
+                *messages[1:],
+            ]
+        kw: dict[str, Any] = {
+            "model": self.cfg.model,
+            "messages": messages,
+            "max_tokens": req.max_tokens,
+            "temperature": req.temperature,
+        }
+        if req.schema is not None and self.structured:
+            kw["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": req.schema_name, "schema": req.schema, "strict": True},
+            }
+        return kw
+
+    def _transient(self, err: Exception) -> bool:
+        o = self._errors
+        if isinstance(err, o.APITimeoutError | o.APIConnectionError | o.RateLimitError):
+            return True
+        status = getattr(err, "status_code", None)
+        return isinstance(err, o.APIStatusError) and status is not None and status >= 500
+
+    def _one(self, req: Request) -> Response:
+        delay = self.cfg.backoff_s
+        attempts = 0
+        while True:
+            attempts += 1
+            t0 = time.perf_counter()
+            kwargs = self._kwargs(req)
+            try:
+                out = self._client.chat.completions.create(**kwargs)
+            except Exception as err:
+                if "response_format" in kwargs and self._refused_schema(err):
+                    attempts -= 1
+                    continue
+                if not self._transient(err) or attempts > self.cfg.max_retries:
+                    return Response(req.id, attempts=attempts, error=_describe(err))
+                wait = _retry_after(err)
+                wait = min(MAX_BACKOFF_S, delay if wait is None else wait)
+                log.warning("%s on %s; retry %d in %.1f s", _describe(err), req.id, attempts, wait)
+                time.sleep(wait)
+                delay *= 2
+                continue
+            usage = out.usage
+            choice = out.choices[0] if out.choices else None
+            text = choice.message.content if choice is not None else None
+            return Response(
+                req.id,
+                text=text or "",
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                latency_s=time.perf_counter() - t0,
+                attempts=attempts,
+                meta={"finish_reason": getattr(choice, "finish_reason", None)},
+            )
+
+    def _refused_schema(self, err: Exception) -> bool:
+        """auto mode: a 400 on a structured request switches this backend to prompt mode."""
+        if self.cfg.structured != "auto" or not isinstance(err, self._errors.BadRequestError):
+            return False
+        with self._lock:
+            if self.structured:
+                log.warning("endpoint refused response_format (%s); validating instead", err)
+                self.structured = False
+        return True
+
+
+def _describe(err: Exception) -> str:
+    status = getattr(err, "status_code", None)
+    name = type(err).__name__
+    msg = str(getattr(err, "message", "") or err)[:300]
+    return f"{name} {status}: {msg}" if status else f"{name}: {msg}"

