@@ -227,5 +227,41 @@ def samples_make(out_dir: str, talking: int, bad: bool) -> None:
     click.echo(f"wrote {len(made)} files to {out_dir} (manifest: {out_dir}/manifest.csv)")
 
 
+@main.command()
+@click.argument("out_dir")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on.")
+@click.option("--port", default=8501, show_default=True, help="Port to serve on.")
+@click.option("--token", envvar="EMODATA_REVIEW_TOKEN", help="Access token (needed off loopback).")
+@click.option("--store", help="Review store file (default DIR/review/decisions.sqlite).")
+def review(out_dir: str, host: str, port: int, token: str | None, store: str | None) -> None:
+    """Start the annotator review app (Streamlit) on a run's output."""
+    from emodata.review.serve import ServeError, serve
+
+    try:
+        sys.exit(serve(out_dir, host=host, port=port, token=token, store=store))
+    except (ServeError, ImportError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+@main.command(name="export")
+@click.argument("out_dir")
+@click.option("--out", "release", required=True, help="Release folder to write (new or empty).")
+@click.option("--reviewed-only", is_flag=True, help="Only samples that someone reviewed.")
+@click.option("--min-agreement", type=float, help="Minimum per-sample reviewer agreement, 0-1.")
+@click.option("--store", help="Review store file (default DIR/review/decisions.sqlite).")
+@click.option("--json", "as_json", is_flag=True, help="Counts and agreement as JSON.")
+def export_cmd(out_dir, release, reviewed_only, min_agreement, store, as_json) -> None:
+    """Write a release: shards and index with reviews applied, rejected samples left out."""
+    from emodata.review.export import export
+    from emodata.review.store import ReviewError
+
+    try:
+        result = export(out_dir, release, store=store, reviewed_only=reviewed_only,
+                        min_agreement=min_agreement)  # fmt: skip
+    except (ReviewError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.render())
+
+
 if __name__ == "__main__":
     main()

