@@ -149,7 +149,9 @@ class Annotator:
     def _call(self, c: Clip, agent: str) -> _Call:
         acfg = self.cfg.agents[agent]
         backend = self.backends[acfg.backend]
-        schema = prompts.output_schema(agent, self.labels)
+        ev = c.evidence
+        tracks = sorted({k.split(".")[1] for k in ev.cues if k.startswith("face.")})
+        schema = prompts.output_schema(agent, self.labels, list(ev.cues), tracks)
         system = prompts.system_prompt(agent, acfg, self.labels)
         images = c.images if agent == "perceiver" and backend.vision else None
         messages = [
@@ -238,6 +240,7 @@ class Annotator:
             value = json.loads(body)
         except ValueError as e:
             return f"not JSON ({e.msg} at char {e.pos})"
+        value = clamp(value, call.schema)
         try:
             jsonschema.validate(value, call.schema)
         except jsonschema.ValidationError as e:
@@ -278,6 +281,29 @@ class Annotator:
             "caption": r.get("caption", ""),
             "qa": c.outputs.get("qa", {}).get("qa", []),
         }
+
+
+def clamp(value: Any, schema: dict[str, Any]) -> Any:
+    """Numbers pulled into their schema's [minimum, maximum].
+
+    Grammar-constrained decoders (lm-format-enforcer, some servers) fix the syntax but not
+    numeric ranges; a valence of 1.3 or a start time of -2 is brought to the bound rather than
+    thrown away. Everything else is left for the schema check.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and schema.get("type") in {"number", "integer"}:
+        if "minimum" in schema:
+            value = max(value, schema["minimum"])
+        if "maximum" in schema:
+            value = min(value, schema["maximum"])
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: clamp(v, props[k]) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [clamp(v, schema["items"]) for v in value]
+    return value
 
 
 def _usage(model: str) -> dict[str, Any]:

@@ -36,16 +36,48 @@ def system_prompt(agent: str, cfg: AgentConfig, labels: list[str]) -> str:
     return Template(_read(path)).safe_substitute(labels=", ".join(labels))
 
 
-def output_schema(agent: str, labels: list[str]) -> dict[str, Any]:
-    """The agent's schema from schemas/llm; the reasoner's label is pinned to the taxonomy."""
+def output_schema(
+    agent: str, labels: list[str], cues: list[str] | None = None, tracks: list[str] | None = None
+) -> dict[str, Any]:
+    """The agent's schema from schemas/llm, narrowed to this clip.
+
+    The label is pinned to the taxonomy, cited cue ids to the clip's catalog and face tracks to
+    the tracks found, so a backend with structured output cannot cite what does not exist (the
+    critic still checks, for backends without it).
+    """
     schema = copy.deepcopy(load_json(f"llm/{agent}.json"))
+    props = schema["properties"]
     if agent == "reasoner":
-        schema["properties"]["emotion"]["properties"]["label"] = {"enum": list(labels)}
+        props["emotion"]["properties"]["label"] = {"enum": list(labels)}
+    if cues:
+        for item in _cue_lists(schema):
+            item["items"] = {"enum": sorted(cues)}
+    if tracks is not None:
+        expression = (props.get("expressions") or {}).get("items", {}).get("properties", {})
+        if "track" in expression:
+            expression["track"] = {"enum": [*tracks, ""]}
+        if "attributes" in props:
+            props["attributes"]["items"]["properties"]["subject"] = {"enum": [*tracks, "scene"]}
     return schema
 
 
+def _cue_lists(node: Any) -> list[dict[str, Any]]:
+    """Every ``cues`` array in a schema."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "cues" and isinstance(value, dict) and value.get("type") == "array":
+                found.append(value)
+            else:
+                found.extend(_cue_lists(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_cue_lists(value))
+    return found
+
+
 def data_message(data: dict[str, Any], images: list[bytes] | None = None) -> dict[str, Any]:
-    text = DATA_HEADER + json.dumps(data, ensure_ascii=False, indent=1) + "\n```"
+    text = DATA_HEADER + json.dumps(data, ensure_ascii=False) + "\n```"
     if not images:
         return {"role": "user", "content": text}
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}]

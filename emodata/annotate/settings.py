@@ -83,9 +83,9 @@ class Price(_Section):
 
 def _agents() -> dict[str, AgentConfig]:
     return {
-        "perceiver": AgentConfig(max_tokens=360),
+        "perceiver": AgentConfig(max_tokens=480),
         "listener": AgentConfig(max_tokens=240),
-        "reasoner": AgentConfig(max_tokens=480),
+        "reasoner": AgentConfig(max_tokens=720),
         "critic": AgentConfig(max_tokens=120),
         "qa": AgentConfig(max_tokens=360),
     }

@@ -164,6 +164,11 @@ def run_batch(args: argparse.Namespace, rows: list[dict[str, Any]]) -> dict[str,
                 "dtype": "float32",
                 "enforce_eager": True,
                 "max_model_len": args.max_model_len,
+                # compact JSON: small models otherwise spend their token budget on whitespace
+                "structured_outputs_config": {
+                    "backend": "xgrammar",
+                    "disable_any_whitespace": True,
+                },
             },
             concurrency=args.concurrency,
             batch_size=args.batch_size,

@@ -142,6 +142,10 @@ class VLLMServer:
             self.host,
             "--port",
             str(self.port),
+            # compact JSON under response_format: small models otherwise spend their token
+            # budget on the whitespace the grammar allows
+            "--structured-outputs-config",
+            '{"backend": "xgrammar", "disable_any_whitespace": true}',
             *self.extra_args,
         ]
 

@@ -143,3 +143,18 @@ def test_expression_times_outside_the_clip_are_caught():
     tree = good_tree()
     tree["expressions"][0]["end_s"] = 42.0
     assert set(failed(tree, smiling())) == {"times_in_clip"}
+
+
+def test_numbers_are_clamped_to_their_schema_bounds():
+    from emodata.annotate.engine import clamp
+    from emodata.annotate.prompts import output_schema
+
+    schema = output_schema("reasoner", ["happy"])
+    value = {
+        "emotion": {"valence": 1.7, "arousal": -3, "confidence": 0.5, "label": "happy"},
+        "expressions": [{"start_s": -2.0, "end_s": 1.0}],
+        "caption": "x",
+    }
+    out = clamp(value, schema)
+    assert out["emotion"]["valence"] == 1 and out["emotion"]["arousal"] == -1
+    assert out["expressions"][0]["start_s"] == 0 and out["caption"] == "x"

@@ -111,12 +111,14 @@ class TransformersBackend(Backend):
             _text_only(req.messages), add_generation_prompt=True, return_tensors="pt"
         ).to(self._device)
         n_in = int(ids.shape[1])
-        if n_in + req.max_tokens > self.cfg.max_model_len:
+        limit = int(getattr(self._model.config, "max_position_embeddings", 0) or 0)
+        limit = max(limit, self.cfg.max_model_len)
+        if n_in + req.max_tokens > limit:
             return Response(
                 req.id,
                 prompt_tokens=n_in,
-                error=f"prompt of {n_in} tokens leaves no "
-                f"room for {req.max_tokens} in max_model_len {self.cfg.max_model_len}",
+                error=f"prompt of {n_in} tokens leaves no room for {req.max_tokens} in the "
+                f"model's context of {limit}",
             )
         kw: dict[str, Any] = {
             "max_new_tokens": req.max_tokens,
