@@ -182,3 +182,20 @@ def test_the_graph_runs_with_an_agent_switched_off(tmp_path, agent):
         )
     assert all(i.ok for i in out)
     assert agent not in server.seen and agent not in out[0].record["annotation"]["provenance"]
+
+
+def test_a_vision_backend_gets_frames_and_the_face_crop_as_images(tmp_path):
+    jpg = b"\xff\xd8\xff\xe0fake-jpeg"
+    rec = smiling()
+    blobs = {f"frame{i:03d}.jpg": jpg for i in range(6)} | {"face0_0.jpg": jpg, "mp4": b"x"}
+    with FaultServer() as server:
+        stage = make_stage(server, tmp_path, vision=True)
+        out = stage.process([Item(rec["key"], rec, blobs)])
+        stage.close()
+    assert out[0].ok
+    by_agent = {FaultServer.agent_of(b): b for b in server.bodies}
+    parts = by_agent["perceiver"]["messages"][1]["content"]
+    images = [p for p in parts if p["type"] == "image_url"]
+    assert len(images) == 3 + 1  # frames_per_clip frames and the main face crop
+    assert all(p["image_url"]["url"].startswith("data:image/jpeg;base64,") for p in images)
+    assert isinstance(by_agent["listener"]["messages"][1]["content"], str)
