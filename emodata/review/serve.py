@@ -20,7 +20,16 @@ from emodata.review.store import ReviewStore, store_path
 
 log = logging.getLogger(__name__)
 
-APP = Path(__file__).resolve().parent.parent.parent / "annotator_ui" / "app.py"
+_HERE = Path(__file__).resolve().parent.parent
+# a source checkout keeps the app next to the package; a wheel ships it inside it
+APP = next(
+    (
+        p
+        for p in (_HERE.parent / "annotator_ui" / "app.py", _HERE / "_annotator_ui" / "app.py")
+        if p.exists()
+    ),
+    _HERE.parent / "annotator_ui" / "app.py",
+)
 ENV_DIR, ENV_TOKEN, ENV_STORE = "EMODATA_REVIEW_DIR", "EMODATA_REVIEW_TOKEN", "EMODATA_REVIEW_STORE"
 
 
@@ -56,7 +65,7 @@ def prepare(
         )
     require_streamlit()
     if not APP.exists():
-        raise ServeError(f"the review app is missing at {APP}: run from a source checkout")
+        raise ServeError(f"the review app is missing at {APP}: reinstall emodata")
     index = Path(out_dir.removeprefix("file://")) / "index"
     if "://" not in out_dir and not index.is_dir():
         raise ServeError(f"{out_dir} has no index/: is it a run's output folder?")
