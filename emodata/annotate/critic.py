@@ -38,6 +38,7 @@ SPEECH_WORDS = (
     "speech",
     "voice",
 )
+_SCORE = re.compile(r"\s*[:=]?\s*[0-9]*\.?[0-9]+")
 _NEGATION = re.compile(r"\b(?:not|no|without|never|isn't|doesn't|nor)\b(?:\W+\w+){0,2}\W*$")
 
 
@@ -54,7 +55,9 @@ class Check:
 def _mentions(text: str, stems: tuple[str, ...]) -> bool:
     """True when a word starting with one of ``stems`` appears without a negation before it."""
     low = text.lower()
-    for m in re.finditer(r"\b(" + "|".join(re.escape(s) for s in stems) + r")", low):
+    for m in re.finditer(r"\b(" + "|".join(re.escape(s) for s in stems) + r")\w*", low):
+        if _SCORE.match(low, m.end()):
+            continue  # "surprise 0.02": a quoted score, not a claim
         if not _NEGATION.search(low[: m.start()]):
             return True
     return False

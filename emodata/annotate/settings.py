@@ -57,7 +57,7 @@ class BackendConfig(_Section):
     vision: bool = Field(False, description="The model takes images (frames, face crops).")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: str = Field("float32", description="transformers/vllm weights dtype.")
-    max_model_len: int = Field(2048, ge=256)
+    max_model_len: int = Field(4096, ge=256, description="Context length (vLLM KV cache).")
     batch_size: int = Field(4, ge=1, description="vllm: rows per engine batch.")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per annotate actor / vLLM engine.")
     venv: str | None = Field(

@@ -158,3 +158,11 @@ def test_numbers_are_clamped_to_their_schema_bounds():
     out = clamp(value, schema)
     assert out["emotion"]["valence"] == 1 and out["emotion"]["arousal"] == -1
     assert out["expressions"][0]["start_s"] == 0 and out["caption"] == "x"
+
+
+def test_quoted_scores_are_not_claims():
+    tree = good_tree()
+    tree["expressions"][0]["description"] = "facial expression scores happy 0.96, surprise 0.01"
+    assert failed(tree, smiling()) == {}
+    tree["expressions"][0]["description"] = "a surprised look"
+    assert "expressions_measured" in failed(tree, smiling())
