@@ -28,6 +28,7 @@ from emodata.config import RunConfig
 from emodata.discover import SourceRef, discover
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.media import require_tools
+from emodata.models import model_path
 from emodata.progress import Progress
 from emodata.records import Item
 from emodata.stages.annotate import AnnotateStage
@@ -36,7 +37,7 @@ from emodata.stages.cues import CuesStage
 from emodata.stages.faces import FacesStage
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
-from emodata.stages.transcribe import TranscribeStage, model_path
+from emodata.stages.transcribe import TranscribeStage
 from emodata.state import PriorState, scan
 from emodata.writer import LedgerBook, ShardWriter
 

@@ -36,8 +36,7 @@ def _need(module: str) -> None:
 
 @contextlib.contextmanager
 def prepare(cfg: AnnotateConfig, output: str) -> Iterator[AnnotateSession]:
-    from emodata.annotate.backends.base import model_dir
-    from emodata.models import ModelError
+    from emodata.models import ModelError, model_path
 
     _need("jsonschema")
     cfg = cfg.model_copy(deep=True)
@@ -57,7 +56,7 @@ def prepare(cfg: AnnotateConfig, output: str) -> Iterator[AnnotateSession]:
                 if Path(b.model).suffix == ".gguf" and Path(b.model).is_file():
                     continue
                 try:
-                    resolved = model_dir(b.model)
+                    resolved = model_path(b.model)
                 except ModelError as e:
                     raise ConfigError(f"{where}.model: {e}") from None
             if b.kind == "vllm":

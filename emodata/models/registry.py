@@ -109,6 +109,13 @@ def local_copy(spec: ModelSpec, root: Path | None = None) -> Path | None:
     return d
 
 
+def model_path(model: str) -> str:
+    """A model directory as is, or a registry name resolved (and fetched) through the registry."""
+    if Path(model).is_dir():
+        return str(Path(model).resolve())
+    return str(resolve(model))
+
+
 def resolve(name: str, *, fetch: bool = True, root: Path | None = None) -> Path:
     """A local directory holding every file of ``name``, fetching it if allowed."""
     spec = Registry.default().get(name)

@@ -13,19 +13,9 @@ from typing import Any
 from emodata.asr.base import AsrBackend, Transcript
 from emodata.config import TranscribeConfig
 from emodata.media import wav_to_float32
+from emodata.models import model_path
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
-
-
-def model_path(model: str) -> str:
-    """A registry name resolves through the registry; an existing directory is used as is."""
-    from pathlib import Path
-
-    if Path(model).is_dir():
-        return str(Path(model).resolve())
-    from emodata.models import resolve
-
-    return str(resolve(model))
 
 
 def make_backend(config: TranscribeConfig) -> AsrBackend:

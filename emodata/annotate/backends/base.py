@@ -48,14 +48,3 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the model, stop a server this backend started."""
-
-
-def model_dir(model: str) -> str:
-    """A model directory as is, or a registry name resolved (and fetched) through the registry."""
-    from pathlib import Path
-
-    if Path(model).is_dir():
-        return str(Path(model).resolve())
-    from emodata.models import resolve
-
-    return str(resolve(model))

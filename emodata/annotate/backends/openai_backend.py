@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from emodata.annotate.backends.base import Backend, Request, Response, model_dir
+from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.prompts import schema_hint
 from emodata.annotate.settings import BackendConfig
 
@@ -42,7 +42,6 @@ class OpenAIBackend(Backend):
         self.vision = cfg.vision
         self.structured = cfg.structured != "prompt"
         self._client: Any = None
-        self._server: Any = None
         self._lock = threading.Lock()
 
     def setup(self) -> None:
@@ -51,21 +50,10 @@ class OpenAIBackend(Backend):
         except ImportError as e:
             raise RuntimeError("the openai backend needs: pip install 'emodata[llm]'") from e
         base_url = self.cfg.base_url or os.environ.get("OPENAI_BASE_URL")
-        if self.cfg.serve or (self.cfg.serve is None and not base_url):
-            from emodata.llm.vllm_server import VLLMServer
-
-            self._server = VLLMServer(
-                model_dir(self.cfg.model),
-                served_model_name=self.cfg.model,
-                max_model_len=self.cfg.max_model_len,
-                venv=self.cfg.venv,
-            )
-            self._server.__enter__()
-            base_url = self._server.base_url
         if not base_url:
             raise RuntimeError(
                 "the openai backend needs an endpoint: set annotate.backends.<name>.base_url, "
-                "OPENAI_BASE_URL, or serve: true to start a local vLLM server"
+                "or OPENAI_BASE_URL (a run starts a local vLLM server itself when neither is set)"
             )
         key = os.environ.get(self.cfg.api_key_env) or "EMPTY"
         self._client = openai.OpenAI(
@@ -77,9 +65,6 @@ class OpenAIBackend(Backend):
         if self._client is not None:
             self._client.close()
             self._client = None
-        if self._server is not None:
-            self._server.__exit__(None, None, None)
-            self._server = None
 
     def generate(self, requests: list[Request]) -> list[Response]:
         if self._client is None:

@@ -14,8 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emodata.annotate.backends.base import Backend, Request, Response, model_dir
+from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.settings import BackendConfig
+from emodata.models import model_path
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class TransformersBackend(Backend):
             kw["gguf_file"] = path.name
             where = str(path.parent)
         else:
-            where = model_dir(self.cfg.model)
+            where = model_path(self.cfg.model)
         device = self.cfg.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from emodata.annotate.backends.base import Backend, Request, Response, model_dir
+from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.settings import BackendConfig
 from emodata.errors import ConfigError
+from emodata.models import model_path
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class VLLMBackend(Backend):
 
     def setup(self) -> None:
         self._python = vllm_python(self.cfg.venv)
-        self._model = model_dir(self.cfg.model)
+        self._model = model_path(self.cfg.model)
 
     def generate(self, requests: list[Request]) -> list[Response]:
         if not requests:
