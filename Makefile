@@ -5,12 +5,16 @@ BIN := $(VENV)/bin
 DEMO ?= demo
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup setup-demo demo test lint bench clean
 
+# `make demo` needs no browser; `make test` also sets up the browser-test tools.
 setup:
-	@bash infra/setup.sh
+	@bash infra/setup.sh test
 
-demo: setup
+setup-demo:
+	@bash infra/setup.sh demo
+
+demo: setup-demo
 	@if [ ! -f $(DEMO)/samples/expected.json ]; then \
 	  $(BIN)/emodata samples make $(DEMO)/samples; \
 	else echo "demo: reusing sample media in $(DEMO)/samples"; fi

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -37,10 +38,14 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 
 @click.group()
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def main(verbose: bool) -> None:
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Debug logging, and library output on the terminal."
+)
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """Build explainable, emotion-centric video datasets on Ray."""
     _setup_logging(verbose)
+    ctx.obj = {"verbose": verbose}
 
 
 @main.command()
@@ -57,10 +62,13 @@ def main(verbose: bool) -> None:
     metavar="KEY=VALUE",
     help="Override any config field, e.g. --set segment.max_clip_s=10.",
 )
-def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
-    """Run the pipeline from raw clips to shards, index, ledger and card."""
+@click.pass_context
+def run(ctx, input_, output, config_file, stages, address, num_cpus, sets) -> None:
+    """Run the pipeline from raw clips to shards, index, ledger and card.
+
+    The terminal shows one live view of the run; what Ray and the model libraries print goes to
+    DIR/_state/logs/ (add -v to see it instead)."""
     from emodata.config import load_config, parse_override
-    from emodata.runner import run as run_pipeline
 
     overrides: dict[str, Any] = dict(parse_override(s) for s in sets)
     overrides.update(
@@ -68,9 +76,12 @@ def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
     )
     if stages:
         overrides["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
+    verbose = bool((ctx.obj or {}).get("verbose"))
+    log_file = None
     try:
         cfg = load_config(config_file, overrides)
-        result = run_pipeline(cfg)
+        log_file = None if verbose else _run_log(cfg.output)
+        result = _run_with_view(cfg, log_file)
     except ConfigError as e:
         raise click.UsageError(f"config: {e}") from None
     except ImportError as e:  # a missing extra: the message names it
@@ -78,7 +89,38 @@ def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
     except ValidationFailed as e:
         click.echo(f"validation failed: {e}\nreport: {e.report_path}", err=True)
         sys.exit(3)
-    click.echo(result.render())
+    else:
+        click.echo(result.render().rstrip("\n"))
+    finally:
+        if log_file is not None and log_file.exists():
+            click.echo(f"  logs       {log_file}\n")
+
+
+def _run_log(output: str | None) -> Path | None:
+    """Where library output goes during a run: DIR/_state/logs/ for a local DIR."""
+    from datetime import UTC, datetime
+
+    from emodata import layout
+
+    if not output:
+        return None
+    name = f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    if "://" in output and not output.startswith("file://"):
+        return Path.home() / ".cache" / "emodata" / "logs" / name
+    return Path(output.removeprefix("file://")) / layout.STATE / "logs" / name
+
+
+def _run_with_view(cfg: Any, log_file: Path | None) -> Any:
+    from emodata import console, ray_adapter
+    from emodata.runner import run as run_pipeline
+
+    with console.quiet_output(log_file) as terminal:
+        view = console.make_view(terminal) if log_file else console.PlainView(terminal)
+        with console.attached(view):
+            try:
+                return run_pipeline(cfg, view=view)
+            finally:
+                ray_adapter.shutdown()  # its exit messages go to the log, not the terminal
 
 
 @main.command()
@@ -148,6 +190,10 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
     _print_table(s["ledger"])
     click.echo("\n== sources by dataset and licence")
     _print_table(s["datasets"])
+    skipped = stats.skipped_files(out_dir)
+    if skipped:
+        click.echo("\n== files in the input folder that are not media (latest run)")
+        _print_table(skipped)
     agents, verdicts = stats.annotate_tables(out_dir)
     if agents:
         click.echo("\n== annotate: model calls, cache hits, tokens and time per agent")

@@ -48,6 +48,7 @@ VIDEO_EXTENSIONS = (
     ".wmv",
     ".3gp",
 )
+AUDIO_EXTENSIONS = (".m4a", ".wav", ".mp3", ".flac", ".ogg", ".opus", ".aac", ".wma")
 
 
 class _Section(BaseModel):
@@ -63,6 +64,8 @@ class RayConfig(_Section):
 
 class IngestConfig(_Section):
     extensions: list[str] = Field(default_factory=lambda: list(VIDEO_EXTENSIONS))
+    #: audio-only media found in a folder: ingested and ledgered as audio_only, never dropped
+    audio_extensions: list[str] = Field(default_factory=lambda: list(AUDIO_EXTENSIONS))
     min_duration_s: float = Field(0.5, ge=0)
     max_duration_s: float = Field(4 * 3600, gt=0)
     require_audio: bool = False
@@ -98,7 +101,7 @@ class SegmentConfig(_Section):
 
 class TranscribeConfig(_Section):
     backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"
-    model: str = Field("whisper-tiny.en", description="Registry name or a model directory.")
+    model: str = Field("whisper-base", description="Registry name or a model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str | None = Field(None, description="None: int8 on CPU, float16 on CUDA.")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per actor; > 0 runs on CUDA.")

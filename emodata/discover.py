@@ -11,6 +11,7 @@ import glob as globlib
 import json
 import logging
 import posixpath
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,10 +48,27 @@ def _unstrip(fs: fsspec.AbstractFileSystem, original: str, p: str) -> str:
     return fs.unstrip_protocol(p) if _is_url(original) else p
 
 
-def discover(spec: str, extensions: list[str]) -> list[SourceRef]:
+@dataclass
+class Discovery:
+    """The inputs of a run, and what a folder listing held that is not an input (counted by
+    extension, hidden files as ``(hidden)``): nothing a listing sees goes unaccounted."""
+
+    refs: list[SourceRef]
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def discover(spec: str, extensions: list[str], audio_extensions: list[str] = ()) -> list[SourceRef]:
     """Resolve ``spec`` to a sorted, de-duplicated list of sources."""
-    exts = tuple(e.lower() for e in extensions)
+    return scan_inputs(spec, extensions, audio_extensions).refs
+
+
+def scan_inputs(spec: str, extensions: list[str], audio_extensions: list[str] = ()) -> Discovery:
+    """Resolve ``spec`` to its sources. In a folder, files with a video extension are inputs;
+    audio-only media extensions are inputs too (ingest ledgers them as ``audio_only``); every
+    other file is counted in ``skipped`` by extension."""
+    exts = tuple(e.lower() for e in (*extensions, *audio_extensions))
     is_manifest = spec.lower().endswith(MANIFEST_SUFFIXES)
+    skipped: Counter[str] = Counter()
     if is_manifest:
         refs = read_manifest(spec)
     elif any(ch in spec for ch in "*?["):
@@ -60,12 +78,14 @@ def discover(spec: str, extensions: list[str]) -> list[SourceRef]:
         if not fs.exists(root):
             raise ConfigError(f"input: {spec} does not exist")
         if fs.isdir(root):
-            found = [p for p in fs.find(root) if p.lower().endswith(exts)]
-            refs = [
-                SourceRef(_unstrip(fs, spec, p))
-                for p in found
-                if not any(part.startswith(".") for part in p[len(root) :].split("/"))
-            ]
+            refs = []
+            for p in fs.find(root):
+                if any(part.startswith(".") for part in p[len(root) :].split("/")):
+                    skipped["(hidden)"] += 1
+                elif p.lower().endswith(exts):
+                    refs.append(SourceRef(_unstrip(fs, spec, p)))
+                else:
+                    skipped[posixpath.splitext(p)[1].lower() or "(none)"] += 1
         else:
             refs = [SourceRef(_unstrip(fs, spec, root))]
     seen: dict[str, SourceRef] = {}
@@ -74,7 +94,9 @@ def discover(spec: str, extensions: list[str]) -> list[SourceRef]:
     # Manifests keep their order (the first copy of duplicate content wins); listings sort.
     out = list(seen.values()) if is_manifest else sorted(seen.values(), key=lambda r: r.path)
     log.info("discovered %d input(s) from %s", len(out), spec)
-    return out
+    if skipped:
+        log.info("skipped %d file(s) that are not media: %s", sum(skipped.values()), dict(skipped))
+    return Discovery(out, skipped)
 
 
 def _glob(spec: str) -> list[SourceRef]:

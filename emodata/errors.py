@@ -21,6 +21,7 @@ class Reason(StrEnum):
     TRUNCATED = "truncated"
     UNREADABLE = "unreadable"
     NOT_VIDEO = "not_video"
+    AUDIO_ONLY = "audio_only"  # sound but no picture: an .m4a, or an .mp4 without video
     NO_AUDIO = "no_audio"
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
@@ -41,6 +42,7 @@ FILTER_REASONS = frozenset(
         Reason.TRUNCATED,
         Reason.UNREADABLE,
         Reason.NOT_VIDEO,
+        Reason.AUDIO_ONLY,
         Reason.NO_AUDIO,
         Reason.TOO_SHORT,
         Reason.TOO_LONG,

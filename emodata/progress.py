@@ -1,8 +1,9 @@
-"""DIR/progress.json: what a run is doing, rewritten every few seconds while it works.
+"""What a run is doing: DIR/progress.json for other machines, and a live view for this terminal.
 
-``emodata status DIR`` reads it, so a data engineer can watch a run (or a Ray job) from any
-machine that sees DIR: the phase, clips planned / written / failed, what is still queued, the
-throughput, per-stage seconds per clip and failures by reason.
+The driver reports phases (ingest, plan, process, validate) with done/total counts and every
+finished clip. :class:`Progress` rewrites ``DIR/progress.json`` every few seconds (``emodata
+status DIR`` reads it, from any machine that sees DIR) and hands the same state to a view
+(``emodata.console``) that draws it.
 """
 
 from __future__ import annotations
@@ -10,25 +11,68 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import fsspec
 
 from emodata import layout
 
 PROGRESS = "progress.json"
-_STAGE_TIMERS = {"segment": "segment_seconds", "transcribe": "asr_seconds"}
+PHASES = ("ingest", "plan", "process", "validate")
+PHASE_UNITS = {"ingest": "inputs", "plan": "sources", "process": "clips", "validate": "checks"}
+# Records from before per-stage timings: the two timers they carried.
+_LEGACY_TIMERS = {"segment": "segment_seconds", "transcribe": "asr_seconds"}
+
+
+class View(Protocol):
+    def refresh(self, progress: Progress, force: bool = False) -> None: ...
+
+
+@dataclass
+class PhaseState:
+    total: int | None = None
+    done: int = 0
+    failed: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+    def elapsed(self, now: float) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.ended or now) - self.started
+
+    def rate(self, now: float) -> float:
+        t = self.elapsed(now)
+        return self.done / t if t > 0 else 0.0
+
+    def eta(self, now: float) -> float | None:
+        """Seconds left at the phase's rate so far; None before the first item."""
+        if self.total is None or self.ended is not None:
+            return None
+        left = max(0, self.total - self.done)
+        if left == 0:
+            return 0.0
+        r = self.rate(now)
+        return left / r if r > 0 else None
 
 
 class Progress:
     def __init__(
-        self, fs: fsspec.AbstractFileSystem, root: str, run_id: str, every_s: float = 5.0
+        self,
+        fs: fsspec.AbstractFileSystem,
+        root: str,
+        run_id: str,
+        every_s: float = 5.0,
+        view: View | None = None,
     ) -> None:
         self.fs, self.path, self.run_id, self.every_s = fs, f"{root}/{PROGRESS}", run_id, every_s
+        self.view = view
         self.t0 = time.monotonic()
         self.started = datetime.now(UTC).isoformat()
         self.phase = "starting"
+        self.phases: dict[str, PhaseState] = {p: PhaseState() for p in PHASES}
         self.inputs = 0
         self.planned = 0
         self.skipped = 0
@@ -36,6 +80,10 @@ class Progress:
         self.failed: Counter[str] = Counter()
         self.stage_seconds: Counter[str] = Counter()
         self.stage_counts: Counter[str] = Counter()
+        #: the process phase's stages in order, and items out of each (done, failed) so far
+        self.stages: list[str] = []
+        self.stage_done: dict[str, list[int]] = {}
+        self.activity = ""
         self._last = 0.0
 
     def set(self, **fields: Any) -> None:
@@ -43,21 +91,78 @@ class Progress:
             setattr(self, k, v)
         self.flush(force=True)
 
+    def start_phase(self, name: str, total: int | None = None) -> None:
+        """End the current phase and start ``name`` with ``total`` units of work."""
+        now = time.monotonic()
+        for state in self.phases.values():
+            if state.started is not None and state.ended is None:
+                state.ended = now
+        self.phase = name
+        if name in self.phases:  # "done" ends the last phase and starts none
+            state = self.phases[name]
+            state.total, state.done, state.failed = total, 0, 0
+            state.started, state.ended = now, None
+        self.flush(force=True)
+
+    def end_phase(self) -> None:
+        """The current phase's work is over (the next one has not started yet)."""
+        state = self.phases.get(self.phase)
+        if state is not None and state.started is not None and state.ended is None:
+            state.ended = time.monotonic()
+        self.flush(force=True)
+
+    def tick(self, done: int = 1, failed: int = 0) -> None:
+        """``done`` units of the current phase finished, ``failed`` of them with a failure."""
+        state = self.phases.get(self.phase)
+        if state is not None:
+            state.done += done
+            state.failed += failed
+        self.flush()
+
     def item(self, record: dict[str, Any], ok: bool) -> None:
+        """One clip finished (written, or failed with a reason)."""
         if ok:
             self.written += 1
         else:
             err = record.get("error") or {}
             self.failed[f"{err.get('stage', '?')}/{err.get('reason', '?')}"] += 1
-        for stage, key in _STAGE_TIMERS.items():
-            if record.get(key) is not None:
-                self.stage_seconds[stage] += float(record[key])
-                self.stage_counts[stage] += 1
-        self.flush()
+        timings = record.get("timings") or {
+            s: record[k] for s, k in _LEGACY_TIMERS.items() if record.get(k) is not None
+        }
+        for stage, seconds in timings.items():
+            self.stage_seconds[stage] += float(seconds)
+            self.stage_counts[stage] += 1
+        self.tick(failed=0 if ok else 1)
+
+    def stage_share(self) -> dict[str, float]:
+        """Share of the clips' stage time spent in each stage, largest first."""
+        total = sum(self.stage_seconds.values())
+        if total <= 0:
+            return {}
+        return {s: v / total for s, v in self.stage_seconds.most_common()}
 
     def snapshot(self, state: str = "running") -> dict[str, Any]:
-        elapsed = time.monotonic() - self.t0
+        now = time.monotonic()
+        elapsed = now - self.t0
         done = self.written + sum(self.failed.values())
+        phases = {}
+        for name, ph in self.phases.items():
+            if ph.started is None:
+                continue
+            eta = ph.eta(now)
+            if name == "process" and ph.ended is None and self.stages:
+                # clips reach the driver only after the last stage: time the last stage instead
+                through = self.stage_done.get(self.stages[-1], [0, 0])[0]
+                ahead = PhaseState(ph.total, max(ph.done, through), 0, ph.started)
+                eta = ahead.eta(now)
+            phases[name] = {
+                "done": ph.done,
+                "total": ph.total,
+                "failed": ph.failed,
+                "per_s": round(ph.rate(now), 3),
+                "eta_s": None if eta is None else round(eta, 1),
+                "elapsed_s": round(ph.elapsed(now), 1),
+            }
         return {
             "run_id": self.run_id,
             "state": state,
@@ -66,6 +171,7 @@ class Progress:
             "updated_at": datetime.now(UTC).isoformat(),
             "elapsed_s": round(elapsed, 1),
             "inputs": self.inputs,
+            "phases": phases,
             "clips": {
                 "planned": self.planned,
                 "already_done": self.skipped,
@@ -78,9 +184,13 @@ class Progress:
                 s: round(self.stage_seconds[s] / n, 3) for s, n in self.stage_counts.items() if n
             },
             "failures": dict(self.failed.most_common()),
+            "stages": {s: list(self.stage_done.get(s, [0, 0])) for s in self.stages},
+            "activity": self.activity,
         }
 
     def flush(self, force: bool = False, state: str = "running") -> None:
+        if self.view is not None:
+            self.view.refresh(self, force=force)
         now = time.monotonic()
         if not force and now - self._last < self.every_s:
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -36,10 +37,11 @@ def init_ray(address: str | None, num_cpus: int | None, include_dashboard: bool)
     return ray.cluster_resources()
 
 
-def configure_context(preserve_order: bool) -> None:
+def configure_context(preserve_order: bool, progress_bars: bool = True) -> None:
+    """Ray Data's own progress output is off when emodata draws its view of the run."""
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = preserve_order
-    ctx.enable_progress_bars = True
+    ctx.enable_progress_bars = progress_bars
 
 
 def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 1024) -> Dataset:
@@ -52,38 +54,76 @@ def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 10
     )
 
 
-def _run(stage: Stage, batch: pa.Table) -> pa.Table:
-    """Run a stage on a batch and note, per item, the Ray node that ran it (provenance)."""
+@ray.remote(num_cpus=0)
+class StageCounter:
+    """Items that left each stage so far (ok and failed): the run's live stage mix. Workers add
+    to it once per batch, fire-and-forget; the driver reads it every second or so."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, list[int]] = {}
+
+    def add(self, stage: str, done: int, failed: int) -> None:
+        c = self.counts.setdefault(stage, [0, 0])
+        c[0] += done
+        c[1] += failed
+
+    def snapshot(self) -> dict[str, list[int]]:
+        return self.counts
+
+
+def new_counter() -> Any:
+    return StageCounter.remote()
+
+
+def read_counter(counter: Any, timeout_s: float = 5.0) -> dict[str, list[int]]:
+    return ray.get(counter.snapshot.remote(), timeout=timeout_s)
+
+
+def _run(stage: Stage, batch: pa.Table, counter: Any = None) -> pa.Table:
+    """Run a stage on a batch and note, per item, the Ray node that ran it (provenance) and
+    its share of the batch's wall time (where a clip's time goes)."""
     node = ray.get_runtime_context().get_node_id()
+    t0 = time.perf_counter()
     items = stage.process(table_to_items(batch))
+    share = round((time.perf_counter() - t0) / max(len(items), 1), 4)
     for item in items:
         item.record.setdefault("nodes", {})[stage.name] = node
+        if stage.timed:
+            item.record.setdefault("timings", {})[stage.name] = share
+    if counter is not None:
+        counter.add.remote(stage.name, len(items), sum(not i.ok for i in items))
     return items_to_table(items)
+
+
+def shutdown() -> None:
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 class _StageTask:
     """Callable for task-based stages: the stage instance travels pickled with the task."""
 
-    def __init__(self, stage: Stage) -> None:
-        self.stage = stage
+    def __init__(self, stage: Stage, counter: Any = None) -> None:
+        self.stage, self.counter = stage, counter
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return _run(self.stage, batch)
+        return _run(self.stage, batch, self.counter)
 
 
 class _StageActor:
     """Actor for stages with ``setup()``: the model loads once per worker."""
 
-    def __init__(self, stage: Stage) -> None:
-        self.stage = stage
+    def __init__(self, stage: Stage, counter: Any = None) -> None:
+        self.stage, self.counter = stage, counter
         self.stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return _run(self.stage, batch)
+        return _run(self.stage, batch, self.counter)
 
 
-def apply_stage(ds: Dataset, stage: Stage, max_workers: int) -> Dataset:
-    """Append ``stage`` to the dataset's plan, sized to the declared resources."""
+def apply_stage(ds: Dataset, stage: Stage, max_workers: int, counter: Any = None) -> Dataset:
+    """Append ``stage`` to the dataset's plan, sized to the declared resources; ``counter``
+    (a :class:`StageCounter`) hears how many items leave the stage."""
     res = stage.resources
     workers = max(1, min(stage.concurrency or max_workers, max_workers))
     common: dict[str, Any] = {
@@ -99,11 +139,13 @@ def apply_stage(ds: Dataset, stage: Stage, max_workers: int) -> Dataset:
     if stage.stateful:
         return ds.map_batches(
             _StageActor,
-            fn_constructor_args=(stage,),
+            fn_constructor_args=(stage, counter),
             compute=ActorPoolStrategy(min_size=1, max_size=workers),
             **common,
         )
-    return ds.map_batches(_StageTask(stage), compute=TaskPoolStrategy(size=workers), **common)
+    return ds.map_batches(
+        _StageTask(stage, counter), compute=TaskPoolStrategy(size=workers), **common
+    )
 
 
 def iter_items(ds: Dataset, batch_size: int = 8):

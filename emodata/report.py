@@ -133,6 +133,12 @@ def render_summary(root: str, summary: dict[str, Any], run: dict[str, Any]) -> s
         f"  dataset    {c['clips']} clips from {c['sources']} sources, "
         f"{c['clip_seconds'] / 60:.1f} min, {c['shards']} shards, {c['bytes'] / 1e6:.1f} MB",
     ]
+    skipped = n.get("skipped_by_extension") or {}
+    if skipped:
+        lines.append(
+            f"  not media  {sum(skipped.values())} file(s) in the input folder skipped: "
+            + ", ".join(f"{ext}={k}" for ext, k in skipped.items())
+        )
     if summary["ledger"]:
         lines.append(
             "  ledger     "

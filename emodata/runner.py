@@ -10,7 +10,9 @@ import contextlib
 import json
 import logging
 import secrets
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,11 +27,11 @@ from emodata import layout, ray_adapter, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
-from emodata.discover import SourceRef, discover
+from emodata.discover import SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.media import require_tools
 from emodata.models import model_path
-from emodata.progress import Progress
+from emodata.progress import Progress, View
 from emodata.records import Item
 from emodata.stages.annotate import AnnotateStage
 from emodata.stages.base import Resources, Stage
@@ -104,7 +106,12 @@ class IngestCache:
 
 
 def _ingest(
-    cfg: RunConfig, refs: list[SourceRef], cache: IngestCache, in_fs: dict[str, Any], workers: int
+    cfg: RunConfig,
+    refs: list[SourceRef],
+    cache: IngestCache,
+    in_fs: dict[str, Any],
+    workers: int,
+    progress: Progress,
 ) -> list[Item]:
     items, todo, fps = [], [], {}
     for ref in refs:
@@ -117,6 +124,7 @@ def _ingest(
         else:
             todo.append(Item(ref.path, {"path": ref.path, "meta": ref.meta}))
     log.info("ingest: %d cached, %d to probe", len(items), len(todo))
+    progress.tick(len(items), failed=sum(not i.ok for i in items))
     if todo:
         ds = ray_adapter.apply_stage(
             ray_adapter.from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
@@ -124,6 +132,7 @@ def _ingest(
         for item in ray_adapter.iter_items(ds, batch_size=64):
             cache.put(item, fps[item.key])
             items.append(item)
+            progress.tick(failed=0 if item.ok else 1)
         cache.save()
     order = {ref.path: n for n, ref in enumerate(refs)}
     return sorted(items, key=lambda i: order[i.key])
@@ -149,7 +158,9 @@ def _index_frame(items: list[Item]) -> pd.DataFrame:
     return pd.DataFrame([row_view(i.key, i.record) for i in items])
 
 
-def run(cfg: RunConfig) -> RunResult:
+def run(cfg: RunConfig, view: View | None = None) -> RunResult:
+    """Run the pipeline. ``view`` (``emodata.console``) draws progress; without one, Ray Data
+    shows its own progress output."""
     if not cfg.input or not cfg.output:
         raise ConfigError("input and output are required (--input PATH --output DIR)")
     require_tools()
@@ -159,9 +170,10 @@ def run(cfg: RunConfig) -> RunResult:
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
     fs.makedirs(root, exist_ok=True)
-    progress = Progress(fs, root, run_id)
-    refs = discover(cfg.input, cfg.ingest.extensions)
-    progress.set(phase="ingest", inputs=len(refs))
+    progress = Progress(fs, root, run_id, view=view)
+    found = scan_inputs(cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions)
+    refs = found.refs
+    progress.inputs = len(refs)
     if "transcribe" in cfg.stages:
         _check_asr(cfg)
     if "faces" in cfg.stages or "cues" in cfg.stages:
@@ -171,6 +183,7 @@ def run(cfg: RunConfig) -> RunResult:
         log.info("resuming: %d clip(s) already written in %s", prior.total_done, root)
 
     config_dump = cfg.dump()
+    progress.set(activity="starting Ray")
     with ThreadPoolExecutor(1) as pool:
         # great_expectations takes seconds to import: let it overlap Ray's start-up
         pending = pool.submit(_checkpoints, cfg, config_dump)
@@ -178,7 +191,8 @@ def run(cfg: RunConfig) -> RunResult:
             cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
         )
         checkpoints = pending.result()
-    ray_adapter.configure_context(cfg.ray.preserve_order)
+    progress.set(activity="")
+    ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
     workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
     boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
 
@@ -194,7 +208,9 @@ def run(cfg: RunConfig) -> RunResult:
         config_fingerprint=cfg.fingerprint(),
         ledger=ledger,
     )
-    sources = _dedup(_ingest(cfg, refs, IngestCache(fs, root), {}, workers))
+    progress.start_phase("ingest", total=len(refs))
+    sources = _dedup(_ingest(cfg, refs, IngestCache(fs, root), {}, workers, progress))
+    progress.end_phase()
     todo: list[Item] = []
     skipped = 0
     for item in sources:
@@ -210,21 +226,24 @@ def run(cfg: RunConfig) -> RunResult:
             skipped += len(prior.done_keys[sid])
         todo.append(item)
     log.info("segment: %d source(s) to do, %d clip(s) already written", len(todo), skipped)
-    progress.set(phase="plan", skipped=skipped)
+    progress.skipped = skipped
 
     with contextlib.ExitStack() as stack:
         llm = None
         if "annotate" in cfg.stages and todo:
+            progress.set(activity="starting the annotate backend (a local LLM server takes ~1 min)")
             llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
+            progress.set(activity="")
         _process(
             cfg, todo, workers, resources, llm, writer, ledger, checkpoints, boundaries, progress
         )
     writer.close()
-    progress.set(phase="validate")
 
     final_failures = []
     if checkpoints is not None:
+        progress.start_phase("validate", total=1)
         final_failures = _final_check(fs, root, checkpoints)
+        progress.tick(failed=1 if final_failures else 0)
     summary = stats.summary(cfg.output)
     run_info = {
         "run_id": run_id,
@@ -241,10 +260,11 @@ def run(cfg: RunConfig) -> RunResult:
             "shards_written": writer.shards_written,
             "ledger_rows": ledger.new_rows,
             "removed_incomplete": len(prior.removed),
+            "skipped_by_extension": dict(found.skipped.most_common()),
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
     }
-    progress.phase = "done"
+    progress.start_phase("done")
     progress.flush(force=True, state="failed validation" if final_failures else "finished")
     manifest = report.write_manifest(fs, root, run_info, config_dump, summary["clips"])
     report.write_card(fs, root, manifest, summary)
@@ -270,12 +290,15 @@ def _process(
 ) -> None:
     """Plan clips, then stream them through segment and the model stages into the writer."""
     if "segment" in cfg.stages and todo:
-        clips = _plan(cfg, todo, workers, ledger)
+        progress.start_phase("plan", total=len(todo))
+        clips = _plan(cfg, todo, workers, ledger, progress)
         log.info("segment: %d clip(s) to encode", len(clips))
-        progress.set(phase="process", planned=len(clips))
+        progress.planned = len(clips)
+        progress.start_phase("process", total=len(clips))
         if clips:
+            counter = ray_adapter.new_counter()
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
-            ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers)
+            ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers, counter)
             models: list[Stage] = []
             if "transcribe" in cfg.stages:
                 models.append(TranscribeStage(cfg.transcribe))
@@ -287,17 +310,48 @@ def _process(
                 models.append(AnnotateStage(llm.config, llm.cache_url))
             fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
             for stage in models:
-                ds = ray_adapter.apply_stage(ds, stage, workers)
+                ds = ray_adapter.apply_stage(ds, stage, workers, counter)
+            progress.stages = ["segment", *(m.name for m in models)]
             batch: list[Item] = []
-            for item in ray_adapter.iter_items(ds, batch_size=4):
-                batch.append(item)
-                if len(batch) >= 4:
-                    _write_batch(batch, writer, checkpoints, boundaries, progress)
-                    batch = []
-            _write_batch(batch, writer, checkpoints, boundaries, progress)
+            with _watch_stages(counter, progress):
+                for item in ray_adapter.iter_items(ds, batch_size=4):
+                    batch.append(item)
+                    if len(batch) >= 4:
+                        _write_batch(batch, writer, checkpoints, boundaries, progress)
+                        batch = []
+                _write_batch(batch, writer, checkpoints, boundaries, progress)
 
 
-def _plan(cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook) -> list[Item]:
+@contextlib.contextmanager
+def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Iterator[None]:
+    """Read the workers' per-stage counts into ``progress`` in the background."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(every_s):
+            try:
+                progress.stage_done = ray_adapter.read_counter(counter)
+            except Exception as e:  # the view is best effort, the run is not
+                log.debug("stage counts unavailable: %s", e)
+                continue
+            progress.flush()
+
+    thread = threading.Thread(target=poll, name="emodata-stage-counts", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        try:
+            progress.stage_done = ray_adapter.read_counter(counter)
+        except Exception as e:  # the view is best effort, the run is not
+            log.debug("final stage counts unavailable: %s", e)
+
+
+def _plan(
+    cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook, progress: Progress
+) -> list[Item]:
     """Scene cuts for every source (a light decode), then one item per clip to encode.
 
     Planning first and encoding second lets the clips of one long source spread over all
@@ -309,11 +363,17 @@ def _plan(cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook)
         workers,
     )
     clips = []
+    seen: set[str] = set()
     for item in ray_adapter.iter_items(ds, batch_size=64):
+        source = item.record.get("source_id") or item.key
+        if source not in seen:  # clips of one source arrive together: a source is planned
+            seen.add(source)
+            progress.tick(failed=0 if item.ok else 1)
         if item.ok:
             clips.append(item)
         else:
             ledger.add(item)
+    progress.tick(len(sources) - len(seen))  # sources that gave no clip and no failure
     return clips
 
 
@@ -355,7 +415,7 @@ def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> No
     for stage in stages:
         r = stage.resources
         stage.resources = Resources(cpus=round(r.cpus * factor, 3), gpus=r.gpus, custom=r.custom)
-    log.warning(
+    log.info(
         "model stages asked for %.2g CPUs as standing actors but only %.2g are free beside the "
         "segment tasks; scaled their requests by %.2f",
         wanted,

@@ -210,7 +210,7 @@ def _bad_inputs(out: Path, tmp: Path, faces: list[Path]) -> list[Made]:
     made.append(Made(trunc, "ledger", "truncated"))
     audio = bad / "audio_only.mp4"
     _run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp / "b.wav"), "-c:a", "aac", str(audio)])
-    made.append(Made(audio, "ledger", "not_video"))
+    made.append(Made(audio, "ledger", "audio_only"))
     short = bad / "very_short.mp4"
     talking_clip(faces[0], tmp / "b.wav", short, duration=0.3)
     made.append(Made(short, "ledger", "too_short"))

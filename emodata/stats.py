@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import duckdb
@@ -151,3 +152,15 @@ def annotate_tables(out_dir: str) -> tuple[list[dict[str, Any]], list[dict[str, 
            from idx where critic_verdict is not null group by all order by clips desc""",
     )
     return rows, cost
+
+
+def skipped_files(out_dir: str) -> list[dict[str, Any]]:
+    """Files the latest run's folder listing saw but did not take, by extension."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    path = f"{root.rstrip('/')}/{layout.MANIFEST}"
+    if not fs.exists(path):
+        return []
+    with fs.open(path, "r") as f:
+        runs = json.load(f).get("runs", [])
+    skipped = (runs[-1].get("counts") or {}).get("skipped_by_extension") or {} if runs else {}
+    return [{"extension": ext, "files": n} for ext, n in skipped.items()]

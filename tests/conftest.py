@@ -56,7 +56,7 @@ NO_LLM_STAGES = "ingest,segment,transcribe,faces,cues,write,validate"
 def demo_run(samples_dir, tmp_path_factory) -> Path:
     """One full pipeline run over the samples, through the real CLI, shared by read-only tests."""
     out = tmp_path_factory.mktemp("run") / "out dir é"
-    run_cli(
+    proc = run_cli(
         "run",
         "--input",
         str(samples_dir / "manifest.csv"),
@@ -69,6 +69,8 @@ def demo_run(samples_dir, tmp_path_factory) -> Path:
         "--set",
         "write.max_shard_samples=5",
     )
+    (out.parent / "cli.stdout").write_text(proc.stdout)
+    (out.parent / "cli.stderr").write_text(proc.stderr)
     return out
 
 

@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from emodata.discover import discover, split_meta
+from emodata.discover import discover, scan_inputs, split_meta
 from emodata.errors import ConfigError
 
 EXTS = [".mp4", ".mkv"]
@@ -25,6 +25,17 @@ def test_folder_is_recursive_filtered_and_sorted(tree):
     paths = [r.path for r in discover(str(tree), EXTS)]
     assert paths == sorted(paths)
     assert [p[len(str(tree)) + 1 :] for p in paths] == ["a/deep é/z z.mp4", "a/y.MKV", "x.mp4"]
+
+
+def test_folder_accounts_for_every_file_it_sees(tree):
+    (tree / "a" / "voice memo.M4A").write_bytes(b"x")
+    (tree / "cover.jpg").write_bytes(b"x")
+    (tree / "README").write_bytes(b"x")
+    found = scan_inputs(str(tree), EXTS, [".m4a", ".wav"])
+    names = [r.path.rsplit("/", 1)[1] for r in found.refs]
+    assert "voice memo.M4A" in names  # audio only: an input, ledgered by ingest
+    assert dict(found.skipped) == {".txt": 1, ".jpg": 1, "(none)": 1, "(hidden)": 1}
+    assert len(found.refs) + sum(found.skipped.values()) == 8
 
 
 def test_glob(tree):

@@ -133,7 +133,7 @@ def test_transcripts_match_the_spoken_text(demo_run, expected, samples_dir):
         (row,) = [r for r in rows if r["source_path"] == str(samples_dir / rel)]
         assert wer(want["text"], row["asr_text"]) <= 0.25, (rel, row["asr_text"])
         assert row["asr_language"] == "en" and 0.3 < row["asr_speech_ratio"] <= 1.0
-        assert row["asr_model"] == "whisper-tiny.en" and row["asr_backend"] == "faster-whisper"
+        assert row["asr_model"] == "whisper-base" and row["asr_backend"] == "faster-whisper"
         checked += 1
     assert checked == 4
     video_only = [r for r in rows if r["source_path"].endswith("video_only.mp4")]
@@ -186,7 +186,7 @@ def test_status_stats_failures_commands(demo_run):
         "zero_byte",
         "unreadable",
         "truncated",
-        "not_video",
+        "audio_only",
         "too_short",
         "duplicate",
     }
@@ -352,3 +352,44 @@ def test_module_entry_point_runs():
         [sys.executable, "-m", "emodata.cli", "--help"], capture_output=True, text=True, check=True
     )
     assert "run" in res.stdout and "samples" in res.stdout
+
+
+def test_a_folder_run_accounts_for_every_file(ffmpeg_clip, tmp_path):
+    """An audio-only .m4a is ledgered as audio_only and other files are counted, not dropped."""
+    (tmp_path / "inputs").mkdir()
+    clip = ffmpeg_clip("inputs/clip.mp4", duration=2.0)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(clip),
+            "-vn",
+            "-c:a",
+            "aac",
+            str(clip.parent / "memo.m4a"),
+        ],
+        check=True,
+    )
+    (clip.parent / "notes.txt").write_text("not media")
+    out = tmp_path / "out"
+    res = run_cli(
+        "run",
+        "--input",
+        str(clip.parent),
+        "--output",
+        str(out),
+        "--num-cpus",
+        "2",
+        "--stages",
+        "ingest,segment,write",
+    )
+    assert "1 file(s) in the input folder skipped: .txt=1" in res.stdout
+    ledger = _ledger(out)
+    assert [(r["source_path"].rsplit("/", 1)[1], r["reason"]) for r in ledger] == [
+        ("memo.m4a", "audio_only")
+    ]
+    stats = run_cli("stats", str(out)).stdout
+    assert "not media" in stats and ".txt" in stats

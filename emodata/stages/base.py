@@ -32,6 +32,8 @@ class Stage(ABC):
     name: ClassVar[str]
     #: True for stages whose ``setup()`` loads something heavy: they run as an actor pool.
     stateful: ClassVar[bool] = False
+    #: False for per-source stages (ingest, scene planning): their time is not a clip's time.
+    timed: ClassVar[bool] = True
     resources: Resources = Resources()
     batch_size: int = 1
     #: Upper bound on parallel workers; None lets the adapter size it to the cluster.

@@ -19,6 +19,7 @@ class IngestStage(Stage):
 
     config: IngestConfig
     name = "ingest"
+    timed = False
 
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
@@ -46,9 +47,12 @@ class IngestStage(Stage):
             source_fps=round(info.fps, 3) if info.fps else None,
             has_audio=info.has_audio,
         )
+        if not info.has_video and info.has_audio:
+            raise ItemError(Reason.AUDIO_ONLY, "audio only: no video stream")
         if not info.has_video:
-            what = "audio only" if info.has_audio else f"format {info.format_name or 'unknown'}"
-            raise ItemError(Reason.NOT_VIDEO, f"no video stream ({what})")
+            raise ItemError(
+                Reason.NOT_VIDEO, f"no video stream (format {info.format_name or 'unknown'})"
+            )
         if info.duration_s <= 0:
             raise ItemError(Reason.UNREADABLE, "no duration could be read")
         if self.config.require_audio and not info.has_audio:

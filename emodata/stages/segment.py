@@ -70,6 +70,7 @@ def encode_spec(c: SegmentConfig, threads: int | None = None) -> EncodeSpec:
 class ScenePlanStage(Stage):
     config: SegmentConfig
     name = "segment"
+    timed = False
 
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
