@@ -79,6 +79,7 @@ class PlainView:
         self.stream, self.every_s = stream, every_s
         self._last = time.monotonic()
         self._phase, self._activity = "", ""
+        self._said = ""
 
     def _line(self, snap: dict, phase: str, extra: str = "") -> None:
         ph = snap["phases"].get(phase)
@@ -89,8 +90,11 @@ class PlainView:
             cells.append(stages_text(snap["stages"]))
         if extra:
             cells.append(extra)
-        line = f"[{_duration(snap['elapsed_s']):>6}] {phase:<8} " + "  ".join(c for c in cells if c)
-        self.stream.write(line.rstrip() + "\n")
+        said = f"{phase:<8} " + "  ".join(c for c in cells if c)
+        if said == self._said:  # a finished phase, waiting for the next: said already
+            return
+        self._said = said
+        self.stream.write(f"[{_duration(snap['elapsed_s']):>6}] {said}".rstrip() + "\n")
         self.stream.flush()
 
     def refresh(self, progress: Progress, force: bool = False) -> None:

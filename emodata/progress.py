@@ -9,6 +9,7 @@ status DIR`` reads it, from any machine that sees DIR) and hands the same state 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -85,6 +86,8 @@ class Progress:
         self.stage_done: dict[str, list[int]] = {}
         self.activity = ""
         self._last = 0.0
+        # the driver's threads (driver-side ingest, the stage-count poller) report too
+        self._lock = threading.RLock()
 
     def set(self, **fields: Any) -> None:
         for k, v in fields.items():
@@ -189,17 +192,18 @@ class Progress:
         }
 
     def flush(self, force: bool = False, state: str = "running") -> None:
-        if self.view is not None:
-            self.view.refresh(self, force=force)
-        now = time.monotonic()
-        if not force and now - self._last < self.every_s:
-            return
-        self._last = now
-        head, name = self.path.rsplit("/", 1)
-        tmp = f"{head}/{layout.tmp_name(name)}"
-        with self.fs.open(tmp, "w") as f:
-            f.write(json.dumps(self.snapshot(state), indent=2) + "\n")
-        self.fs.mv(tmp, self.path)
+        with self._lock:
+            if self.view is not None:
+                self.view.refresh(self, force=force)
+            now = time.monotonic()
+            if not force and now - self._last < self.every_s:
+                return
+            self._last = now
+            head, name = self.path.rsplit("/", 1)
+            tmp = f"{head}/{layout.tmp_name(name)}"
+            with self.fs.open(tmp, "w") as f:
+                f.write(json.dumps(self.snapshot(state), indent=2) + "\n")
+            self.fs.mv(tmp, self.path)
 
 
 def read(out_dir: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -112,6 +113,7 @@ def _ingest(
     in_fs: dict[str, Any],
     workers: int,
     progress: Progress,
+    local: bool = False,
 ) -> list[Item]:
     items, todo, fps = [], [], {}
     for ref in refs:
@@ -126,16 +128,29 @@ def _ingest(
     log.info("ingest: %d cached, %d to probe", len(items), len(todo))
     progress.tick(len(items), failed=sum(not i.ok for i in items))
     if todo:
-        ds = ray_adapter.apply_stage(
-            ray_adapter.from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
-        )
-        for item in ray_adapter.iter_items(ds, batch_size=64):
+        if local:
+            done = _map_local(IngestStage(cfg.ingest), todo, workers)
+        else:
+            ds = ray_adapter.apply_stage(
+                ray_adapter.from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
+            )
+            done = ray_adapter.iter_items(ds, batch_size=64)
+        for item in done:
             cache.put(item, fps[item.key])
             items.append(item)
             progress.tick(failed=0 if item.ok else 1)
         cache.save()
     order = {ref.path: n for n, ref in enumerate(refs)}
     return sorted(items, key=lambda i: order[i.key])
+
+
+def _map_local(stage: Stage, items: list[Item], threads: int) -> Iterator[Item]:
+    """Run a per-source stage on the driver in threads, results in input order (as Ray Data's
+    preserve_order gives them): its work is hashing and FFmpeg subprocesses, and a small run
+    saves Ray Data's start-up by it."""
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        for out in pool.map(lambda item: stage.process([item]), items):
+            yield from out
 
 
 def _dedup(items: list[Item]) -> list[Item]:
@@ -171,6 +186,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     root = root.rstrip("/")
     fs.makedirs(root, exist_ok=True)
     progress = Progress(fs, root, run_id, view=view)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
     found = scan_inputs(cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions)
     refs = found.refs
     progress.inputs = len(refs)
@@ -183,19 +200,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         log.info("resuming: %d clip(s) already written in %s", prior.total_done, root)
 
     config_dump = cfg.dump()
-    progress.set(activity="starting Ray")
-    with ThreadPoolExecutor(1) as pool:
-        # great_expectations takes seconds to import: let it overlap Ray's start-up
-        pending = pool.submit(_checkpoints, cfg, config_dump)
-        resources = ray_adapter.init_ray(
-            cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
-        )
-        checkpoints = pending.result()
-    progress.set(activity="")
-    ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
-    workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
-    boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
-
+    clock = _lap(timings, "discover and checks", clock)
     ledger = LedgerBook(prior.ledger, run_id)
     writer = ShardWriter(
         fs,
@@ -208,23 +213,44 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         config_fingerprint=cfg.fingerprint(),
         ledger=ledger,
     )
-    progress.start_phase("ingest", total=len(refs))
-    sources = _dedup(_ingest(cfg, refs, IngestCache(fs, root), {}, workers, progress))
-    progress.end_phase()
-    todo: list[Item] = []
-    skipped = 0
-    for item in sources:
-        if not item.ok:
-            ledger.add(item)
-            continue
-        sid = item.record["source_id"]
-        if prior.source_done(sid):
-            skipped += len(prior.done_keys[sid])
-            continue
-        if sid in prior.done_keys:
-            item.record["done_keys"] = sorted(prior.done_keys[sid])
-            skipped += len(prior.done_keys[sid])
-        todo.append(item)
+    cluster = cfg.ray.address or os.environ.get("RAY_ADDRESS")
+    local = not cluster and 0 < len(refs) <= cfg.ingest.local_max_inputs
+
+    def front(workers: int) -> tuple[list[Item], int, list[Item] | None]:
+        progress.start_phase("ingest", total=len(refs))
+        sources = _dedup(_ingest(cfg, refs, IngestCache(fs, root), {}, workers, progress, local))
+        progress.end_phase()
+        todo, skipped = _select(sources, prior, ledger)
+        clips = None
+        if local and "segment" in cfg.stages and todo:
+            progress.start_phase("plan", total=len(todo))
+            clips = _plan(cfg, todo, workers, ledger, progress, local=True)
+            progress.end_phase()
+        return todo, skipped, clips
+
+    progress.set(activity="starting Ray")
+    with ThreadPoolExecutor(2) as pool:
+        # great_expectations takes seconds to import, and a small run ingests and plans on the
+        # driver: both overlap Ray's start-up
+        pending = pool.submit(_checkpoints, cfg, config_dump)
+        early = pool.submit(front, cfg.ray.num_cpus or os.cpu_count() or 1) if local else None
+        resources = ray_adapter.init_ray(
+            cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
+        )
+        clock = _lap(timings, "ray start", clock)
+        progress.set(activity="")
+        checkpoints = pending.result()
+        clock = _lap(timings, "expectation suites (after ray)", clock)
+        front_result = early.result() if early is not None else None
+        clock = _lap(timings, "driver-side ingest and plan (after ray)", clock)
+    ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
+    workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
+    boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
+    todo, skipped, clips = front_result or front(workers)
+    for phase in ("ingest", "plan"):
+        if progress.phases[phase].started is not None:
+            timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
+    clock = time.perf_counter()
     log.info("segment: %d source(s) to do, %d clip(s) already written", len(todo), skipped)
     progress.skipped = skipped
 
@@ -234,9 +260,24 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             progress.set(activity="starting the annotate backend (a local LLM server takes ~1 min)")
             llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
             progress.set(activity="")
+            clock = _lap(timings, "annotate backend start", clock)
         _process(
-            cfg, todo, workers, resources, llm, writer, ledger, checkpoints, boundaries, progress
+            cfg,
+            todo,
+            clips,
+            workers,
+            resources,
+            llm,
+            writer,
+            ledger,
+            checkpoints,
+            boundaries,
+            progress,
         )
+        for phase in ("plan", "process"):
+            if progress.phases[phase].started is not None:
+                timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
+        clock = time.perf_counter()
     writer.close()
 
     final_failures = []
@@ -244,6 +285,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         progress.start_phase("validate", total=1)
         final_failures = _final_check(fs, root, checkpoints)
         progress.tick(failed=1 if final_failures else 0)
+    clock = _lap(timings, "write close and final validation", clock)
     summary = stats.summary(cfg.output)
     run_info = {
         "run_id": run_id,
@@ -263,6 +305,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "skipped_by_extension": dict(found.skipped.most_common()),
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
+        "timings": timings,
     }
     progress.start_phase("done")
     progress.flush(force=True, state="failed validation" if final_failures else "finished")
@@ -276,9 +319,36 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     return RunResult(cfg.output, run_info, summary)
 
 
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    """Record the seconds since ``since`` as ``name``; returns now, the next lap's start."""
+    now = time.perf_counter()
+    timings[name] = round(now - since, 2)
+    return now
+
+
+def _select(sources: list[Item], prior: PriorState, ledger: LedgerBook) -> tuple[list[Item], int]:
+    """Sources with clips still to write; ingest failures go to the ledger."""
+    todo: list[Item] = []
+    skipped = 0
+    for item in sources:
+        if not item.ok:
+            ledger.add(item)
+            continue
+        sid = item.record["source_id"]
+        if prior.source_done(sid):
+            skipped += len(prior.done_keys[sid])
+            continue
+        if sid in prior.done_keys:
+            item.record["done_keys"] = sorted(prior.done_keys[sid])
+            skipped += len(prior.done_keys[sid])
+        todo.append(item)
+    return todo, skipped
+
+
 def _process(
     cfg: RunConfig,
     todo: list[Item],
+    planned: list[Item] | None,
     workers: int,
     resources: dict[str, float],
     llm: AnnotateSession | None,
@@ -288,10 +358,13 @@ def _process(
     boundaries: list[str],
     progress: Progress,
 ) -> None:
-    """Plan clips, then stream them through segment and the model stages into the writer."""
+    """Plan clips (unless the driver did already), then stream them through segment and the
+    model stages into the writer."""
     if "segment" in cfg.stages and todo:
-        progress.start_phase("plan", total=len(todo))
-        clips = _plan(cfg, todo, workers, ledger, progress)
+        clips = planned
+        if clips is None:
+            progress.start_phase("plan", total=len(todo))
+            clips = _plan(cfg, todo, workers, ledger, progress)
         log.info("segment: %d clip(s) to encode", len(clips))
         progress.planned = len(clips)
         progress.start_phase("process", total=len(clips))
@@ -350,21 +423,29 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
 
 
 def _plan(
-    cfg: RunConfig, sources: list[Item], workers: int, ledger: LedgerBook, progress: Progress
+    cfg: RunConfig,
+    sources: list[Item],
+    workers: int,
+    ledger: LedgerBook,
+    progress: Progress,
+    local: bool = False,
 ) -> list[Item]:
     """Scene cuts for every source (a light decode), then one item per clip to encode.
 
     Planning first and encoding second lets the clips of one long source spread over all
     workers instead of queueing behind one task.
     """
-    ds = ray_adapter.apply_stage(
-        ray_adapter.from_items(sources, workers * 4, max_rows_per_block=2),
-        ScenePlanStage(cfg.segment),
-        workers,
-    )
+    stage = ScenePlanStage(cfg.segment)
+    if local:
+        done = _map_local(stage, sources, workers)
+    else:
+        ds = ray_adapter.apply_stage(
+            ray_adapter.from_items(sources, workers * 4, max_rows_per_block=2), stage, workers
+        )
+        done = ray_adapter.iter_items(ds, batch_size=64)
     clips = []
     seen: set[str] = set()
-    for item in ray_adapter.iter_items(ds, batch_size=64):
+    for item in done:
         source = item.record.get("source_id") or item.key
         if source not in seen:  # clips of one source arrive together: a source is planned
             seen.add(source)

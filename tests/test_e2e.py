@@ -251,6 +251,7 @@ def test_kill_midway_then_resume_equals_clean_run(demo_run, samples_dir, tmp_pat
         proc.wait()
     partial = len(list((out / "index").glob("*.parquet")))
     assert 1 <= partial < len(_index(demo_run))
+    # the clean run ingested and planned on the driver (a small run); the resume does it on Ray
     res = run_cli(
         "run",
         "--input",
@@ -263,6 +264,8 @@ def test_kill_midway_then_resume_equals_clean_run(demo_run, samples_dir, tmp_pat
         NO_LLM_STAGES,
         "--set",
         "write.max_shard_samples=1",
+        "--set",
+        "ingest.local_max_inputs=0",
     )
     assert "already done" in res.stdout
     resumed = [{k: r[k] for k in CONTENT} for r in _index(out)]
