@@ -142,6 +142,20 @@ class FacesConfig(_Section):
 
 
 class CuesConfig(_Section):
+    age_gender: bool = Field(
+        True, description="Apparent age and gender presentation per face track (needs dlib)."
+    )
+    word_lexicon: str | None = Field(
+        "nrc-emotion-lexicon",
+        description="Registry model of the word-emotion lexicon (NRC: research and "
+        "non-commercial use); null keeps VADER valence only.",
+    )
+    conflict_min_level: float = Field(
+        0.2, ge=0, le=1, description="A modality's valence/arousal must be this far from 0."
+    )
+    conflict_min_gap: float = Field(
+        0.5, ge=0, le=2, description="Two modalities conflict when this far apart (and opposite)."
+    )
     resources: dict[str, float] = Field(
         default_factory=dict, description="Custom Ray resources per actor (node placement)."
     )

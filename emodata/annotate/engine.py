@@ -124,7 +124,7 @@ class Annotator:
             keep = ("clip.", "visual.", "face.", "faces.")
             return {"cues": {k: v for k, v in cues.items() if k.startswith(keep)}}
         if agent == "listener":
-            keep = ("clip.", "speech.", "audio.")
+            keep = ("clip.", "speech.", "audio.", "words.", "voice.")
             return {
                 "transcript": ev.transcript if ev.transcript else None,
                 "cues": {k: v for k, v in cues.items() if k.startswith(keep)},

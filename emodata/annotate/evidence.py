@@ -129,6 +129,22 @@ def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
         ):
             if c.get(name) is not None:
                 ev.add(f"face.{tid}.{name}", f"{what} {float(c[name]):.2f}", c[name])
+        app = c.get("apparent") or {}
+        if app.get("age") is not None:
+            lo, hi = app.get("age_range") or (app["age"], app["age"])
+            ev.add(
+                f"face.{tid}.age",
+                f"apparent age {float(app['age']):.0f} years (range {lo:.0f}-{hi:.0f}, "
+                f"age network over {app.get('frames', 0)} frame(s))",
+                app["age"],
+            )
+        if app.get("gender"):
+            ev.add(
+                f"face.{tid}.gender",
+                f"gender presentation {app['gender']} (p {float(app['gender_prob']):.2f}, "
+                "perceived)",
+                app["gender"],
+            )
 
 
 def _speech(ev: Evidence, rec: dict[str, Any]) -> None:
@@ -146,6 +162,72 @@ def _speech(ev: Evidence, rec: dict[str, Any]) -> None:
         )
 
 
+def _signed(x: float, cut: float = 0.05) -> str:
+    return "negative" if x < -cut else "positive" if x > cut else "neutral"
+
+
+def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
+    words = cues.get("words") or {}
+    if words.get("valence") is not None:
+        w = float(words["valence"])
+        ev.add("words.valence", f"{_signed(w)} wording (VADER valence {w:+.2f})", w)
+    if words.get("emotions"):
+        top = sorted(words["emotions"].items(), key=lambda kv: -kv[1])[:3]
+        ev.add(
+            "words.emotions",
+            "emotion words (NRC lexicon, "
+            f"{words.get('emotion_words', 0)} matched): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in top),
+            words["emotions"],
+        )
+    for seg in words.get("segments") or []:
+        if seg.get("valence") is None:
+            continue
+        ev.add(
+            f"words.s{seg['segment']}.valence",
+            f"segment {seg['segment']} ({float(seg.get('start') or 0):.1f}-"
+            f"{float(seg.get('end') or 0):.1f} s): {_signed(seg['valence'])} wording "
+            f"(VADER {float(seg['valence']):+.2f})",
+            seg["valence"],
+        )
+    voice = cues.get("voice") or {}
+    if voice.get("arousal") is not None:
+        a = float(voice["arousal"])
+        ev.add(
+            "voice.arousal",
+            f"{_level(a, (-0.25, 0.25), ('calm', 'moderate', 'aroused'))} voice (vocal arousal "
+            f"{a:+.2f} from loudness, pitch, pitch range and speech rate)",
+            a,
+        )
+    m = cues.get("modality") or {}
+    for name in m.get("measured") or []:
+        mod = m.get(name) or {}
+        parts = [
+            f"{dim} {float(mod[dim]):+.2f}"
+            for dim in ("valence", "arousal")
+            if mod.get(dim) is not None
+        ]
+        if mod.get("top"):
+            parts.insert(0, f"mostly {mod['top']}")
+        ev.add(f"modality.{name}", f"{name}: " + ", ".join(parts), mod)
+    if m:
+        conflicts = m.get("conflicts") or []
+        text = (
+            "; ".join(
+                f"{c['dimension']}: "
+                + " vs ".join(f"{k} {float(v):+.2f}" for k, v in c["values"].items())
+                for c in conflicts
+            )
+            if conflicts
+            else "no conflict between the measured modalities ("
+            + (", ".join(m.get("measured") or []) or "none")
+            + ")"
+        )
+        ev.add(
+            "modality.conflict", ("modalities disagree: " + text) if conflicts else text, conflicts
+        )
+
+
 def build(record: dict[str, Any]) -> Evidence:
     """The evidence of one sample record (the JSON written next to its clip)."""
     ev = Evidence(duration_s=float(record.get("duration_s") or 0.0))
@@ -155,6 +237,7 @@ def build(record: dict[str, Any]) -> Evidence:
     _speech(ev, record)
     _audio(ev, cues.get("audio") or {})
     _faces(ev, record)
+    _affect(ev, cues)
     return ev
 
 

@@ -11,6 +11,8 @@ CUES = {
     "f0_median_hz": "median fundamental frequency of voiced 40 ms frames (autocorrelation, "
     "60-500 Hz), Hz",
     "f0_iqr_hz": "interquartile range of that f0, Hz (intonation)",
+    "f0_iqr_st": "the same range in semitones, 12 log2(q3 / q1): intonation independent of "
+    "the voice's register",
     "voiced_ratio": "share of 40 ms frames with a clear pitch",
     "speech_rate_wps": "transcript words per second of voiced speech (transcribe's VAD)",
 }
@@ -67,6 +69,7 @@ def audio_cues(audio: np.ndarray | None, transcript: dict | None) -> dict[str, f
         if voiced.size >= 5:
             q1, med, q3 = np.percentile(voiced, [25, 50, 75])
             out["f0_median_hz"], out["f0_iqr_hz"] = round(float(med), 1), round(float(q3 - q1), 1)
+            out["f0_iqr_st"] = round(float(12 * np.log2(q3 / q1)), 2)
     if transcript and transcript.get("segments"):
         words = sum(len(s.get("words") or []) for s in transcript["segments"])
         voiced_s = transcript.get("speech_ratio", 0) * transcript.get("duration_s", 0)

@@ -1,20 +1,27 @@
 """cues: measured visual, audio and per-face signals (definitions and units in emodata.cues).
 
-Runs after segment and, when they ran, transcribe (speech rate) and faces (expression scores
-and landmark geometry per track). Each missing input only removes the cues that need it.
+Runs after segment and, when they ran, transcribe (speech rate, words' affect) and faces
+(expression scores, landmark geometry, apparent age and gender per track). Then the affect of
+each modality (face, voice, words) is summarised and their conflicts recorded. Each missing
+input only removes the cues that need it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from emodata.config import CuesConfig
+from emodata.cues.arousal import vocal_arousal
 from emodata.cues.audio import audio_cues
+from emodata.cues.demographics import AgeGenderModel, track_summary
 from emodata.cues.face import LABELS, ExpressionModel, crop_for_expression, geometry
+from emodata.cues.modality import summarise
 from emodata.cues.visual import visual_cues
+from emodata.cues.words import WordsAffect
 from emodata.media import wav_to_float32
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
@@ -34,10 +41,17 @@ class CuesStage(Stage):
         self.batch_size = self.config.batch_size
         self.concurrency = self.config.actors
         self.expression: ExpressionModel | None = None
+        self.age_gender: AgeGenderModel | None = None
+        self.words: WordsAffect | None = None
 
     def setup(self) -> None:
         self.expression = ExpressionModel()
         self.expression.load()
+        if self.config.age_gender:
+            self.age_gender = AgeGenderModel()
+            self.age_gender.load()
+        self.words = WordsAffect(lexicon_model=self.config.word_lexicon)
+        self.words.load()
 
     def track_cues(self, frames: list[np.ndarray], faces: dict[str, Any]) -> list[dict]:
         import cv2
@@ -50,6 +64,7 @@ class CuesStage(Stage):
         out = []
         for track in faces.get("tracks", []):
             series = []
+            ages, genders = [], []
             for fr in track["frames"]:
                 i = min(len(grey) - 1, round(fr["t"] * rate))
                 point: dict[str, Any] = {"t": fr["t"]}
@@ -60,6 +75,14 @@ class CuesStage(Stage):
                     point["expression"] = None
                 if fr.get("landmarks68"):
                     point.update(geometry(np.asarray(fr["landmarks68"])))
+                if self.age_gender is not None:
+                    try:
+                        pa, pg = self.age_gender.predict(frames[i], fr["box"])
+                    except ValueError:  # a box too small to align
+                        pass
+                    else:
+                        ages.append(pa)
+                        genders.append(pg)
                 series.append(point)
             scored = [s["expression"] for s in series if s["expression"] is not None]
             mean = np.mean(scored, axis=0) if scored else None
@@ -71,6 +94,9 @@ class CuesStage(Stage):
                     else dict(zip(LABELS, (round(float(v), 4) for v in mean), strict=True)),
                     "top_expression": None if mean is None else LABELS[int(np.argmax(mean))],
                     **{k: _mean(series, k) for k in ("mouth_open", "eye_open", "brow_raise")},
+                    "apparent": track_summary(ages, genders)
+                    if self.age_gender is not None
+                    else None,
                     "series": series,
                 }
             )
@@ -81,15 +107,30 @@ class CuesStage(Stage):
         names = sorted(k for k in item.blobs if k.startswith("frame") and k.endswith(".jpg"))
         frames = [decode_jpeg(item.blobs[k]) for k in names]
         audio = wav_to_float32(item.blobs["wav"]) if "wav" in item.blobs else None
+        if self.words is None:
+            self.setup()
+        assert self.words is not None
+        transcript = rec.get("transcript")
         cues: dict[str, Any] = {
             "visual": visual_cues(frames),
-            "audio": audio_cues(audio, rec.get("transcript")),
+            "audio": audio_cues(audio, transcript),
             "tracks": self.track_cues(frames, rec["faces"]) if rec.get("faces") else [],
+            "words": self.words.measure(transcript),
         }
-        rec["cues"] = cues
         main_id = (rec.get("faces") or {}).get("main_track")
         main = next((t for t in cues["tracks"] if t["track"] == main_id), None)
-        v, a = cues["visual"], cues["audio"]
+        apparent = (main or {}).get("apparent") or {}
+        spoken = transcript is None or bool((transcript.get("text") or "").strip())
+        cues["voice"] = vocal_arousal(cues["audio"], apparent.get("gender")) if spoken else None
+        cues["modality"] = summarise(
+            main["expression_mean"] if main else None,
+            (cues["voice"] or {}).get("arousal"),
+            cues["words"],
+            min_level=self.config.conflict_min_level,
+            min_gap=self.config.conflict_min_gap,
+        )
+        rec["cues"] = cues
+        v, a, m = cues["visual"], cues["audio"], cues["modality"]
         rec.update(
             cue_brightness=v["brightness"],
             cue_colorfulness=v["colorfulness"],
@@ -102,6 +143,14 @@ class CuesStage(Stage):
                 main["expression_mean"][main["top_expression"]]
                 if main and main["top_expression"]
                 else None
+            ),
+            main_age=apparent.get("age"),
+            main_gender=apparent.get("gender"),
+            cue_words_valence=(cues["words"] or {}).get("valence"),
+            cue_voice_arousal=(cues["voice"] or {}).get("arousal"),
+            modality_conflict=m["conflict"],
+            modality_conflicts=json.dumps(
+                [f"{c['dimension']}:{'-'.join(c['modalities'])}" for c in m["conflicts"]]
             ),
         )
         item.mark(self.name)
