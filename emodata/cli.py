@@ -21,6 +21,9 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("great_expectations", "filelock", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from emodata.redact import install_log_filter
+
+    install_log_filter()  # no API key in the logs, whatever an endpoint echoes
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 

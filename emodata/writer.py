@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from emodata import __version__, layout
 from emodata.discover import split_meta
 from emodata.records import Item
+from emodata.redact import redact
 from emodata.schemas import index_schema, ledger_schema, stage_status_fields
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ class LedgerBook:
                 "stage": stage,
                 "kind": err.get("kind", "failed"),
                 "reason": err.get("reason", "internal_error"),
-                "message": err.get("message", ""),
+                "message": redact(err.get("message", "")),
                 "attempt": attempts + 1,
                 "run_id": self.run_id,
                 "recorded_at": datetime.now(UTC),
