@@ -50,7 +50,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
         seq = layout.seq_of(p)
         if seq is None:
             continue
-        indexed.add(seq)
+        indexed.add(layout.shard_of_index(p))
         seqs.append(seq)
         with fs.open(p, "rb") as f:
             t = pq.read_table(f, columns=["key", "source_id", "source_clip_count"]).to_pydict()
@@ -59,7 +59,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
             state.clip_counts[sid] = n
     for p in _ls(fs, f"{root}/{layout.SHARDS}"):
         seq = layout.seq_of(p)
-        if seq is not None and seq not in indexed:
+        if seq is not None and p.rsplit("/", 1)[-1] not in indexed:
             fs.rm(p)  # renamed, but the run died before its index fragment: redo it
             state.removed.append(p)
     attempts: Counter[tuple[str, str, str]] = Counter()
