@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from emodata.errors import ConfigError, ValidationFailed
+from emodata.lease import LeaseHeld
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -60,7 +61,12 @@ def main(verbose: bool) -> None:
     metavar="KEY=VALUE",
     help="Override any config field, e.g. --set segment.max_clip_s=10.",
 )
-def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
+@click.option(
+    "--force-unlock",
+    is_flag=True,
+    help="Remove DIR's lease first (only after checking that the run holding it is dead).",
+)
+def run(input_, output, config_file, stages, address, num_cpus, sets, force_unlock) -> None:
     """Run the pipeline from raw clips to shards, index, ledger and card."""
     from emodata.config import load_config, parse_override
     from emodata.runner import run as run_pipeline
@@ -73,9 +79,12 @@ def run(input_, output, config_file, stages, address, num_cpus, sets) -> None:
         overrides["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
     try:
         cfg = load_config(config_file, overrides)
+        _force_unlock(cfg.output, force_unlock)
         result = run_pipeline(cfg)
     except ConfigError as e:
         raise click.UsageError(f"config: {e}") from None
+    except LeaseHeld as e:
+        raise click.ClickException(str(e)) from None
     except ImportError as e:  # a missing extra: the message names it
         raise click.ClickException(str(e)) from None
     except ValidationFailed as e:
@@ -104,6 +113,7 @@ def status(out_dir: str) -> None:
             click.echo(f"  seconds per clip: {timing}")
         if p["failures"]:
             click.echo("  failures: " + ", ".join(f"{k}={v}" for k, v in p["failures"].items()))
+        _liveness(out_dir, p)
     s = stats.summary(out_dir)
     c = s["clips"]
     click.echo(
@@ -157,6 +167,30 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
         _print_table(agents)
         click.echo("\n== annotate: critic verdicts, tokens and estimated cost")
         _print_table(verdicts)
+
+
+def _force_unlock(output: str | None, force: bool) -> None:
+    from emodata.lease import force_unlock
+
+    if force and output:
+        holder = force_unlock(output)
+        if holder is not None:
+            click.echo(f"removed the lease of {holder.describe()}", err=True)
+
+
+def _liveness(out_dir: str, p: dict[str, Any]) -> None:
+    """progress.json says "running": is the run alive? (its lease: heartbeat, pid)."""
+    from emodata.lease import liveness
+
+    if p["state"] != "running":
+        return
+    holder, dead = liveness(out_dir)
+    if holder is None or holder.run_id != p["run_id"]:
+        click.echo(f"  not running: run {p['run_id']} holds no lease on {out_dir} (it died)")
+    elif dead:
+        click.echo(f"  not running: {holder.describe()} is dead: {dead}")
+    else:
+        click.echo(f"  alive: {holder.describe()}")
 
 
 @main.group()

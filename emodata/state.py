@@ -36,7 +36,11 @@ def _ls(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
 
 
 def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
-    """Read finished work and clean up what a killed run left half-written."""
+    """Read finished work and clean up what a killed run left half-written.
+
+    Run only while holding DIR's lease (``emodata.lease``): the cleanup deletes temporary files,
+    which would be another writer's work in progress otherwise.
+    """
     root = root.rstrip("/")
     state = PriorState()
     seqs: list[int] = []
