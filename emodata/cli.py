@@ -99,6 +99,7 @@ def status(out_dir: str) -> None:
     """A run's progress (DIR/progress.json) and the counts per stage and status."""
     from emodata import progress, stats
 
+    _require_dir(out_dir)
     p = progress.read(out_dir)
     if p is not None:
         n = p["clips"]
@@ -114,6 +115,7 @@ def status(out_dir: str) -> None:
         if p["failures"]:
             click.echo("  failures: " + ", ".join(f"{k}={v}" for k, v in p["failures"].items()))
         _liveness(out_dir, p)
+    _missing_shards(out_dir)
     s = stats.summary(out_dir)
     c = s["clips"]
     click.echo(
@@ -147,9 +149,11 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
     """Counts, durations and failure reasons (DuckDB over index and ledger)."""
     from emodata import stats
 
+    _require_dir(out_dir)
     if sql:
         _print_table(stats.query(out_dir, sql))
         return
+    _missing_shards(out_dir)
     s = stats.summary(out_dir)
     click.echo("== clips")
     _print_table([s["clips"]])
@@ -167,6 +171,28 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
         _print_table(agents)
         click.echo("\n== annotate: critic verdicts, tokens and estimated cost")
         _print_table(verdicts)
+
+
+@main.command(name="verify")
+@click.argument("out_dir")
+def verify_cmd(out_dir: str) -> None:
+    """Check every shard against the index: present, full size, every member where it says."""
+    from emodata.verify import verify
+
+    _require_dir(out_dir)
+    report = verify(out_dir)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _require_dir(out_dir: str) -> None:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    if not fs.isdir(root):
+        raise click.ClickException(f"{out_dir} does not exist or is not a folder")
 
 
 def _force_unlock(output: str | None, force: bool) -> None:
@@ -191,6 +217,18 @@ def _liveness(out_dir: str, p: dict[str, Any]) -> None:
         click.echo(f"  not running: {holder.describe()} is dead: {dead}")
     else:
         click.echo(f"  alive: {holder.describe()}")
+
+
+def _missing_shards(out_dir: str) -> None:
+    from emodata import stats
+
+    gone = stats.missing_shards(out_dir)
+    if gone:
+        click.echo(
+            f"warning: {len(gone)} shard(s) missing ({', '.join(gone[:5])}): their clips are not "
+            "counted; `emodata verify` checks, a rerun redoes them",
+            err=True,
+        )
 
 
 @main.group()

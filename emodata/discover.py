@@ -55,6 +55,8 @@ def discover(spec: str, extensions: list[str]) -> list[SourceRef]:
         refs = read_manifest(spec)
     elif any(ch in spec for ch in "*?["):
         refs = _glob(spec)
+        if not refs:
+            raise ConfigError(f"input: {spec} matches no file")
     else:
         fs, root = _fs(spec)
         if not fs.exists(root):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import fsspec
 import pyarrow.parquet as pq
 
-from emodata import layout
+from emodata import layout, verify
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class PriorState:
     ledger: dict[tuple[str, str, str], tuple[int, set[str]]] = field(default_factory=dict)
     next_seq: int = 0
     removed: list[str] = field(default_factory=list)
+    redo_shards: list[str] = field(default_factory=list)  # missing or resized: clips redone
 
     def source_done(self, source_id: str) -> bool:
         n = self.clip_counts.get(source_id)
@@ -49,6 +50,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
             if p.rsplit("/", 1)[-1].startswith("."):
                 fs.rm(p)
                 state.removed.append(p)
+    state.redo_shards = [p.shard for p in verify.drop_broken(fs, root)]
     indexed = set()
     for p in _ls(fs, f"{root}/{layout.INDEX}"):
         seq = layout.seq_of(p)

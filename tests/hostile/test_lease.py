@@ -197,6 +197,7 @@ def test_two_runs_into_one_folder(tmp_path, clips):
     rows = pq.read_table(out / "index").to_pylist()
     assert len(rows) == 5 and len({r["shard"] for r in rows}) == 5
     assert not (out / layout.LEASE).exists()
+    assert run_cli("verify", str(out)).stdout.strip().endswith("5 clip(s) checked: OK")
 
 
 def test_force_unlock_removes_a_lease_and_names_it(tmp_path):
