@@ -172,26 +172,24 @@ def test_two_runs_into_one_folder(tmp_path, clips):
     a_in, b_in = clips("a", 3), clips("b", 2, first_freq=900)
     out = tmp_path / "out"
     args = ["run", "--output", str(out), *QUICK, "--set", "write.max_shard_samples=1"]
-    proc = subprocess.Popen(
-        [*EMODATA, *args, "--input", str(a_in)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.time() + 120
-        while not (out / layout.LEASE).exists() and time.time() < deadline:
-            time.sleep(0.05)
-        holder = json.loads((out / layout.LEASE).read_text())
-        b = run_cli(*args, "--input", str(b_in), check=False)
-        assert b.returncode == 1 and f"being written by run {holder['run_id']}" in b.stderr
-        a_out, a_err = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, a_err[-3000:]
-    assert "3 clips written" in a_out
+    logs = tmp_path / "a.out", tmp_path / "a.err"  # files, not pipes: A must never block on them
+    with logs[0].open("w") as a_out, logs[1].open("w") as a_err:
+        proc = subprocess.Popen(
+            [*EMODATA, *args, "--input", str(a_in)], cwd=ROOT, stdout=a_out, stderr=a_err
+        )
+        try:
+            deadline = time.time() + 120
+            while not (out / layout.LEASE).exists() and time.time() < deadline:
+                time.sleep(0.05)
+            holder = json.loads((out / layout.LEASE).read_text())
+            b = run_cli(*args, "--input", str(b_in), check=False)
+            assert b.returncode == 1 and f"being written by run {holder['run_id']}" in b.stderr
+            proc.wait(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, logs[1].read_text()[-3000:]
+    assert "3 clips written" in logs[0].read_text()
     b = run_cli(*args, "--input", str(b_in))  # after A: B's clips join A's
     assert "2 clips written" in b.stdout
     rows = pq.read_table(out / "index").to_pylist()
