@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from emodata.errors import ConfigError, ValidationFailed
+from emodata.lease import LeaseHeld
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -22,6 +23,9 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("great_expectations", "filelock", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from emodata.redact import install_log_filter
+
+    install_log_filter()  # no API key in the logs, whatever an endpoint echoes
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
@@ -62,8 +66,13 @@ def main(ctx: click.Context, verbose: bool) -> None:
     metavar="KEY=VALUE",
     help="Override any config field, e.g. --set segment.max_clip_s=10.",
 )
+@click.option(
+    "--force-unlock",
+    is_flag=True,
+    help="Remove DIR's lease first (only after checking that the run holding it is dead).",
+)
 @click.pass_context
-def run(ctx, input_, output, config_file, stages, address, num_cpus, sets) -> None:
+def run(ctx, input_, output, config_file, stages, address, num_cpus, sets, force_unlock) -> None:
     """Run the pipeline from raw clips to shards, index, ledger and card.
 
     The terminal shows one live view of the run; what Ray and the model libraries print goes to
@@ -80,10 +89,15 @@ def run(ctx, input_, output, config_file, stages, address, num_cpus, sets) -> No
     log_file = None
     try:
         cfg = load_config(config_file, overrides)
+        _force_unlock(cfg.output, force_unlock)
         log_file = None if verbose else _run_log(cfg.output)
         result = _run_with_view(cfg, log_file)
     except ConfigError as e:
         raise click.UsageError(f"config: {e}") from None
+    except LeaseHeld as e:
+        _discard_log(log_file, cfg.output)  # a refused run leaves DIR as it found it
+        log_file = None
+        raise click.ClickException(str(e)) from None
     except ImportError as e:  # a missing extra: the message names it
         raise click.ClickException(str(e)) from None
     except ValidationFailed as e:
@@ -104,10 +118,21 @@ def _run_log(output: str | None) -> Path | None:
 
     if not output:
         return None
-    name = f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.log"
+    name = f"run-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{os.getpid()}.log"
     if "://" in output and not output.startswith("file://"):
         return Path.home() / ".cache" / "emodata" / "logs" / name
     return Path(output.removeprefix("file://")) / layout.STATE / "logs" / name
+
+
+def _discard_log(log_file: Path | None, output: str) -> None:
+    """Remove a run's log file, and the folders made for it, up to DIR."""
+    if log_file is None or not log_file.exists():
+        return
+    log_file.unlink()
+    top = Path(output.removeprefix("file://"))
+    for folder in (log_file.parent, log_file.parent.parent):
+        if folder != top and folder.is_relative_to(top) and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _run_with_view(cfg: Any, log_file: Path | None) -> Any:
@@ -129,6 +154,7 @@ def status(out_dir: str) -> None:
     """A run's progress (DIR/progress.json) and the counts per stage and status."""
     from emodata import progress, stats
 
+    _require_dir(out_dir)
     p = progress.read(out_dir)
     if p is not None:
         n = p["clips"]
@@ -143,6 +169,8 @@ def status(out_dir: str) -> None:
             click.echo(f"  seconds per clip: {timing}")
         if p["failures"]:
             click.echo("  failures: " + ", ".join(f"{k}={v}" for k, v in p["failures"].items()))
+        _liveness(out_dir, p)
+    _missing_shards(out_dir)
     s = stats.summary(out_dir)
     c = s["clips"]
     click.echo(
@@ -176,9 +204,11 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
     """Counts, durations and failure reasons (DuckDB over index and ledger)."""
     from emodata import stats
 
+    _require_dir(out_dir)
     if sql:
         _print_table(stats.query(out_dir, sql))
         return
+    _missing_shards(out_dir)
     s = stats.summary(out_dir)
     click.echo("== clips")
     _print_table([s["clips"]])
@@ -200,6 +230,64 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
         _print_table(agents)
         click.echo("\n== annotate: critic verdicts, tokens and estimated cost")
         _print_table(verdicts)
+
+
+@main.command(name="verify")
+@click.argument("out_dir")
+def verify_cmd(out_dir: str) -> None:
+    """Check every shard against the index: present, full size, every member where it says."""
+    from emodata.verify import verify
+
+    _require_dir(out_dir)
+    report = verify(out_dir)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _require_dir(out_dir: str) -> None:
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    if not fs.isdir(root):
+        raise click.ClickException(f"{out_dir} does not exist or is not a folder")
+
+
+def _force_unlock(output: str | None, force: bool) -> None:
+    from emodata.lease import force_unlock
+
+    if force and output:
+        holder = force_unlock(output)
+        if holder is not None:
+            click.echo(f"removed the lease of {holder.describe()}", err=True)
+
+
+def _liveness(out_dir: str, p: dict[str, Any]) -> None:
+    """progress.json says "running": is the run alive? (its lease: heartbeat, pid)."""
+    from emodata.lease import liveness
+
+    if p["state"] != "running":
+        return
+    holder, dead = liveness(out_dir)
+    if holder is None or holder.run_id != p["run_id"]:
+        click.echo(f"  not running: run {p['run_id']} holds no lease on {out_dir} (it died)")
+    elif dead:
+        click.echo(f"  not running: {holder.describe()} is dead: {dead}")
+    else:
+        click.echo(f"  alive: {holder.describe()}")
+
+
+def _missing_shards(out_dir: str) -> None:
+    from emodata import stats
+
+    gone = stats.missing_shards(out_dir)
+    if gone:
+        click.echo(
+            f"warning: {len(gone)} shard(s) missing ({', '.join(gone[:5])}): their clips are not "
+            "counted; `emodata verify` checks, a rerun redoes them",
+            err=True,
+        )
 
 
 @main.group()

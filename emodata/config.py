@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +51,33 @@ VIDEO_EXTENSIONS = (
 )
 AUDIO_EXTENSIONS = (".m4a", ".wav", ".mp3", ".flac", ".ogg", ".opus", ".aac", ".wma")
 
+#: x264's presets, the only values ``segment.preset`` may pass to FFmpeg's ``-preset``.
+X264Preset = Literal[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+]
+#: CTranslate2's compute types (faster-whisper, whisperx).
+ComputeType = Literal[
+    "default",
+    "auto",
+    "int8",
+    "int8_float32",
+    "int8_float16",
+    "int8_bfloat16",
+    "int16",
+    "float16",
+    "bfloat16",
+    "float32",
+]
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -74,6 +102,14 @@ class IngestConfig(_Section):
     #: on the driver while Ray starts: a small run's fixed cost. 0: always on Ray.
     local_max_inputs: int = Field(64, ge=0)
 
+    @field_validator("extensions")
+    @classmethod
+    def _extensions(cls, exts: list[str]) -> list[str]:
+        bad = [e for e in exts if not re.fullmatch(r"\.[A-Za-z0-9]{1,10}", e)]
+        if bad:
+            raise ValueError(f"{bad}: an extension is a dot and 1-10 letters or digits (.mp4)")
+        return exts
+
     @model_validator(mode="after")
     def _bounds(self) -> IngestConfig:
         if self.min_duration_s >= self.max_duration_s:
@@ -89,7 +125,7 @@ class SegmentConfig(_Section):
     fps: float = Field(25.0, gt=0, le=120)
     frame_rate: float = Field(1.0, gt=0, le=30, description="Sampled frames per second.")
     crf: int = Field(23, ge=0, le=51)
-    preset: str = "veryfast"
+    preset: X264Preset = Field("veryfast", description="x264 preset (ultrafast..placebo).")
     audio_rate: int = Field(16000, ge=8000)
     threads: int = Field(1, ge=1, description="FFmpeg threads per task.")
     cpus_per_task: float = Field(1.0, gt=0)
@@ -106,7 +142,9 @@ class TranscribeConfig(_Section):
     backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"
     model: str = Field("whisper-base", description="Registry name or a model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    compute_type: str | None = Field(None, description="None: int8 on CPU, float16 on CUDA.")
+    compute_type: ComputeType | None = Field(
+        None, description="None: int8 on CPU, float16 on CUDA."
+    )
     num_gpus: float = Field(0.0, ge=0, description="GPUs per actor; > 0 runs on CUDA.")
     resources: dict[str, float] = Field(
         default_factory=dict, description="Custom Ray resources per actor (node placement)."
@@ -117,7 +155,9 @@ class TranscribeConfig(_Section):
     batch_size: int = Field(4, ge=1)
     beam_size: int = Field(5, ge=1)
     vad: bool = True
-    language: str | None = Field(None, description="None detects the language per clip.")
+    language: str | None = Field(
+        None, pattern=r"^[a-z]{2,3}$", description="None detects the language per clip."
+    )
     align_model: str | None = Field(
         None, description="whisperx: wav2vec2 CTC alignment model (registry name or directory)."
     )

@@ -73,6 +73,8 @@ def scan_inputs(spec: str, extensions: list[str], audio_extensions: list[str] = 
         refs = read_manifest(spec)
     elif any(ch in spec for ch in "*?["):
         refs = _glob(spec)
+        if not refs:
+            raise ConfigError(f"input: {spec} matches no file")
     else:
         fs, root = _fs(spec)
         if not fs.exists(root):

@@ -13,20 +13,48 @@ CARD = "README.md"
 VALIDATION_REPORT = "validation_report.md"
 VALIDATION_JSON = "validation_report.json"
 INGEST_CACHE = f"{STATE}/ingest.parquet"
+LEASE = f"{STATE}/lease.json"
+DROPPED = f"{STATE}/dropped"
 
-_SEQ = re.compile(r"(?:shard|part)-(\d{6})\.(?:tar|parquet)$")
-
-
-def shard_name(seq: int) -> str:
-    return f"shard-{seq:06d}.tar"
-
-
-def index_name(seq: int) -> str:
-    return f"shard-{seq:06d}.parquet"
+# shard-000012.tar (older runs) or shard-000012-1f0c2a.tar (the writer's run tag)
+_SEQ = re.compile(r"(?:shard|part)-(\d{6})(?:-[0-9a-z]+)?\.(?:tar|parquet)$")
 
 
-def ledger_name(seq: int) -> str:
-    return f"part-{seq:06d}.parquet"
+def run_tag(run_id: str) -> str:
+    """The short, unique tail of a run id (``20260101T000000Z-1f0c2a`` -> ``1f0c2a``).
+
+    It goes into every file name a run writes so that two writers can never pick the same name,
+    even if they ever meet in one folder; the sequence number in front keeps names in order.
+    """
+    return re.sub(r"[^0-9a-z]", "", run_id.lower().rsplit("-", 1)[-1])[:12]
+
+
+def _stem(prefix: str, seq: int, tag: str | None) -> str:
+    return f"{prefix}-{seq:06d}-{tag}" if tag else f"{prefix}-{seq:06d}"
+
+
+def shard_name(seq: int, tag: str | None = None) -> str:
+    return _stem("shard", seq, tag) + ".tar"
+
+
+def index_name(seq: int, tag: str | None = None) -> str:
+    return _stem("shard", seq, tag) + ".parquet"
+
+
+def ledger_name(seq: int, tag: str | None = None) -> str:
+    return _stem("part", seq, tag) + ".parquet"
+
+
+def shard_of_index(name: str) -> str:
+    """``index/shard-000003-ab12.parquet`` -> ``shard-000003-ab12.tar`` (its shard's name)."""
+    return name.rsplit("/", 1)[-1].removesuffix(".parquet") + ".tar"
+
+
+def ledger_of_shard(name: str) -> str:
+    """The ledger fragment written together with a shard (same sequence number and tag)."""
+    return (
+        "part-" + name.rsplit("/", 1)[-1].removeprefix("shard-").removesuffix(".tar") + ".parquet"
+    )
 
 
 def seq_of(name: str) -> int | None:

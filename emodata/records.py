@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from emodata.errors import ItemError, Reason, kind_of
+from emodata.redact import redact
 
 _NAMESPACE = uuid.UUID("6f1d3a52-8f0e-4b7c-9a51-2d7e0c4b9e11")
 
@@ -45,7 +46,7 @@ class Item:
             "stage": stage,
             "reason": str(reason),
             "kind": str(kind_of(reason)),
-            "message": message[:2000],
+            "message": redact(message)[:2000],
         }
         self.blobs = {}
         return self

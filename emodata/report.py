@@ -106,9 +106,9 @@ From the ledger (`failures/*.parquet`), latest attempt per entry:
 
 {_table(summary["ledger"])}
 ## Layout
-- `shards/shard-NNNNNN.tar`: members `KEY.json` (metadata), `KEY.mp4`, `KEY.wav`,
-  `KEY.frameNNN.jpg`.
-- `index/shard-NNNNNN.parquet`: one row per clip (schema `emodata.index`), `key` is the
+- `shards/shard-NNNNNN-TAG.tar` (TAG: the writing run's tag): members `KEY.json` (metadata),
+  `KEY.mp4`, `KEY.wav`, `KEY.frameNNN.jpg`.
+- `index/shard-NNNNNN-TAG.parquet`: one row per clip (schema `emodata.index`), `key` is the
   WebDataset `__key__`.
 - `failures/*.parquet`: the ledger. `manifest.json`: config, versions, runs.
 

@@ -30,6 +30,8 @@ from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
+from emodata.lease import acquire as acquire_lease
+from emodata.lease import releasing
 from emodata.media import require_tools
 from emodata.models import model_path
 from emodata.progress import Progress, View
@@ -173,6 +175,7 @@ def _index_frame(items: list[Item]) -> pd.DataFrame:
     return pd.DataFrame([row_view(i.key, i.record) for i in items])
 
 
+@releasing  # DIR's lease, whether the run ends well or not
 def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     """Run the pipeline. ``view`` (``emodata.console``) draws progress; without one, Ray Data
     shows its own progress output."""
@@ -185,6 +188,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
     fs.makedirs(root, exist_ok=True)
+    acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
     progress = Progress(fs, root, run_id, view=view)
     timings: dict[str, float] = {}
     clock = time.perf_counter()

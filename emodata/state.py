@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import fsspec
 import pyarrow.parquet as pq
 
-from emodata import layout
+from emodata import layout, verify
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ class PriorState:
     ledger: dict[tuple[str, str, str], tuple[int, set[str]]] = field(default_factory=dict)
     next_seq: int = 0
     removed: list[str] = field(default_factory=list)
+    redo_shards: list[str] = field(default_factory=list)  # missing or resized: clips redone
 
     def source_done(self, source_id: str) -> bool:
         n = self.clip_counts.get(source_id)
@@ -36,7 +37,11 @@ def _ls(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
 
 
 def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
-    """Read finished work and clean up what a killed run left half-written."""
+    """Read finished work and clean up what a killed run left half-written.
+
+    Run only while holding DIR's lease (``emodata.lease``): the cleanup deletes temporary files,
+    which would be another writer's work in progress otherwise.
+    """
     root = root.rstrip("/")
     state = PriorState()
     seqs: list[int] = []
@@ -45,12 +50,13 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
             if p.rsplit("/", 1)[-1].startswith("."):
                 fs.rm(p)
                 state.removed.append(p)
+    state.redo_shards = [p.shard for p in verify.drop_broken(fs, root)]
     indexed = set()
     for p in _ls(fs, f"{root}/{layout.INDEX}"):
         seq = layout.seq_of(p)
         if seq is None:
             continue
-        indexed.add(seq)
+        indexed.add(layout.shard_of_index(p))
         seqs.append(seq)
         with fs.open(p, "rb") as f:
             t = pq.read_table(f, columns=["key", "source_id", "source_clip_count"]).to_pydict()
@@ -59,7 +65,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
             state.clip_counts[sid] = n
     for p in _ls(fs, f"{root}/{layout.SHARDS}"):
         seq = layout.seq_of(p)
-        if seq is not None and seq not in indexed:
+        if seq is not None and p.rsplit("/", 1)[-1] not in indexed:
             fs.rm(p)  # renamed, but the run died before its index fragment: redo it
             state.removed.append(p)
     attempts: Counter[tuple[str, str, str]] = Counter()

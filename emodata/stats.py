@@ -12,14 +12,19 @@ import pyarrow.dataset as pads
 
 from emodata import layout
 from emodata.schemas import index_schema, ledger_schema
+from emodata.verify import shard_sizes
 
 
-def _dataset(fs: fsspec.AbstractFileSystem, path: str, schema: pa.Schema) -> pads.Dataset:
+def _dataset(
+    fs: fsspec.AbstractFileSystem, path: str, schema: pa.Schema, shards: set[str] | None = None
+) -> pads.Dataset:
     files = [
         p
         for p in (fs.ls(path, detail=False) if fs.exists(path) else [])
         if p.endswith(".parquet") and not p.rsplit("/", 1)[-1].startswith((".", "_"))
     ]
+    if shards is not None:  # index fragments count only while their shard is there
+        files = [p for p in files if layout.shard_of_index(p) in shards]
     return pads.dataset(sorted(files), schema=schema, filesystem=fs, format="parquet")
 
 
@@ -28,9 +33,25 @@ def connect(out_dir: str) -> duckdb.DuckDBPyConnection:
     fs, root = fsspec.core.url_to_fs(out_dir)
     root = root.rstrip("/")
     con = duckdb.connect()
-    con.register("idx", _dataset(fs, f"{root}/{layout.INDEX}", index_schema()))
+    shards = set(shard_sizes(fs, root))
+    con.register("idx", _dataset(fs, f"{root}/{layout.INDEX}", index_schema(), shards))
     con.register("ledger", _dataset(fs, f"{root}/{layout.FAILURES}", ledger_schema()))
     return con
+
+
+def missing_shards(out_dir: str) -> list[str]:
+    """Shards the index names but that are gone: their clips are not counted anywhere."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    root = root.rstrip("/")
+    present = set(shard_sizes(fs, root))
+    path = f"{root}/{layout.INDEX}"
+    names = fs.ls(path, detail=False) if fs.exists(path) else []
+    return sorted(
+        layout.shard_of_index(p)
+        for p in names
+        if layout.seq_of(p) is not None and not p.rsplit("/", 1)[-1].startswith((".", "_"))
+        if layout.shard_of_index(p) not in present
+    )
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

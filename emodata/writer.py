@@ -2,7 +2,8 @@
 
 Per shard: the tar is written under a temporary name and renamed, then its ledger fragment, then
 its index fragment. The index fragment is the completion marker: a shard without one is
-incomplete and is removed on the next run.
+incomplete and is removed on the next run. File names carry the run's tag
+(``shard-000004-1f0c2a.tar``) so that two writers can never overwrite each other's files.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow.parquet as pq
 from emodata import __version__, layout
 from emodata.discover import split_meta
 from emodata.records import Item
+from emodata.redact import redact
 from emodata.schemas import index_schema, ledger_schema, stage_status_fields
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class LedgerBook:
                 "stage": stage,
                 "kind": err.get("kind", "failed"),
                 "reason": err.get("reason", "internal_error"),
-                "message": err.get("message", ""),
+                "message": redact(err.get("message", "")),
                 "attempt": attempts + 1,
                 "run_id": self.run_id,
                 "recorded_at": datetime.now(UTC),
@@ -113,6 +115,7 @@ class ShardWriter:
         self.max_bytes, self.max_samples = max_bytes, max_samples
         self.include_frames = include_frames
         self.run_id, self.fingerprint = run_id, config_fingerprint
+        self.tag = layout.run_tag(run_id)
         self.ledger = ledger
         for sub in (layout.SHARDS, layout.INDEX, layout.FAILURES):
             fs.makedirs(f"{self.root}/{sub}", exist_ok=True)
@@ -154,7 +157,7 @@ class ShardWriter:
             self._finish_shard()
         leftover = self.ledger.take()
         if leftover is not None:
-            self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq))
+            self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
             self.seq += 1
 
     # -- internals ----------------------------------------------------------------------------
@@ -176,7 +179,7 @@ class ShardWriter:
         row.update(
             key=item.key,
             source_path=rec["path"],
-            shard=layout.shard_name(self.seq),
+            shard=layout.shard_name(self.seq, self.tag),
             shard_members=json.dumps(offsets, sort_keys=True),
             sample_bytes=size,
             stage_status={f: status.get(f) for f in self._status_fields},
@@ -188,7 +191,7 @@ class ShardWriter:
         return row
 
     def _open_shard(self) -> None:
-        name = layout.shard_name(self.seq)
+        name = layout.shard_name(self.seq, self.tag)
         self._tmp = f"{self.root}/{layout.SHARDS}/{layout.tmp_name(name)}"
         self._fh = self.fs.open(self._tmp, "wb")
         # both stay open across add() calls and are closed in _finish_shard
@@ -199,13 +202,13 @@ class ShardWriter:
         assert self._tar is not None
         self._tar.close()
         self._fh.close()
-        name = layout.shard_name(self.seq)
+        name = layout.shard_name(self.seq, self.tag)
         self.fs.mv(self._tmp, f"{self.root}/{layout.SHARDS}/{name}")
         ledger = self.ledger.take()
         if ledger is not None:
-            self._write_parquet(ledger, layout.FAILURES, layout.ledger_name(self.seq))
+            self._write_parquet(ledger, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
         table = pa.Table.from_pylist(self._rows, schema=index_schema())
-        self._write_parquet(table, layout.INDEX, layout.index_name(self.seq))
+        self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
         log.info("wrote %s (%d samples, %.1f MB)", name, len(self._rows), self._bytes / 1e6)
         self.samples_written += len(self._rows)
         self.shards_written.append(name)

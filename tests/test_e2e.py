@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from emodata import layout
 from emodata.loader import dataloader
 
 from .conftest import EMODATA, NO_LLM_STAGES, ROOT, run_cli
@@ -58,12 +59,15 @@ def test_output_layout(demo_run):
     ]
     shards = sorted(p.name for p in (demo_run / "shards").iterdir())
     index = sorted(p.name for p in (demo_run / "index").iterdir())
-    assert shards and all(re.fullmatch(r"shard-\d{6}\.tar", s) for s in shards)
+    # shard-NNNNNN-TAG.tar: sequence first (names sort in write order), then the run's tag
+    tag = layout.run_tag(json.loads((demo_run / "manifest.json").read_text())["runs"][0]["run_id"])
+    assert shards == [f"shard-{i:06d}-{tag}.tar" for i in range(len(shards))]
     assert [s.replace(".tar", ".parquet") for s in shards] == index
-    assert shards == [f"shard-{i:06d}.tar" for i in range(len(shards))]
     assert all(
-        re.fullmatch(r"part-\d{6}\.parquet", p.name) for p in (demo_run / "failures").iterdir()
+        re.fullmatch(rf"part-\d{{6}}-{tag}\.parquet", p.name)
+        for p in (demo_run / "failures").iterdir()
     )
+    assert sorted(p.name for p in (demo_run / "_state").iterdir()) == ["ingest.parquet"]
     rows = _index(demo_run)
     assert all(r["shard"] in shards for r in rows)
     assert max(sum(1 for r in rows if r["shard"] == s) for s in shards) <= 5

@@ -88,7 +88,9 @@ def test_run_reads_and_writes_s3(s3_env, samples_dir):
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     listing = sorted(p.split("run1/", 1)[1] for p in fs.find("out-bucket/run1"))
-    assert "shards/shard-000000.tar" in listing and "index/shard-000000.parquet" in listing
+    first = next(p for p in listing if p.startswith("shards/shard-000000-"))
+    assert first.replace("shards/", "index/").replace(".tar", ".parquet") in listing
+    assert "_state/lease.json" not in listing
     assert "manifest.json" in listing and "README.md" in listing
     assert not [p for p in listing if p.rsplit("/", 1)[-1].startswith(".")]
 

@@ -68,12 +68,13 @@ def test_shards_are_size_bounded_and_offsets_point_at_members(tmp_path):
         w.add(it)
     w.close()
     shards = sorted(p.name for p in (tmp_path / "shards").iterdir())
-    assert shards == ["shard-000000.tar", "shard-000001.tar", "shard-000002.tar"]  # 3 + 3 + 1
+    # 3 + 3 + 1
+    assert shards == ["shard-000000-r1.tar", "shard-000001-r1.tar", "shard-000002-r1.tar"]
     assert all((tmp_path / "shards" / s).stat().st_size <= 1_000_000 + 10_240 for s in shards)
     rows = pq.read_table(tmp_path / "index").to_pylist()
     assert (
         len(rows) == 7
-        and pq.read_schema(tmp_path / "index" / "shard-000000.parquet").names
+        and pq.read_schema(tmp_path / "index" / "shard-000000-r1.parquet").names
         == index_schema().names
     )
     for row in rows:
@@ -82,7 +83,7 @@ def test_shards_are_size_bounded_and_offsets_point_at_members(tmp_path):
         with open(tmp_path / "shards" / row["shard"], "rb") as f:
             f.seek(off)
             assert f.read(size) == originals[row["key"]]
-    with tarfile.open(tmp_path / "shards" / "shard-000000.tar") as tar:
+    with tarfile.open(tmp_path / "shards" / "shard-000000-r1.tar") as tar:
         names = tar.getnames()
         doc = json.loads(tar.extractfile(names[0]).read())
     assert names[0].endswith(".frame000.jpg") or names[0].endswith(".json")
@@ -96,8 +97,8 @@ def test_writes_are_deterministic(tmp_path):
         for i in range(3):
             w.add(_item(i, 1000))
         w.close()
-    a = (tmp_path / "a" / "shards" / "shard-000000.tar").read_bytes()
-    assert a == (tmp_path / "b" / "shards" / "shard-000000.tar").read_bytes()
+    a = (tmp_path / "a" / "shards" / "shard-000000-r1.tar").read_bytes()
+    assert a == (tmp_path / "b" / "shards" / "shard-000000-r1.tar").read_bytes()
 
 
 def test_ledger_rows_and_rerun_dedup(tmp_path):
@@ -131,9 +132,9 @@ def test_scan_removes_what_an_interrupted_run_left(tmp_path):
     for i in range(2):
         w.add(_item(i, 1000))
     w.close()
-    (tmp_path / "index" / "shard-000001.parquet").unlink()  # died before the marker
+    (tmp_path / "index" / "shard-000001-r1.parquet").unlink()  # died before the marker
     (tmp_path / "shards" / ".shard-000002.tar.tmp").write_bytes(b"partial")
     prior = scan(fs, str(tmp_path))
-    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["shard-000000.tar"]
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["shard-000000-r1.tar"]
     assert prior.total_done == 1 and prior.next_seq == 1
     assert len(prior.removed) == 2

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from emodata.annotate.settings import AnnotateConfig
 from emodata.errors import ConfigError
+from emodata.redact import watch_env
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def prepare(cfg: AnnotateConfig, output: str) -> Iterator[AnnotateSession]:
         for name in sorted(used):
             b = cfg.backends[name]
             where = f"annotate.backends.{name}"
+            watch_env(b.api_key_env)
             if b.kind == "openai" and b.serve is None:
                 b.serve = not (b.base_url or os.environ.get("OPENAI_BASE_URL"))
             if b.kind == "openai":

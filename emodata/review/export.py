@@ -131,7 +131,7 @@ class ReleaseWriter(ShardWriter):
     def _index_row(self, item: Item, offsets: dict[str, list[int]], size: int) -> dict[str, Any]:
         row = self.rows_by_key.pop(item.key)
         row.update(
-            shard=layout.shard_name(self.seq),
+            shard=layout.shard_name(self.seq, self.tag),
             shard_members=json.dumps(offsets, sort_keys=True),
             sample_bytes=size,
         )

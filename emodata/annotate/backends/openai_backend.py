@@ -19,6 +19,7 @@ from typing import Any
 from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.prompts import schema_hint
 from emodata.annotate.settings import BackendConfig
+from emodata.redact import install_log_filter, redact, watch_env
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ class OpenAIBackend(Backend):
                 "the openai backend needs an endpoint: set annotate.backends.<name>.base_url, "
                 "or OPENAI_BASE_URL (a run starts a local vLLM server itself when neither is set)"
             )
+        watch_env(self.cfg.api_key_env)  # an endpoint may echo the key back in an error
+        install_log_filter()
         key = os.environ.get(self.cfg.api_key_env) or "EMPTY"
         self._client = openai.OpenAI(
             base_url=base_url, api_key=key, max_retries=0, timeout=self.cfg.timeout_s
@@ -142,7 +145,9 @@ class OpenAIBackend(Backend):
             return False
         with self._lock:
             if self.structured:
-                log.warning("endpoint refused response_format (%s); validating instead", err)
+                log.warning(
+                    "endpoint refused response_format (%s); validating instead", _describe(err)
+                )
                 self.structured = False
         return True
 
@@ -150,5 +155,5 @@ class OpenAIBackend(Backend):
 def _describe(err: Exception) -> str:
     status = getattr(err, "status_code", None)
     name = type(err).__name__
-    msg = str(getattr(err, "message", "") or err)[:300]
+    msg = redact(str(getattr(err, "message", "") or err))[:300]
     return f"{name} {status}: {msg}" if status else f"{name}: {msg}"
