@@ -127,7 +127,10 @@ class SegmentConfig(_Section):
     crf: int = Field(23, ge=0, le=51)
     preset: X264Preset = Field("veryfast", description="x264 preset (ultrafast..placebo).")
     audio_rate: int = Field(16000, ge=8000)
-    threads: int = Field(1, ge=1, description="FFmpeg threads per task.")
+    threads: int = Field(1, ge=1, description="FFmpeg encoder threads per task.")
+    decode_threads: int = Field(
+        0, ge=0, description="FFmpeg decoder threads per task (0: FFmpeg's choice)."
+    )
     cpus_per_task: float = Field(1.0, gt=0)
     timeout_s: float = Field(600, gt=0)
 

@@ -217,6 +217,9 @@ class EncodeSpec:
     audio_rate: int
     threads: int
     timeout_s: float
+    #: decoder threads (0: FFmpeg's choice); decoding does not change the output's bytes, and a
+    #: 4K source decoded on one thread is the slowest task of a small run
+    decode_threads: int = 0
 
 
 @dataclass
@@ -251,17 +254,18 @@ def encode_clip(
             "-v",
             "error",
             "-threads",
-            str(spec.threads),
+            str(spec.decode_threads),
             "-ss",
             f"{start_s:.3f}",
             "-t",
             f"{end_s - start_s:.3f}",
             "-i",
             path,
+            # one scale of the decoded frames feeds both the clip and the sampled frames
+            "-filter_complex",
+            f"[0:v:0]{scale},split=2[s0][s1];[s0]fps={spec.fps}[v];[s1]fps={spec.frame_rate}[f]",
             "-map",
-            "0:v:0",
-            "-vf",
-            f"{scale},fps={spec.fps}",
+            "[v]",
             "-c:v",
             "libx264",
             "-preset",
@@ -308,16 +312,7 @@ def encode_clip(
                 "+bitexact",
                 str(out / "clip.wav"),
             ]
-        cmd += [
-            "-map",
-            "0:v:0",
-            "-an",
-            "-vf",
-            f"{scale},fps={spec.frame_rate}",
-            "-q:v",
-            "3",
-            str(out / "frame%04d.jpg"),
-        ]
+        cmd += ["-map", "[f]", "-an", "-q:v", "3", str(out / "frame%04d.jpg")]
         _run(cmd, spec.timeout_s)
         mp4 = (out / "clip.mp4").read_bytes()
         if not mp4:

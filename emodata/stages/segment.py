@@ -63,6 +63,7 @@ def encode_spec(c: SegmentConfig, threads: int | None = None) -> EncodeSpec:
         audio_rate=c.audio_rate,
         threads=c.threads if threads is None else threads,
         timeout_s=c.timeout_s,
+        decode_threads=c.decode_threads,
     )
 
 
@@ -75,7 +76,9 @@ class ScenePlanStage(Stage):
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
         src = local_path(rec["path"])
-        cuts = scene_cuts(src, self.config.scene_threshold, self.config.timeout_s)
+        cuts = scene_cuts(
+            src, self.config.scene_threshold, self.config.timeout_s, self.config.decode_threads
+        )
         clips, dropped = plan_clips(
             rec["source_duration_s"], cuts, self.config.min_clip_s, self.config.max_clip_s
         )
