@@ -33,10 +33,19 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "confidence": 0.5,
         },
         "rationale": [{"claim": "The clip is short and calm.", "cues": ["clip.duration"]}],
-        "caption": "A short, calm clip.",
+        "conflict": "",
+        "caption": "A short, calm clip: nothing in the measured cues points to a strong feeling, "
+        "so the scene reads as neutral and quiet from start to end.",
     },
     "critic": {"verdict": "accept", "reasons": []},
-    "qa": {"qa": [{"kind": "emotion", "question": "What is the emotion?", "answer": "neutral"}]},
+    "qa": {
+        "qa": [
+            {"kind": "attribute", "question": "Who is in the clip?", "answer": "Not measured."},
+            {"kind": "expression", "question": "What expression shows?", "answer": "None."},
+            {"kind": "emotion", "question": "What is the emotion?", "answer": "neutral"},
+            {"kind": "reasoning", "question": "Why?", "answer": "The cues are calm."},
+        ]
+    },
 }
 
 
