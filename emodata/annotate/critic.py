@@ -42,7 +42,9 @@ SPEECH_WORDS = (
     "voice",
 )
 _SCORE = re.compile(r"\s*[:=]?\s*[0-9]*\.?[0-9]+")
-_NEGATION = re.compile(r"\b(?:not|no|without|never|isn't|doesn't|nor)\b(?:\W+\w+){0,2}\W*$")
+_NEGATION = re.compile(
+    r"\b(?:not|no|nothing|nobody|without|never|isn't|doesn't|nor)\b(?:\W+\w+){0,2}\W*$"
+)
 
 
 @dataclass
@@ -438,12 +440,13 @@ def check_affect_not_copied(tree: dict[str, Any], ev: Evidence) -> Check:
     Round numbers (0, 0.5, 0.8...) collide by chance and are left alone.
     """
     emo = tree.get("emotion") or {}
-    legit = {
-        round(x, 3)
-        for k, c in ev.cues.items()
-        if _AFFECT_CUES.match(k)
-        for x in _numbers(c.get("value"))
-    }
+    legit = set()
+    for k, c in ev.cues.items():
+        value = c.get("value")
+        if k.startswith("modality.") and isinstance(value, dict):
+            value = [value.get("valence"), value.get("arousal")]  # not its label shares
+        if _AFFECT_CUES.match(k):
+            legit.update(_numbers(value))
     problems = []
     for dim in ("valence", "arousal"):
         x = emo.get(dim)
