@@ -46,7 +46,12 @@ class BackendConfig(_Section):
         "None does so when no base_url or OPENAI_BASE_URL is given.",
     )
     concurrency: int = Field(8, ge=1, description="openai: requests in flight per actor.")
-    timeout_s: float = Field(120, gt=0, description="Per request.")
+    timeout_s: float = Field(
+        300,
+        gt=0,
+        description="Per request; a full-length tree from a local CPU server with 8 requests "
+        "in flight takes minutes.",
+    )
     max_retries: int = Field(4, ge=0, description="On 429, 5xx, timeouts and dropped connections.")
     backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles, Retry-After wins.")
     structured: Literal["auto", "json_schema", "prompt"] = Field(
@@ -85,9 +90,9 @@ def _agents() -> dict[str, AgentConfig]:
     return {
         "perceiver": AgentConfig(max_tokens=640),
         "listener": AgentConfig(max_tokens=320),
-        "reasoner": AgentConfig(max_tokens=1024),
+        "reasoner": AgentConfig(max_tokens=960),
         "critic": AgentConfig(max_tokens=160),
-        "qa": AgentConfig(max_tokens=640),
+        "qa": AgentConfig(max_tokens=560),
     }
 
 
