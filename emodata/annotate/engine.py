@@ -169,7 +169,7 @@ class Annotator:
                 if up in c.outputs:
                     data[up] = c.outputs[up]
             if c.feedback:
-                data["previous_tree"] = c.outputs.get("reasoner")
+                data["previous_tree"] = _brief(c.outputs.get("reasoner") or {})
                 data["critic_feedback"] = c.feedback
             return data
         tree = self.tree(c)
@@ -353,6 +353,18 @@ def clamp(value: Any, schema: dict[str, Any]) -> Any:
         return {k: clamp(v, props[k]) if k in props else v for k, v in value.items()}
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [clamp(v, schema["items"]) for v in value]
+    return value
+
+
+def _brief(value: Any, chars: int = 300) -> Any:
+    """A previous tree as sent back for revision: long strings cut, so that a small model's
+    looping caption does not push the prompt past the context."""
+    if isinstance(value, str):
+        return value[:chars]
+    if isinstance(value, dict):
+        return {k: _brief(v, chars) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_brief(v, chars) for v in value]
     return value
 
 

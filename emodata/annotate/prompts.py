@@ -137,7 +137,7 @@ def data_message(data: dict[str, Any], images: list[bytes] | None = None) -> dic
 def repair_messages(messages: list[dict[str, Any]], bad: str, problem: str) -> list[dict[str, Any]]:
     return [
         *messages,
-        {"role": "assistant", "content": bad[:4000]},
+        {"role": "assistant", "content": bad[:2000]},
         {
             "role": "user",
             "content": f"That answer is not valid: {problem[:300]}. Reply again with only the "

@@ -160,6 +160,15 @@ def test_a_server_without_structured_output_gets_validated_answers(tmp_path):
     assert later and all("JSON schema" in b["messages"][0]["content"] for b in later)
 
 
+def test_a_prompt_past_the_context_is_an_error_not_a_refused_schema(tmp_path):
+    with FaultServer({"reasoner": ["too_long"]}) as server:
+        out = annotate(make_stage(server, tmp_path, structured="auto"))
+    failed = [i for i in out if not i.ok]
+    assert len(failed) == 1 and failed[0].error["reason"] == "llm_error"
+    assert "max_tokens" in failed[0].error["message"]
+    assert all("response_format" in b for b in server.bodies)  # structured output stays on
+
+
 def test_transcripts_are_quoted_data_and_keys_stay_secret(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-4242")
     rec = smiling()

@@ -264,7 +264,7 @@ def test_the_clip_with_no_face_and_no_speech_gets_neutral():
 # ---- the loop: revision requests and rejections name check and claim --------------------------
 def test_revision_requests_and_rejections_name_the_check_and_the_claim():
     bad = neutral_tree() | {"emotion": dict(neutral_tree()["emotion"], label="happy", valence=1.0)}
-    bad["caption"] += " " + "Nothing else happens in the frame. " * 4
+    bad["caption"] += " " + "Nothing else happens in the frame. " * 8
     backend = Scripted({"reasoner": reasoner(bad)})
     (clip,) = annotate([empty_scene()], backend, max_revisions=1)
     assert clip.verdict == "rejected" and clip.revisions == 1
@@ -273,6 +273,7 @@ def test_revision_requests_and_rejections_name_the_check_and_the_claim():
     assert clip.requests == clip.reasons
     again = data_of([r for r in backend.requests if r.schema_name == "reasoner"][1])
     assert again["critic_feedback"] == clip.reasons
+    assert len(again["previous_tree"]["caption"]) <= 300 < len(bad["caption"])  # kept short
     assert clip.check_runs["no_evidence_neutral"] == [2, 2]
     assert clip.check_runs["cues_exist"] == [2, 0]
 
