@@ -387,7 +387,7 @@ _MODALITY_WORDS = {
 
 
 def check_conflict_explained(tree: dict[str, Any], ev: Evidence) -> Check:
-    """A recorded modality conflict is named in the tree, with how it was resolved."""
+    """A recorded modality conflict is named in the tree: every disagreeing modality by name."""
     conflicts = (ev.modality or {}).get("conflicts") or []
     if not conflicts:
         return Check("conflict_explained", True, "not checked: no modality conflict")
@@ -398,13 +398,9 @@ def check_conflict_explained(tree: dict[str, Any], ev: Evidence) -> Check:
         if "modality.conflict" in (r.get("cues") or [])
     ]
     said = " ".join([text, *cited]).lower()
-    named = {
-        name
-        for c in conflicts
-        for name in c.get("modalities") or []
-        if any(w in said for w in _MODALITY_WORDS.get(name, (name,)))
-    }
-    if said.strip() and named:
+    needed = {name for c in conflicts for name in c.get("modalities") or []}
+    named = {n for n in needed if any(w in said for w in _MODALITY_WORDS.get(n, (n,)))}
+    if said.strip() and named == needed:
         return Check("conflict_explained", True)
     what = ev.cues.get("modality.conflict", {}).get("text", "modalities disagree")
     return Check(

@@ -219,6 +219,9 @@ def test_a_modality_conflict_left_unexplained_is_sent_back():
     bad = failed(tree, conflicted())
     assert set(bad) == {"conflict_explained"}
     assert "face" in bad["conflict_explained"] and "words" in bad["conflict_explained"]
+    tree["conflict"] = "happy expression (mean FER score 0.96)"  # names the face only
+    assert set(failed(tree, conflicted())) == {"conflict_explained"}
+    tree["conflict"] = ""
     tree["rationale"].append(
         {
             "claim": "The face smiles while the wording is sad; the smile dominates.",
