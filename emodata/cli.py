@@ -230,6 +230,21 @@ def stats_cmd(out_dir: str, sql: str | None) -> None:
         _print_table(agents)
         click.echo("\n== annotate: critic verdicts, tokens and estimated cost")
         _print_table(verdicts)
+    q = s["quality"]
+    if q:
+        click.echo("\n== annotation quality")
+        _print_table([q["kept"] | q["modalities"]])
+        click.echo("\n== annotation quality: verdicts by reason (check id)")
+        _print_table(q["verdicts"])
+        click.echo("\n== annotation quality: pass rate of each critic check")
+        _print_table(q["checks"])
+        click.echo("\n== annotation quality: labels")
+        _print_table(q["labels"])
+        if q["agreement"]:
+            a = q["agreement"]
+            click.echo("\n== annotation quality: agreement with the manifest label")
+            _print_table([{k: v for k, v in a.items() if k != "confusion"}])
+            _print_table(a["confusion"])
 
 
 @main.command(name="verify")

@@ -105,7 +105,7 @@ Per source dataset and licence, as given in the input manifest:
 From the ledger (`failures/*.parquet`), latest attempt per entry:
 
 {_table(summary["ledger"])}
-## Layout
+{quality_section(summary.get("quality"))}## Layout
 - `shards/shard-NNNNNN-TAG.tar` (TAG: the writing run's tag): members `KEY.json` (metadata),
   `KEY.mp4`, `KEY.wav`, `KEY.frameNNN.jpg`.
 - `index/shard-NNNNNN-TAG.parquet`: one row per clip (schema `emodata.index`), `key` is the
@@ -119,6 +119,44 @@ loader = dataloader("{root}", query="duration_s > 2", batch_size=8)
 ```
 """
     _atomic_text(fs, f"{root}/{layout.CARD}", text)
+
+
+def quality_section(q: dict[str, Any] | None) -> str:
+    """The card's "Annotation quality" section (emodata.quality), or "" when nothing was
+    annotated."""
+    if not q:
+        return ""
+    k, m, a = q["kept"], q["modalities"], q["agreement"]
+    kept = k["accepted"] + k["revised"]
+    lines = [
+        "## Annotation quality",
+        f"- kept (accepted or revised): **{kept} of {k['annotated']}** "
+        f"({k['kept_share']:.0%}); {k['accepted']} accepted, {k['revised']} revised, "
+        f"{k['rejected']} rejected.",
+    ]
+    if m["conflict_share"] is not None:
+        lines.append(
+            f"- modality conflict (face, voice, words disagree): {m['conflicts']} of "
+            f"{m['clips_with_summary']} clips ({m['conflict_share']:.0%})."
+        )
+    if m["measured_share"] is not None:
+        lines.append(
+            f"- tree fields measured: {m['fields_measured']}, written by a model: "
+            f"{m['fields_model']} ({m['measured_share']:.0%} measured)."
+        )
+    if a:
+        lines.append(
+            f"- agreement with the manifest's `label` on {a['clips']} clips: accuracy "
+            f"{a['accuracy']:.3f}, macro-F1 {a['macro_f1']:.3f}."
+        )
+    text = "\n".join(lines) + "\n\nVerdicts by reason (check id of each revision request or "
+    text += "rejection):\n\n" + _table(q["verdicts"])
+    text += "\nPass rate of each critic check (all critic rounds):\n\n" + _table(q["checks"])
+    text += "\nLabels:\n\n" + _table(q["labels"])
+    if a:
+        text += "\nConfusion (rows: manifest label, columns: annotated label):\n\n"
+        text += _table(a["confusion"])
+    return text + "\n"
 
 
 def render_summary(root: str, summary: dict[str, Any], run: dict[str, Any]) -> str:

@@ -92,7 +92,9 @@ def summary(out_dir: str) -> dict[str, Any]:
                   round(sum(duration_s), 1) as seconds
            from idx group by all order by clips desc""",
     )
-    return {"clips": clips, "ledger": ledger, "datasets": datasets}
+    from emodata.quality import quality
+
+    return {"clips": clips, "ledger": ledger, "datasets": datasets, "quality": quality(out_dir)}
 
 
 def stage_table(out_dir: str) -> list[dict[str, Any]]:

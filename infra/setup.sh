@@ -56,7 +56,7 @@ fi
 stamp=.venv/.emodata-synced
 if [ ! -f "$stamp" ] || [ uv.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: syncing .venv from uv.lock"
-  uv sync --frozen --all-extras --python 3.11
+  uv sync --quiet --frozen --all-extras --python 3.11
   touch "$stamp"
 fi
 

@@ -2,7 +2,10 @@
 
 These run before any LLM review, so a tree that cites a cue that does not exist, claims a smile
 the expression scores do not show, claims speech on a silent clip, uses a label outside the
-taxonomy or a valence that contradicts its label is caught whatever the critic model thinks.
+taxonomy or no measured modality supports, a valence that contradicts its label or is a copied
+FER probability, attributes other than the measured age and gender, or leaves a modality
+conflict unexplained is caught whatever the critic model thinks. Each failed check carries its
+id and the claim it failed on, and both travel into revision requests and rejection reasons.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ SPEECH_WORDS = (
     "voice",
 )
 _SCORE = re.compile(r"\s*[:=]?\s*[0-9]*\.?[0-9]+")
-_NEGATION = re.compile(r"\b(?:not|no|without|never|isn't|doesn't|nor)\b(?:\W+\w+){0,2}\W*$")
+_NEGATION = re.compile(
+    r"\b(?:not|no|nothing|nobody|without|never|isn't|doesn't|nor)\b(?:\W+\w+){0,2}\W*$"
+)
 
 
 @dataclass
@@ -47,9 +52,15 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+    claim: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def reason(self) -> str:
+        """``check_id: detail [claim: ...]``, as sent back to the reasoner and recorded."""
+        claim = f" [claim: {self.claim[:120]}]" if self.claim else ""
+        return f"{self.name}: {self.detail}{claim}"
 
 
 def _mentions(text: str, stems: tuple[str, ...]) -> bool:
@@ -80,7 +91,9 @@ def _cited(tree: dict[str, Any]) -> list[tuple[str, str]]:
 def check_cues_exist(tree: dict[str, Any], ev: Evidence) -> Check:
     missing = [f"{where} cites '{cue}'" for where, cue in _cited(tree) if cue not in ev.cues]
     if missing:
-        return Check("cues_exist", False, "unknown cue id(s): " + "; ".join(missing[:5]))
+        return Check(
+            "cues_exist", False, "unknown cue id(s): " + "; ".join(missing[:5]), missing[0]
+        )
     return Check("cues_exist", True)
 
 
@@ -91,6 +104,7 @@ def check_label(tree: dict[str, Any], taxonomy: dict[str, tuple[float, float]]) 
             "label_in_taxonomy",
             False,
             f"label '{label}' is not in the taxonomy ({', '.join(sorted(taxonomy))})",
+            f"emotion.label '{label}'",
         )
     return Check("label_in_taxonomy", True)
 
@@ -106,6 +120,7 @@ def check_valence(tree: dict[str, Any], taxonomy: dict[str, tuple[float, float]]
             "valence_matches_label",
             False,
             f"valence {float(v):+.2f} contradicts '{label}' (expected {lo:+.2f}..{hi:+.2f})",
+            f"emotion.valence {float(v):+.2f}",
         )
     return Check("valence_matches_label", True)
 
@@ -129,17 +144,27 @@ def check_faces(tree: dict[str, Any], ev: Evidence) -> Check:
     facial = [e for e in tree.get("expressions") or [] if e.get("modality") == "facial"]
     known = {c.split(".")[1] for c in ev.cues if c.startswith("face.")}
     if facial and not known:
-        return Check("faces_exist", False, "facial expressions claimed on a clip with no face")
+        return Check(
+            "faces_exist",
+            False,
+            "facial expressions claimed on a clip with no face",
+            facial[0].get("description", ""),
+        )
     bad = [e.get("track") for e in facial if e.get("track") and e.get("track") not in known]
     if bad:
-        return Check("faces_exist", False, f"unknown face track(s) {bad}; known {sorted(known)}")
+        return Check(
+            "faces_exist",
+            False,
+            f"unknown face track(s) {bad}; known {sorted(known)}",
+            f"expression on track {bad[0]}",
+        )
     return Check("faces_exist", True)
 
 
 def check_expressions(tree: dict[str, Any], ev: Evidence, min_score: float) -> Check:
     if not ev.tracks:
         return Check("expressions_measured", True, "not checked: no expression scores")
-    problems = []
+    problems, claims = [], []
     for track, where, text in _facial_claims(tree):
         scores = ev.tracks.get(track or "") or ev.tracks.get(ev.main_track or "")
         if scores is None:
@@ -150,8 +175,9 @@ def check_expressions(tree: dict[str, Any], ev: Evidence, min_score: float) -> C
                     f"{where} claims {cls} ('{text[:60]}') but the measured "
                     f"{cls} score is {scores.get(cls, 0.0):.2f}"
                 )
+                claims.append(f"{where}: {text}")
     if problems:
-        return Check("expressions_measured", False, "; ".join(problems[:3]))
+        return Check("expressions_measured", False, "; ".join(problems[:3]), claims[0])
     return Check("expressions_measured", True)
 
 
@@ -168,6 +194,7 @@ def check_speech(tree: dict[str, Any], ev: Evidence, silence_ratio: float) -> Ch
     ]
     claims.append(("caption", tree.get("caption", "")))
     said = [w for w, text in claims if _mentions(text, SPEECH_WORDS)]
+    quoted = dict(claims)
     vocal = [
         f"expressions[{i}]"
         for i, e in enumerate(tree.get("expressions") or [])
@@ -179,6 +206,7 @@ def check_speech(tree: dict[str, Any], ev: Evidence, silence_ratio: float) -> Ch
             False,
             f"speech claimed in {sorted(set(said + vocal))} "
             f"but the clip is silent (speech ratio {ev.speech_ratio:.2f})",
+            quoted.get((said + vocal)[0], ""),
         )
     return Check("speech_measured", True)
 
@@ -190,8 +218,311 @@ def check_times(tree: dict[str, Any], ev: Evidence) -> Check:
         if not 0 <= e.get("start_s", 0) <= e.get("end_s", 0) <= ev.duration_s + 0.5
     ]
     if bad:
-        return Check("times_in_clip", False, f"outside the {ev.duration_s:.1f} s clip: {bad[:3]}")
+        return Check(
+            "times_in_clip", False, f"outside the {ev.duration_s:.1f} s clip: {bad[:3]}", bad[0]
+        )
     return Check("times_in_clip", True)
+
+
+_FEMALE = ("female", "woman", "women", "girl", "feminine", "lady")
+_MALE = ("male", "man", "men", "boy", "masculine", "gentleman")
+_AGE_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_SECONDS = re.compile(r"\d\s+(?:s|secs?|seconds?)\b")
+
+
+def _gender_word(text: str) -> str | None:
+    words = set(re.findall(r"[a-z]+", text.lower()))
+    female, male = bool(words & set(_FEMALE)), bool(words & set(_MALE))
+    return "female" if female and not male else "male" if male and not female else None
+
+
+def check_attributes(tree: dict[str, Any], ev: Evidence, vision: bool = False) -> Check:
+    """Age range and gender presentation agree with the age and gender networks.
+
+    A value for a subject the networks did not measure needs a model that saw the frames
+    (``vision``); an age range must be an age ("13.5 s long" is not).
+    """
+    problems = []
+    for i, a in enumerate(tree.get("attributes") or []):
+        subj = a.get("subject", "")
+        age_text = (a.get("age_range") or "").strip()
+        where = f"attributes[{i}]"
+        if age_text:
+            nums = [float(x) for x in _AGE_NUMBER.findall(age_text)]
+            measured = ev.ages.get(subj)
+            if not nums or max(nums) > 110 or _SECONDS.search(age_text):
+                problems.append((f"{where}.age_range '{age_text}'", "is not an age range"))
+            elif measured is not None:
+                _, lo, hi = measured
+                if max(nums) < lo - 5 or min(nums) > hi + 5:
+                    problems.append(
+                        (
+                            f"{where}.age_range '{age_text}'",
+                            f"contradicts the measured apparent age of {subj} "
+                            f"({lo:.0f}-{hi:.0f}, face.{subj}.age)",
+                        )
+                    )
+            elif not vision:
+                problems.append(
+                    (f"{where}.age_range '{age_text}'", f"has no measured age for '{subj}'")
+                )
+        g_text = (a.get("gender_presentation") or "").strip()
+        if g_text:
+            claimed = _gender_word(g_text)
+            measured_g = ev.genders.get(subj)
+            if claimed is None and not (vision and measured_g is None):
+                problems.append(
+                    (f"{where}.gender_presentation '{g_text}'", "is not a gender presentation")
+                )
+            elif measured_g is not None and claimed != measured_g[0]:
+                problems.append(
+                    (
+                        f"{where}.gender_presentation '{g_text}'",
+                        f"contradicts the measured presentation of {subj} "
+                        f"({measured_g[0]}, p {measured_g[1]:.2f}, face.{subj}.gender)",
+                    )
+                )
+            elif measured_g is None and not vision:
+                problems.append(
+                    (
+                        f"{where}.gender_presentation '{g_text}'",
+                        f"has no measured gender presentation for '{subj}'",
+                    )
+                )
+        sources = tree.get("sources") or {}
+        for f in ("appearance", "context"):
+            if a.get(f) and sources.get(f"{where}.{f}") == "model" and not vision:
+                problems.append(
+                    (f"{where}.{f} '{a[f][:60]}'", "was written by a model that saw no frames")
+                )
+    if problems:
+        return Check(
+            "attributes_measured",
+            False,
+            "; ".join(f"{c} {d}" for c, d in problems[:3]),
+            problems[0][0],
+        )
+    return Check("attributes_measured", True)
+
+
+#: NRC lexicon categories that speak for a taxonomy label.
+NRC_LABEL = {
+    "joy": "happy",
+    "sadness": "sad",
+    "anger": "angry",
+    "fear": "fear",
+    "disgust": "disgust",
+    "surprise": "surprise",
+}
+
+
+def supporting_modalities(
+    label: str,
+    modality: dict[str, Any],
+    taxonomy: dict[str, tuple[float, float]],
+    min_score: float,
+    neutral_label: str = "neutral",
+) -> list[str]:
+    """The measured modalities whose values speak for ``label`` (see check_label_supported)."""
+    out = []
+    face = modality.get("face") or {}
+    if face:
+        labels = face.get("labels") or {}
+        if labels.get(label, 0.0) >= min_score or (
+            label == neutral_label and abs(float(face.get("valence") or 0.0)) < 0.2
+        ):
+            out.append("face")
+    words = modality.get("words") or {}
+    if words and words.get("valence") is not None:
+        v = float(words["valence"])
+        lo, hi = taxonomy.get(label, (-1.0, 1.0))
+        shares = words.get("labels") or {}
+        by_nrc = any(NRC_LABEL.get(k) == label and s >= 0.25 for k, s in shares.items())
+        signed = (lo > 0 or hi < 0) and lo <= v <= hi and abs(v) >= 0.2
+        if by_nrc or signed or (label == neutral_label and abs(v) < 0.2):
+            out.append("words")
+    voice = modality.get("voice") or {}
+    arousal = voice.get("arousal") if voice else None
+    if arousal is not None and label == neutral_label and abs(float(arousal)) < 0.25:
+        out.append("voice")
+    return out
+
+
+def check_label_supported(
+    tree: dict[str, Any],
+    ev: Evidence,
+    taxonomy: dict[str, tuple[float, float]],
+    min_score: float,
+    neutral_label: str = "neutral",
+) -> Check:
+    """Some measured modality speaks for the label.
+
+    Face: the label's FER share reaches ``min_score`` (neutral: also a face valence near 0);
+    words: the NRC category of the label holds >= 25% of the emotion words, or VADER valence
+    lies in the label's valence range and is at least 0.2 from 0 (neutral: within 0.2 of 0);
+    voice: calm or moderate arousal speaks for neutral only (its valence is unknown).
+    """
+    label = (tree.get("emotion") or {}).get("label")
+    m = ev.modality or {}
+    if label not in taxonomy or not m.get("measured"):
+        return Check("label_supported", True, "not checked: no label or no modality measured")
+    if supporting_modalities(label, m, taxonomy, min_score, neutral_label):
+        return Check("label_supported", True)
+    seen = "; ".join(
+        ev.cues[f"modality.{k}"]["text"] for k in m["measured"] if f"modality.{k}" in ev.cues
+    )
+    return Check(
+        "label_supported",
+        False,
+        f"no measured modality supports '{label}' ({seen})",
+        f"emotion.label '{label}'",
+    )
+
+
+_MODALITY_WORDS = {
+    "face": ("face", "facial", "expression", "smil", "frown"),
+    "voice": ("voice", "vocal", "tone", "prosod", "pitch", "loud", "arousal"),
+    "words": ("word", "wording", "transcript", "said", "says", "sentence", "text", "lexic"),
+}
+
+
+def check_conflict_explained(tree: dict[str, Any], ev: Evidence) -> Check:
+    """A recorded modality conflict is named in the tree: every disagreeing modality by name."""
+    conflicts = (ev.modality or {}).get("conflicts") or []
+    if not conflicts:
+        return Check("conflict_explained", True, "not checked: no modality conflict")
+    text = (tree.get("conflict") or "").strip()
+    cited = [
+        r.get("claim", "")
+        for r in tree.get("rationale") or []
+        if "modality.conflict" in (r.get("cues") or [])
+    ]
+    said = " ".join([text, *cited]).lower()
+    needed = {name for c in conflicts for name in c.get("modalities") or []}
+    named = {n for n in needed if any(w in said for w in _MODALITY_WORDS.get(n, (n,)))}
+    if said.strip() and named == needed:
+        return Check("conflict_explained", True)
+    what = ev.cues.get("modality.conflict", {}).get("text", "modalities disagree")
+    return Check(
+        "conflict_explained",
+        False,
+        f"{what}; the tree must name the disagreeing modalities and how it resolved them "
+        "(the conflict field, or a rationale step citing modality.conflict)",
+        f"conflict '{text[:80]}'" if text else "no conflict named",
+    )
+
+
+#: Cues whose numbers are valence or arousal measurements; any other number is unrelated.
+_AFFECT_CUES = re.compile(r"^(modality\.|words\.(s\d+\.)?valence$|voice\.arousal$)")
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _numbers(v)]
+    if isinstance(value, list | tuple):
+        return [x for v in value for x in _numbers(v)]
+    return []
+
+
+def check_affect_not_copied(tree: dict[str, Any], ev: Evidence) -> Check:
+    """Valence and arousal are not a copy of an unrelated measured number.
+
+    A FER probability, a duration, a geometry ratio or a speech ratio is not an arousal; a
+    value equal (to 0.005) to one of them, and not to a valence/arousal measurement, is flagged.
+    Round numbers (0, 0.5, 0.8...) collide by chance and are left alone.
+    """
+    emo = tree.get("emotion") or {}
+    legit = set()
+    for k, c in ev.cues.items():
+        value = c.get("value")
+        if k.startswith("modality.") and isinstance(value, dict):
+            value = [value.get("valence"), value.get("arousal")]  # not its label shares
+        if _AFFECT_CUES.match(k):
+            legit.update(_numbers(value))
+    problems = []
+    for dim in ("valence", "arousal"):
+        x = emo.get(dim)
+        if x is None or isinstance(x, bool) or abs(float(x) * 10 - round(float(x) * 10)) < 1e-6:
+            continue
+        x = float(x)
+        if any(abs(x - v) < 0.005 for v in legit):
+            continue
+        for k, c in ev.cues.items():
+            if _AFFECT_CUES.match(k):
+                continue
+            hit = next((n for n in _numbers(c.get("value")) if abs(x - n) < 0.005), None)
+            if hit is not None:
+                problems.append((dim, x, k, hit))
+                break
+    if problems:
+        dim, x, k, hit = problems[0]
+        return Check(
+            "affect_not_copied",
+            False,
+            "; ".join(
+                f"{d} {v:+.2f} equals {cue} ({n:g}), which does not measure {d}"
+                for d, v, cue, n in problems
+            ),
+            f"emotion.{dim} {x:+.2f}",
+        )
+    return Check("affect_not_copied", True)
+
+
+_FACE_WORDS = ("face", "facial", "smil", "frown", "grin", "scowl", "glar", "brow", "eyes")
+
+
+def check_no_evidence(
+    tree: dict[str, Any],
+    ev: Evidence,
+    silence_ratio: float,
+    neutral_label: str = "neutral",
+    max_valence: float = 0.3,
+    max_confidence: float = 0.4,
+) -> Check:
+    """A clip with no face and no speech: neutral, |valence| small, low confidence, no faces."""
+    voice = any(k in ev.cues for k in ("voice.arousal", "audio.pitch", "audio.speech_rate"))
+    no_speech = ev.silent(silence_ratio) or (ev.speech_ratio is None and not voice)
+    if ev.has_face() or not no_speech:
+        return Check("no_evidence_neutral", True, "not checked: a face or speech was measured")
+    emo = tree.get("emotion") or {}
+    problems = []
+    if emo.get("label") != neutral_label:
+        problems.append((f"emotion.label '{emo.get('label')}'", f"must be '{neutral_label}'"))
+    if abs(float(emo.get("valence") or 0.0)) > max_valence:
+        problems.append(
+            (f"emotion.valence {float(emo['valence']):+.2f}", f"|valence| > {max_valence}")
+        )
+    if float(emo.get("confidence") or 0.0) > max_confidence:
+        problems.append(
+            (f"emotion.confidence {float(emo['confidence']):.2f}", f"confidence > {max_confidence}")
+        )
+    texts = [
+        (f"expressions[{i}]", e.get("description", ""))
+        for i, e in enumerate(tree.get("expressions") or [])
+    ]
+    texts += [
+        (f"rationale[{i}]", r.get("claim", "")) for i, r in enumerate(tree.get("rationale") or [])
+    ]
+    texts.append(("caption", tree.get("caption", "")))
+    facial = [(w, t) for w, t in texts if _mentions(t, _FACE_WORDS)] + [
+        (f"expressions[{i}]", e.get("description", ""))
+        for i, e in enumerate(tree.get("expressions") or [])
+        if e.get("modality") == "facial"
+    ]
+    if facial:
+        problems.append((f"{facial[0][0]}: {facial[0][1][:60]}", "is a facial claim"))
+    if problems:
+        return Check(
+            "no_evidence_neutral",
+            False,
+            "no face and no speech measured: " + "; ".join(f"{c} {d}" for c, d in problems[:4]),
+            problems[0][0],
+        )
+    return Check("no_evidence_neutral", True)
 
 
 def ground(
@@ -201,6 +532,10 @@ def ground(
     *,
     min_claimed_score: float = 0.2,
     silence_ratio: float = 0.05,
+    neutral_label: str = "neutral",
+    no_evidence_valence: float = 0.3,
+    no_evidence_confidence: float = 0.4,
+    vision: bool = False,
 ) -> list[Check]:
     """All deterministic checks on one tree; a tree passes when every check is ok."""
     return [
@@ -211,4 +546,27 @@ def ground(
         check_expressions(tree, ev, min_claimed_score),
         check_speech(tree, ev, silence_ratio),
         check_times(tree, ev),
+        check_attributes(tree, ev, vision),
+        check_label_supported(tree, ev, taxonomy, min_claimed_score, neutral_label),
+        check_conflict_explained(tree, ev),
+        check_affect_not_copied(tree, ev),
+        check_no_evidence(
+            tree, ev, silence_ratio, neutral_label, no_evidence_valence, no_evidence_confidence
+        ),
     ]
+
+
+CHECKS = (
+    "cues_exist",
+    "label_in_taxonomy",
+    "valence_matches_label",
+    "faces_exist",
+    "expressions_measured",
+    "speech_measured",
+    "times_in_clip",
+    "attributes_measured",
+    "label_supported",
+    "conflict_explained",
+    "affect_not_copied",
+    "no_evidence_neutral",
+)

@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from emodata.annotate import critic, prompts
+from emodata.annotate import critic, notes, prompts
 from emodata.annotate.backends import Backend, Request, Response
 from emodata.annotate.cache import ResponseCache, cache_key, input_hash
 from emodata.annotate.evidence import Evidence
@@ -41,6 +41,8 @@ class Clip:
     checks: list[dict[str, Any]] = field(default_factory=list)
     revisions: int = 0
     feedback: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # every revision request, in order
+    check_runs: dict[str, list[int]] = field(default_factory=dict)  # check -> [runs, failures]
 
 
 @dataclass
@@ -66,9 +68,26 @@ class Annotator:
         self.labels = list(cfg.taxonomy)
 
     # ---- the graph -------------------------------------------------------------------------
+    def renders(self, agent: str) -> bool:
+        """Perceiver and listener notes come from the measurements unless the model sees frames."""
+        return (
+            agent in {"perceiver", "listener"}
+            and not self.backends[self.cfg.agents[agent].backend].vision
+        )
+
+    def _render(self, c: Clip, agent: str) -> None:
+        if agent == "perceiver":
+            c.outputs[agent] = notes.perceiver(c.evidence, self.cfg.min_claimed_score)
+        else:
+            c.outputs[agent] = notes.listener(c.evidence, c.record, self.cfg.silence_ratio)
+        c.usage[agent] = _usage(notes.RENDERED) | {"rendered": 1}
+
     def run(self, clips: list[Clip]) -> None:
         first = [a for a in ("perceiver", "listener") if self.cfg.agents[a].enabled]
-        self._round([self._call(c, a) for c in clips for a in first])
+        for a in [a for a in first if self.renders(a)]:
+            for c in clips:
+                self._render(c, a)
+        self._round([self._call(c, a) for c in clips for a in first if not self.renders(a)])
         self._round([self._call(c, "reasoner") for c in self._ok(clips)])
         pending = self._ok(clips)
         while pending:
@@ -80,9 +99,17 @@ class Annotator:
                     self.cfg.taxonomy,
                     min_claimed_score=self.cfg.min_claimed_score,
                     silence_ratio=self.cfg.silence_ratio,
+                    neutral_label=self.cfg.neutral_label,
+                    no_evidence_valence=self.cfg.no_evidence_valence,
+                    no_evidence_confidence=self.cfg.no_evidence_confidence,
+                    vision=self._vision(),
                 )
                 c.checks = [k.as_dict() for k in checks]
-                failed = [k.detail for k in checks if not k.ok]
+                for k in checks:
+                    runs = c.check_runs.setdefault(k.name, [0, 0])
+                    runs[0] += 1
+                    runs[1] += 0 if k.ok else 1
+                failed = [k.reason() for k in checks if not k.ok]
                 if failed:
                     self._decide(c, "revise", failed)
                 elif self.cfg.critic_llm and self.cfg.agents["critic"].enabled:
@@ -93,7 +120,10 @@ class Annotator:
             for c in review:
                 if c.error is None:
                     out = c.outputs["critic"]
-                    self._decide(c, out["verdict"], [f"critic: {r}" for r in out["reasons"]])
+                    reasons = [f"critic_llm: {r}" for r in out["reasons"] if r.strip()]
+                    if out["verdict"] != "accept" and not reasons:
+                        reasons = [f"critic_llm: answered {out['verdict']} without a reason"]
+                    self._decide(c, out["verdict"], reasons)
             pending = [c for c in self._ok(pending) if c.verdict is None]
             self._round([self._call(c, "reasoner") for c in pending])
             pending = self._ok(pending)
@@ -108,9 +138,13 @@ class Annotator:
         if verdict == "revise" and c.revisions < self.cfg.max_revisions:
             c.revisions += 1
             c.feedback = reasons
+            c.requests.extend(reasons)
             return
         c.verdict = "rejected"
-        c.reasons = reasons or ["critic rejected the tree"]
+        c.reasons = reasons or ["critic_llm: rejected without a reason"]
+
+    def _vision(self) -> bool:
+        return self.backends[self.cfg.agents["perceiver"].backend].vision
 
     @staticmethod
     def _ok(clips: list[Clip]) -> list[Clip]:
@@ -135,12 +169,13 @@ class Annotator:
                 if up in c.outputs:
                     data[up] = c.outputs[up]
             if c.feedback:
-                data["previous_tree"] = c.outputs.get("reasoner")
+                data["previous_tree"] = _brief(c.outputs.get("reasoner") or {})
                 data["critic_feedback"] = c.feedback
             return data
         tree = self.tree(c)
         body = {
-            k: tree[k] for k in ("attributes", "expressions", "emotion", "rationale", "caption")
+            k: tree[k]
+            for k in ("attributes", "expressions", "emotion", "rationale", "conflict", "caption")
         }
         if agent == "critic":
             return {"cues": cues, "tree": body}
@@ -151,8 +186,8 @@ class Annotator:
         backend = self.backends[acfg.backend]
         ev = c.evidence
         tracks = sorted({k.split(".")[1] for k in ev.cues if k.startswith("face.")})
-        schema = prompts.output_schema(agent, self.labels, list(ev.cues), tracks)
-        system = prompts.system_prompt(agent, acfg, self.labels)
+        schema = prompts.output_schema(agent, self.labels, list(ev.cues), tracks, self.cfg.limits)
+        system = prompts.system_prompt(agent, acfg, self.labels, self.cfg.limits)
         images = c.images if agent == "perceiver" and backend.vision else None
         messages = [
             {"role": "system", "content": system},
@@ -272,14 +307,29 @@ class Annotator:
 
     # ---- the result ------------------------------------------------------------------------
     def tree(self, c: Clip) -> dict[str, Any]:
+        """The tree, with ``sources``: per field, ``measured`` or written by a ``model``."""
         r = c.outputs.get("reasoner", {})
+        written = [] if self.renders("perceiver") else c.outputs.get("perceiver", {})
+        attributes, sources = notes.merge_attributes(
+            c.evidence, (written or {}).get("attributes") or [], self._vision()
+        )
+        for agent in ("perceiver", "listener"):
+            if agent in c.outputs:
+                sources[f"notes.{agent}"] = notes.MEASURED if self.renders(agent) else notes.MODEL
+        for key in ("expressions", "emotion", "rationale", "conflict", "caption", "qa"):
+            if key == "qa" and "qa" not in c.outputs:
+                continue
+            if key in r or key == "qa":
+                sources[key] = notes.MODEL
         return {
-            "attributes": c.outputs.get("perceiver", {}).get("attributes", []),
+            "attributes": attributes,
             "expressions": r.get("expressions", []),
             "emotion": r.get("emotion", {}),
             "rationale": r.get("rationale", []),
+            "conflict": r.get("conflict", ""),
             "caption": r.get("caption", ""),
             "qa": c.outputs.get("qa", {}).get("qa", []),
+            "sources": sources,
         }
 
 
@@ -303,6 +353,18 @@ def clamp(value: Any, schema: dict[str, Any]) -> Any:
         return {k: clamp(v, props[k]) if k in props else v for k, v in value.items()}
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [clamp(v, schema["items"]) for v in value]
+    return value
+
+
+def _brief(value: Any, chars: int = 300) -> Any:
+    """A previous tree as sent back for revision: long strings cut, so that a small model's
+    looping caption does not push the prompt past the context."""
+    if isinstance(value, str):
+        return value[:chars]
+    if isinstance(value, dict):
+        return {k: _brief(v, chars) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_brief(v, chars) for v in value]
     return value
 
 

@@ -23,12 +23,23 @@ class Evidence:
     tracks: dict[str, dict[str, float]] = field(default_factory=dict)  # "t0" -> mean scores
     main_track: str | None = None
     faces_run: bool = False
+    # track -> class -> (start_s, end_s) of the frames where that class scored highest
+    spans: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    ages: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # age, low, high
+    genders: dict[str, tuple[str, float]] = field(default_factory=dict)  # label, probability
+    modality: dict[str, Any] = field(default_factory=dict)  # cues.modality, as measured
 
     def add(self, cue_id: str, text: str, value: Any = None) -> None:
         self.cues[cue_id] = {"text": text, "value": value}
 
     def silent(self, threshold: float) -> bool:
         return self.speech_ratio is not None and (self.speech_ratio < threshold or not self.words)
+
+    def has_face(self) -> bool:
+        return any(k.startswith("face.") for k in self.cues)
+
+    def has_speech(self, threshold: float) -> bool:
+        return self.speech_ratio is not None and not self.silent(threshold)
 
     def lines(self) -> str:
         return "\n".join(f"- {k}: {v['text']}" for k, v in self.cues.items())
@@ -114,6 +125,14 @@ def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
         if not c:
             continue
         scores = c.get("expression_mean") or {}
+        spans: dict[str, list[float]] = {}
+        for point in c.get("series") or []:
+            probs = point.get("expression")
+            if probs and point.get("t") is not None:
+                top = LABELS[max(range(len(probs)), key=probs.__getitem__)]
+                spans.setdefault(top, []).append(float(point["t"]))
+        if spans:
+            ev.spans[tid] = {k: (min(v), max(v)) for k, v in spans.items()}
         if scores:
             ev.tracks[tid] = {k: float(v) for k, v in scores.items()}
             top = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
@@ -132,6 +151,7 @@ def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
         app = c.get("apparent") or {}
         if app.get("age") is not None:
             lo, hi = app.get("age_range") or (app["age"], app["age"])
+            ev.ages[tid] = (float(app["age"]), float(lo), float(hi))
             ev.add(
                 f"face.{tid}.age",
                 f"apparent age {float(app['age']):.0f} years (range {lo:.0f}-{hi:.0f}, "
@@ -139,6 +159,7 @@ def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
                 app["age"],
             )
         if app.get("gender"):
+            ev.genders[tid] = (str(app["gender"]), float(app.get("gender_prob") or 0.0))
             ev.add(
                 f"face.{tid}.gender",
                 f"gender presentation {app['gender']} (p {float(app['gender_prob']):.2f}, "
@@ -200,6 +221,7 @@ def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
             a,
         )
     m = cues.get("modality") or {}
+    ev.modality = m
     for name in m.get("measured") or []:
         mod = m.get(name) or {}
         parts = [

@@ -15,7 +15,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from emodata.annotate.settings import AgentConfig
+from emodata.annotate.settings import AgentConfig, TreeLimits
 from emodata.schemas import load_json
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
@@ -29,23 +29,70 @@ def _read(path: str) -> str:
     return Path(path).read_text(encoding="utf-8").strip()
 
 
-def system_prompt(agent: str, cfg: AgentConfig, labels: list[str]) -> str:
+def system_prompt(
+    agent: str, cfg: AgentConfig, labels: list[str], limits: TreeLimits | None = None
+) -> str:
     path = cfg.prompt or str(PROMPTS_DIR / f"{agent}.md")
     if not Path(path).is_file():
         raise FileNotFoundError(f"annotate.agents.{agent}.prompt: no such file {path}")
-    return Template(_read(path)).safe_substitute(labels=", ".join(labels))
+    lim = limits or TreeLimits()
+    return Template(_read(path)).safe_substitute(
+        labels=", ".join(labels),
+        caption_min=lim.caption_words[0],
+        caption_max=lim.caption_words[1],
+        qa_min=lim.qa_pairs[0],
+        qa_max=lim.qa_pairs[1],
+        max_steps=lim.max_steps,
+    )
+
+
+def _sized(agent: str, schema: dict[str, Any], lim: TreeLimits) -> None:
+    """Put the configured sizes (annotate.limits) into an agent's schema."""
+    props = schema["properties"]
+    for key in ("expressions", "vocal"):
+        if key in props:
+            props[key]["maxItems"] = lim.max_expressions
+            item = props[key]["items"]["properties"]
+            item["description"]["maxLength"] = lim.description_chars
+            item["cues"]["maxItems"] = lim.max_cues
+    for key in ("scene", "speech", "conflict"):
+        if key in props:
+            props[key]["maxLength"] = lim.text_chars
+    if "attributes" in props:
+        item = props["attributes"]["items"]["properties"]
+        for key in ("appearance", "context"):
+            item[key]["maxLength"] = lim.text_chars
+    if agent == "reasoner":
+        props["emotion"]["properties"]["terms"]["maxItems"] = lim.max_terms
+        props["rationale"]["maxItems"] = lim.max_steps
+        step = props["rationale"]["items"]["properties"]
+        step["claim"]["maxLength"] = lim.claim_chars
+        step["cues"]["maxItems"] = lim.max_cues
+        lo, hi = lim.caption_words
+        props["caption"]["maxLength"] = hi * lim.chars_per_word
+        props["caption"]["minLength"] = lo * 3  # a lax floor: 40 words are >= 120 characters
+    if agent == "qa":
+        props["qa"]["minItems"], props["qa"]["maxItems"] = lim.qa_pairs
+        item = props["qa"]["items"]["properties"]
+        item["question"]["maxLength"] = lim.question_chars
+        item["answer"]["maxLength"] = lim.answer_chars
 
 
 def output_schema(
-    agent: str, labels: list[str], cues: list[str] | None = None, tracks: list[str] | None = None
+    agent: str,
+    labels: list[str],
+    cues: list[str] | None = None,
+    tracks: list[str] | None = None,
+    limits: TreeLimits | None = None,
 ) -> dict[str, Any]:
-    """The agent's schema from schemas/llm, narrowed to this clip.
+    """The agent's schema from schemas/llm, sized by ``limits`` and narrowed to this clip.
 
     The label is pinned to the taxonomy, cited cue ids to the clip's catalog and face tracks to
     the tracks found, so a backend with structured output cannot cite what does not exist (the
     critic still checks, for backends without it).
     """
     schema = copy.deepcopy(load_json(f"llm/{agent}.json"))
+    _sized(agent, schema, limits or TreeLimits())
     props = schema["properties"]
     if agent == "reasoner":
         props["emotion"]["properties"]["label"] = {"enum": list(labels)}
@@ -90,7 +137,7 @@ def data_message(data: dict[str, Any], images: list[bytes] | None = None) -> dic
 def repair_messages(messages: list[dict[str, Any]], bad: str, problem: str) -> list[dict[str, Any]]:
     return [
         *messages,
-        {"role": "assistant", "content": bad[:4000]},
+        {"role": "assistant", "content": bad[:2000]},
         {
             "role": "user",
             "content": f"That answer is not valid: {problem[:300]}. Reply again with only the "

@@ -46,7 +46,12 @@ class BackendConfig(_Section):
         "None does so when no base_url or OPENAI_BASE_URL is given.",
     )
     concurrency: int = Field(8, ge=1, description="openai: requests in flight per actor.")
-    timeout_s: float = Field(120, gt=0, description="Per request.")
+    timeout_s: float = Field(
+        300,
+        gt=0,
+        description="Per request; a full-length tree from a local CPU server with 8 requests "
+        "in flight takes minutes.",
+    )
     max_retries: int = Field(4, ge=0, description="On 429, 5xx, timeouts and dropped connections.")
     backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles, Retry-After wins.")
     structured: Literal["auto", "json_schema", "prompt"] = Field(
@@ -83,12 +88,46 @@ class Price(_Section):
 
 def _agents() -> dict[str, AgentConfig]:
     return {
-        "perceiver": AgentConfig(max_tokens=480),
-        "listener": AgentConfig(max_tokens=240),
-        "reasoner": AgentConfig(max_tokens=720),
-        "critic": AgentConfig(max_tokens=120),
-        "qa": AgentConfig(max_tokens=360),
+        "perceiver": AgentConfig(max_tokens=640),
+        "listener": AgentConfig(max_tokens=320),
+        "reasoner": AgentConfig(max_tokens=960),
+        "critic": AgentConfig(max_tokens=160),
+        "qa": AgentConfig(max_tokens=560),
     }
+
+
+class TreeLimits(_Section):
+    """Sizes of what the agents may write, put into their output schemas.
+
+    The defaults are sized for models that write well (Emo-CFG-style fine-grained captions of
+    40-150 words); a small model's failure modes (loops, empty strings) are the critic's job,
+    not a reason to make every caption short.
+    """
+
+    caption_words: tuple[int, int] = Field(
+        (40, 150), description="Caption length in words, asked in the prompt (min, max)."
+    )
+    chars_per_word: int = Field(
+        8, ge=4, description="Schema maxLength of a caption = max words x this."
+    )
+    description_chars: int = Field(240, ge=16, description="One expression's description.")
+    claim_chars: int = Field(300, ge=16, description="One rationale step.")
+    max_expressions: int = Field(6, ge=0, description="Expressions per tree (and per note).")
+    max_steps: int = Field(6, ge=1, description="Rationale steps.")
+    max_cues: int = Field(6, ge=1, description="Cue ids cited by one step or expression.")
+    max_terms: int = Field(5, ge=0, description="Open-vocabulary emotion terms.")
+    qa_pairs: tuple[int, int] = Field((4, 8), description="QA pairs per clip (min, max).")
+    question_chars: int = Field(200, ge=16)
+    answer_chars: int = Field(600, ge=16)
+    text_chars: int = Field(400, ge=16, description="Appearance, context, scene, conflict.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TreeLimits:
+        for name in ("caption_words", "qa_pairs"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi or hi < 1:
+                raise ValueError(f"limits.{name}: need 0 <= min <= max, max >= 1")
+        return self
 
 
 class AnnotateConfig(_Section):
@@ -109,6 +148,16 @@ class AnnotateConfig(_Section):
     silence_ratio: float = Field(0.05, ge=0, le=1, description="Below this speech ratio: silent.")
     min_claimed_score: float = Field(
         0.2, ge=0, le=1, description="A claimed expression needs at least this measured score."
+    )
+    limits: TreeLimits = Field(default_factory=TreeLimits)
+    neutral_label: str = Field(
+        "neutral", description="The taxonomy's no-emotion label (clips with no face, no speech)."
+    )
+    no_evidence_valence: float = Field(
+        0.3, ge=0, le=1, description="No face and no speech: |valence| at most this."
+    )
+    no_evidence_confidence: float = Field(
+        0.4, ge=0, le=1, description="No face and no speech: confidence at most this."
     )
     actors: int = Field(1, ge=1)
     cpus_per_actor: float = Field(1.0, gt=0)
@@ -141,6 +190,8 @@ class AnnotateConfig(_Section):
         for label, (lo, hi) in self.taxonomy.items():
             if not -1 <= lo <= hi <= 1:
                 raise ValueError(f"taxonomy.{label}: valence range must lie in [-1, 1], low first")
+        if self.neutral_label not in self.taxonomy:
+            raise ValueError(f"neutral_label: '{self.neutral_label}' is not in the taxonomy")
         return self
 
     def backend_for(self, agent: str) -> BackendConfig:

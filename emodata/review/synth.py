@@ -221,6 +221,13 @@ def annotation_tree(rng: random.Random, label: str, text: str, seconds: float) -
             "c2": {"value": 180.0, "text": "median pitch 180 Hz"},
             "c3": {"text": f"transcript: {text[:40]!r}"},
         },
+        "sources": {
+            "attributes[0].age_range": "measured",
+            "attributes[0].gender_presentation": "measured",
+            "attributes[0].appearance": "model",
+            "emotion": "model",
+            "caption": "model",
+        },
         "provenance": {
             "reasoner": {
                 "backend": "synthetic",

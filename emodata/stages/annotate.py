@@ -101,7 +101,9 @@ class AnnotateStage(Stage):
             "verdict": clip.verdict or "rejected",
             "reasons": clip.reasons,
             "revisions": clip.revisions,
+            "requests": clip.requests,
             "checks": clip.checks,
+            "check_runs": clip.check_runs,
         }
         tree["cues"] = clip.evidence.cues
         tree["provenance"] = self.provenance(clip)
@@ -120,6 +122,13 @@ class AnnotateStage(Stage):
             qa_count=len(tree["qa"]),
             critic_verdict=tree["critic"]["verdict"],
             critic_reasons=json.dumps(tree["critic"]["reasons"]),
+            critic_requests=json.dumps(clip.requests),
+            critic_checks=json.dumps(
+                {k: {"runs": n, "failed": f} for k, (n, f) in clip.check_runs.items()},
+                sort_keys=True,
+            ),
+            fields_measured=sum(v == "measured" for v in tree["sources"].values()),
+            fields_model=sum(v == "model" for v in tree["sources"].values()),
             annotate_models=json.dumps(
                 {a: f"{p['model']}@{p['prompt_version']}" for a, p in tree["provenance"].items()},
                 sort_keys=True,
@@ -148,9 +157,11 @@ class AnnotateStage(Stage):
                     u["prompt_tokens"] * price.prompt_per_mtok
                     + u["completion_tokens"] * price.completion_per_mtok
                 ) / 1e6
-            system = prompts.system_prompt(agent, acfg, list(self.config.taxonomy))
+            system = prompts.system_prompt(
+                agent, acfg, list(self.config.taxonomy), self.config.limits
+            )
             out[agent] = {
-                "backend": bcfg.kind,
+                "backend": "rendered" if u.get("rendered") else bcfg.kind,
                 "model": u["model"],
                 "prompt_version": acfg.prompt_version,
                 "prompt_sha256": hashlib.sha256(system.encode()).hexdigest()[:16],

@@ -5,6 +5,7 @@ of behaviours; the n-th request of that agent takes the n-th behaviour, then ``o
 
 - ``ok``: a schema-valid answer that cites only ``clip.duration``;
 - ``429``: Too Many Requests with ``Retry-After: 1``; ``500``: an internal error;
+- ``too_long``: 400 as vLLM answers a prompt past the context (``max_tokens ... got 0``);
 - ``hang``: no answer for ``hang_s`` seconds (past the client's timeout);
 - ``truncated``: 200 with the JSON cut in half; ``invalid``: 200 with JSON that breaks the schema;
 - ``die``: the server closes the connection and stops serving.
@@ -33,10 +34,19 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "confidence": 0.5,
         },
         "rationale": [{"claim": "The clip is short and calm.", "cues": ["clip.duration"]}],
-        "caption": "A short, calm clip.",
+        "conflict": "",
+        "caption": "A short, calm clip: nothing in the measured cues points to a strong feeling, "
+        "so the scene reads as neutral and quiet from start to end.",
     },
     "critic": {"verdict": "accept", "reasons": []},
-    "qa": {"qa": [{"kind": "emotion", "question": "What is the emotion?", "answer": "neutral"}]},
+    "qa": {
+        "qa": [
+            {"kind": "attribute", "question": "Who is in the clip?", "answer": "Not measured."},
+            {"kind": "expression", "question": "What expression shows?", "answer": "None."},
+            {"kind": "emotion", "question": "What is the emotion?", "answer": "neutral"},
+            {"kind": "reasoning", "question": "Why?", "answer": "The cues are calm."},
+        ]
+    },
 }
 
 
@@ -114,9 +124,12 @@ class FaultServer:
             return
         if behaviour == "hang":
             time.sleep(self.hang_s)
-        if behaviour in {"429", "500", "refuse"}:
-            code = {"429": 429, "500": 500, "refuse": 400}[behaviour]
-            payload = json.dumps({"error": {"message": f"scripted {behaviour}"}}).encode()
+        if behaviour in {"429", "500", "refuse", "too_long"}:
+            code = {"429": 429, "500": 500, "refuse": 400, "too_long": 400}[behaviour]
+            message = f"scripted {behaviour}"
+            if behaviour == "too_long":
+                message = "max_tokens must be at least 1, got 0. (parameter=max_tokens, value=0)"
+            payload = json.dumps({"error": {"message": message}}).encode()
             h.send_response(code)
             if code == 429:
                 h.send_header("Retry-After", "1")

@@ -127,3 +127,88 @@ def good_tree() -> dict[str, Any]:
         ],
         "caption": "A woman smiles and says she is glad you came.",
     }
+
+
+def measured() -> dict[str, Any]:
+    """The smiling record with everything the cues stage measures: apparent age and gender,
+    per-frame expression scores, words' valence, vocal arousal and the modality summary."""
+    from emodata.cues.modality import summarise
+
+    rec = smiling()
+    track = rec["cues"]["tracks"][0]
+    track["apparent"] = {
+        "age": 33.0,
+        "age_range": [26.0, 41.0],
+        "gender": "female",
+        "gender_prob": 0.87,
+        "frames": 6,
+    }
+    happy = [0.0, 0.0, 0.0, 0.96, 0.0, 0.01, 0.03]
+    track["series"] = [{"t": float(t), "expression": happy} for t in range(1, 6)]
+    words = {
+        "valence": 0.6115,
+        "emotions": {"joy": 0.5, "trust": 0.5},
+        "emotion_words": 2,
+        "segments": [{"segment": 0, "start": 0.0, "end": 2.0, "valence": 0.6115}],
+    }
+    rec["cues"]["words"] = words
+    rec["cues"]["voice"] = {"arousal": 0.412}
+    rec["cues"]["modality"] = summarise(track["expression_mean"], 0.412, words)
+    return rec
+
+
+def conflicted() -> dict[str, Any]:
+    """A smiling face reading a sad sentence: face and words disagree on valence."""
+    from emodata.cues.modality import summarise
+
+    rec = measured()
+    rec["key"] = "c0ffee00000000000000000000000004"
+    text = "I miss the old house so much."
+    rec["transcript"]["text"] = text
+    rec["transcript"]["segments"][0]["text"] = text
+    words = {
+        "valence": -0.4515,
+        "emotions": {"sadness": 1.0},
+        "emotion_words": 1,
+        "segments": [{"segment": 0, "start": 0.0, "end": 2.0, "valence": -0.4515}],
+    }
+    rec["cues"]["words"] = words
+    face = rec["cues"]["tracks"][0]["expression_mean"]
+    rec["cues"]["modality"] = summarise(face, 0.412, words)
+    assert rec["cues"]["modality"]["conflict"]
+    return rec
+
+
+def empty_scene() -> dict[str, Any]:
+    """A street with nobody in it and no speech: faces found nothing, the transcript is empty."""
+    from emodata.cues.modality import summarise
+
+    rec = smiling()
+    rec["key"] = "c0ffee00000000000000000000000005"
+    rec["transcript"] = {"text": "", "language": None, "speech_ratio": 0.0, "segments": []}
+    rec["faces"] = {"main_track": None, "tracks": []}
+    rec["cues"]["tracks"] = []
+    rec["cues"]["audio"] = {"loudness_db": -48.0}
+    rec["cues"]["modality"] = summarise(None, None, None)
+    return rec
+
+
+def neutral_tree() -> dict[str, Any]:
+    """What the empty scene supports: neutral, near-zero valence, low confidence, no face."""
+    return {
+        "attributes": [],
+        "expressions": [],
+        "emotion": {
+            "label": "neutral",
+            "terms": ["calm"],
+            "valence": 0.0,
+            "arousal": -0.2,
+            "confidence": 0.3,
+        },
+        "rationale": [
+            {"claim": "Nobody is visible and nothing is said.", "cues": ["faces.count"]},
+            {"claim": "A moderate, still image.", "cues": ["visual.brightness", "visual.motion"]},
+        ],
+        "conflict": "",
+        "caption": "An empty street scene with no people and no speech.",
+    }

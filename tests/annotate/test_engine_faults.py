@@ -64,18 +64,25 @@ def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path):
         assert set(tree["provenance"]) == set(AGENTS)
         assert tree["provenance"]["reasoner"]["model"] == "openai:test-model"
         assert tree["provenance"]["qa"]["prompt_version"] == "v1"
+        for agent in ("perceiver", "listener"):  # text-only model: notes from measurements
+            p = tree["provenance"][agent]
+            assert p["backend"] == "rendered" and p["rendered"] == 1
+            assert p["calls"] == p["prompt_tokens"] == p["completion_tokens"] == 0
+            assert tree["sources"][f"notes.{agent}"] == "measured"
         rec = item.record
-        assert rec["annotate_calls"] == 5
+        assert rec["annotate_calls"] == 3
         assert rec["annotate_prompt_tokens"] > rec["annotate_completion_tokens"] > 0
         assert rec["critic_verdict"] == "accepted" and rec["emotion_label"] == "neutral"
-        assert rec["qa_count"] == 1 and rec["stage_status"]["annotate"] == "ok"
-    assert {a: len(v) for a, v in server.seen.items()} == dict.fromkeys(AGENTS, 3)
+        assert rec["qa_count"] == 4 and rec["stage_status"]["annotate"] == "ok"
+    assert {a: len(v) for a, v in server.seen.items()} == dict.fromkeys(
+        ("reasoner", "critic", "qa"), 3
+    )
 
 
 def test_429_with_retry_after_is_waited_out(tmp_path):
     with FaultServer({"perceiver": ["429"]}) as server:
         t0 = time.perf_counter()
-        out = annotate(make_stage(server, tmp_path))
+        out = annotate(make_stage(server, tmp_path, vision=True))
         elapsed = time.perf_counter() - t0
     assert all(i.ok for i in out)
     assert server.seen["perceiver"].count("429") == 1 and len(server.seen["perceiver"]) == 4
@@ -85,7 +92,7 @@ def test_429_with_retry_after_is_waited_out(tmp_path):
 
 def test_500_and_a_hang_past_the_timeout_are_retried(tmp_path):
     with FaultServer({"listener": ["500"], "reasoner": ["hang"]}, hang_s=4) as server:
-        out = annotate(make_stage(server, tmp_path, timeout_s=2.5))
+        out = annotate(make_stage(server, tmp_path, timeout_s=2.5, vision=True))
     assert all(i.ok for i in out), [i.error for i in out]
     assert "500" in server.seen["listener"] and "hang" in server.seen["reasoner"]
     assert sum(calls(i, "reasoner") for i in out) == 4
@@ -113,11 +120,11 @@ def test_output_that_stays_invalid_ends_in_a_recorded_reason(tmp_path):
 
 def test_a_server_that_dies_midway_loses_nothing_on_rerun(tmp_path):
     with FaultServer({"reasoner": ["die"]}) as server:
-        out = annotate(make_stage(server, tmp_path, max_retries=1, backoff_s=0.01))
+        out = annotate(make_stage(server, tmp_path, max_retries=1, backoff_s=0.01, vision=True))
     assert {i.error["reason"] for i in out if not i.ok} == {"llm_error"}
     assert len(server.seen["perceiver"]) == 3  # these answers are in the cache
     with FaultServer() as healthy:
-        again = annotate(make_stage(healthy, tmp_path))
+        again = annotate(make_stage(healthy, tmp_path, vision=True))
     assert all(i.ok for i in again)
     assert "perceiver" not in healthy.seen and "listener" not in healthy.seen
     assert all(calls(i, "perceiver") == 0 for i in again)
@@ -146,11 +153,20 @@ def test_rerun_is_all_cache_and_a_new_prompt_reruns_only_downstream(tmp_path):
 
 def test_a_server_without_structured_output_gets_validated_answers(tmp_path):
     with FaultServer(structured=False) as server:
-        out = annotate(make_stage(server, tmp_path, structured="auto"))
+        out = annotate(make_stage(server, tmp_path, structured="auto", vision=True))
     assert all(i.ok for i in out)
     assert server.seen["perceiver"][0] == "refuse"
     later = [b for b in server.bodies if "response_format" not in b]
     assert later and all("JSON schema" in b["messages"][0]["content"] for b in later)
+
+
+def test_a_prompt_past_the_context_is_an_error_not_a_refused_schema(tmp_path):
+    with FaultServer({"reasoner": ["too_long"]}) as server:
+        out = annotate(make_stage(server, tmp_path, structured="auto"))
+    failed = [i for i in out if not i.ok]
+    assert len(failed) == 1 and failed[0].error["reason"] == "llm_error"
+    assert "max_tokens" in failed[0].error["message"]
+    assert all("response_format" in b for b in server.bodies)  # structured output stays on
 
 
 def test_transcripts_are_quoted_data_and_keys_stay_secret(tmp_path, monkeypatch, caplog):

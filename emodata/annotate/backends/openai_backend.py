@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -143,6 +144,8 @@ class OpenAIBackend(Backend):
         """auto mode: a 400 on a structured request switches this backend to prompt mode."""
         if self.cfg.structured != "auto" or not isinstance(err, self._errors.BadRequestError):
             return False
+        if _LENGTH_ERROR.search(str(err)):  # a prompt past the context, not a refused schema
+            return False
         with self._lock:
             if self.structured:
                 log.warning(
@@ -150,6 +153,9 @@ class OpenAIBackend(Backend):
                 )
                 self.structured = False
         return True
+
+
+_LENGTH_ERROR = re.compile(r"max_tokens|context length|maximum context|too long", re.IGNORECASE)
 
 
 def _describe(err: Exception) -> str:

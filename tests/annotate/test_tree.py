@@ -1,0 +1,304 @@
+"""The cue-first tree: measured attributes, rendered notes, and the critic checks that name why.
+
+A scripted stand-in backend answers each agent; what is tested is the code around the model:
+which agents call it, what the tree takes from measurements, and what the critic sends back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from emodata.annotate import evidence, notes
+from emodata.annotate.backends import Backend, Request, Response
+from emodata.annotate.critic import ground
+from emodata.annotate.engine import Annotator, Clip
+from emodata.annotate.settings import DEFAULT_TAXONOMY, AnnotateConfig
+from tests.annotate.fault_server import ANSWERS
+from tests.annotate.records import (
+    conflicted,
+    empty_scene,
+    good_tree,
+    measured,
+    neutral_tree,
+    silent_frowning,
+    smiling,
+)
+
+
+class Scripted(Backend):
+    """Answers each agent with a fixed value (or a function of the request)."""
+
+    def __init__(self, answers: dict[str, Any], vision: bool = False) -> None:
+        self.answers = {**ANSWERS, **answers}
+        self.vision = vision
+        self.model_id = "scripted"
+        self.requests: list[Request] = []
+
+    def generate(self, requests: list[Request]) -> list[Response]:
+        out = []
+        for r in requests:
+            self.requests.append(r)
+            a = self.answers[r.schema_name]
+            value = a(r) if callable(a) else a
+            out.append(Response(r.id, json.dumps(value), prompt_tokens=10, completion_tokens=5))
+        return out
+
+    def agents(self) -> list[str]:
+        return [r.schema_name for r in self.requests]
+
+
+def annotate(records, backend: Scripted, **cfg) -> list[Clip]:
+    ann = Annotator(AnnotateConfig(**cfg), {"default": backend}, None)
+    clips = [Clip(r["key"], r, evidence.build(r)) for r in records]
+    ann.run(clips)
+    for c in clips:
+        c.tree = ann.tree(c)  # type: ignore[attr-defined]
+    return clips
+
+
+def data_of(request: Request) -> dict[str, Any]:
+    text = request.messages[1]["content"]
+    return json.loads(text.split("```json\n", 1)[1].rsplit("\n```", 1)[0])
+
+
+def reasoner(tree: dict[str, Any]) -> dict[str, Any]:
+    return {k: tree[k] for k in ("expressions", "emotion", "rationale", "conflict", "caption")}
+
+
+def happy_tree() -> dict[str, Any]:
+    t = good_tree()
+    t["conflict"] = ""
+    t["caption"] += " " + "She looks at the camera and speaks warmly. " * 4
+    return t
+
+
+def failed(tree, record, **kw) -> dict[str, str]:
+    checks = ground(tree, evidence.build(record), DEFAULT_TAXONOMY, **kw)
+    return {c.name: c.reason() for c in checks if not c.ok}
+
+
+# ---- attributes come from measurements ------------------------------------------------------
+def test_measured_age_and_gender_win_over_what_a_vision_model_wrote():
+    perceiver = {
+        "attributes": [
+            {
+                "subject": "t0",
+                "age_range": "13.5 s long",
+                "gender_presentation": "male",
+                "appearance": "a red scarf, short dark hair",
+                "context": "a kitchen",
+            }
+        ],
+        "expressions": [],
+        "scene": "a kitchen",
+    }
+    backend = Scripted({"perceiver": perceiver, "reasoner": reasoner(happy_tree())}, vision=True)
+    (clip,) = annotate([measured()], backend)
+    assert "perceiver" in backend.agents()  # a vision model still looks at the frames
+    (attr,) = clip.tree["attributes"]
+    assert attr["age_range"] == "26-41" and attr["gender_presentation"] == "female"
+    assert attr["appearance"] == "a red scarf, short dark hair"
+    assert attr["cues"] == ["face.t0.age", "face.t0.gender"]
+    src = clip.tree["sources"]
+    assert src["attributes[0].age_range"] == src["attributes[0].gender_presentation"] == "measured"
+    assert src["attributes[0].appearance"] == src["attributes[0].context"] == "model"
+    assert src["notes.perceiver"] == "model" and src["emotion"] == "model"
+    assert clip.verdict == "accepted", clip.feedback
+
+
+def test_a_text_only_model_adds_no_attribute_it_has_no_basis_for():
+    backend = Scripted({"reasoner": reasoner(happy_tree())})
+    (clip,) = annotate([measured()], backend)
+    (attr,) = clip.tree["attributes"]
+    assert (attr["appearance"], attr["context"]) == ("", "")
+    assert {k: v for k, v in clip.tree["sources"].items() if k.startswith("attr")} == {
+        "attributes[0].age_range": "measured",
+        "attributes[0].gender_presentation": "measured",
+    }
+
+
+# ---- text-only: perceiver and listener notes are rendered -----------------------------------
+def test_text_only_perceiver_and_listener_make_no_model_call():
+    backend = Scripted({"reasoner": reasoner(happy_tree())})
+    (clip,) = annotate([measured()], backend)
+    assert backend.agents() == ["reasoner", "critic", "qa"]
+    for agent in ("perceiver", "listener"):
+        u = clip.usage[agent]
+        assert (u["calls"], u["prompt_tokens"], u["completion_tokens"]) == (0, 0, 0)
+        assert u["rendered"] == 1 and u["model"] == notes.RENDERED
+    sent = data_of(backend.requests[0])
+    face = sent["perceiver"]["expressions"][0]
+    assert face["description"] == "happy expression (mean FER score 0.96)"
+    assert (face["start_s"], face["end_s"], face["cues"]) == (1.0, 5.0, ["face.t0.expression"])
+    assert sent["perceiver"]["attributes"][0]["gender_presentation"] == "female"
+    assert "mouth opening 0.15" in sent["perceiver"]["geometry"][0]["description"]
+    heard = sent["listener"]
+    assert heard["quotes"][0]["text"] == "I am so glad you came today."
+    assert heard["quotes"][0]["cues"] == ["speech.transcript", "words.s0.valence"]
+    assert "voice.arousal" in heard["vocal"][0]["cues"]
+    assert "positive wording" in heard["words"]["description"]
+
+
+def test_rendered_notes_of_a_silent_faceless_clip_forbid_face_and_speech_claims():
+    ev = evidence.build(empty_scene())
+    seen = notes.perceiver(ev, 0.2)
+    heard = notes.listener(ev, empty_scene(), 0.05)
+    assert seen["expressions"] == [] and seen["attributes"] == []
+    assert "no facial claim" in seen["faces"]
+    assert heard["speech"] == "" and heard["vocal"] == [] and heard["quotes"] == []
+    assert "no claim about what is said" in heard["note"]
+
+
+# ---- each new check: passes a good tree, fails a planted bad one, names itself --------------
+def test_good_trees_pass_every_check():
+    assert failed(good_tree(), measured()) == {}
+    assert failed(neutral_tree(), empty_scene()) == {}
+    tree = good_tree()
+    tree["emotion"].update(label="sad", valence=-0.4, arousal=0.1, confidence=0.5)
+    tree["expressions"] = tree["expressions"][:1]
+    tree["conflict"] = "The face smiles but the words are sad; the label follows the words."
+    assert failed(tree, conflicted()) == {}
+
+
+@pytest.mark.parametrize(
+    "age,gender,fragment",
+    [
+        ("13.5 s long", "female", "is not an age range"),
+        ("60-70", "female", "contradicts the measured apparent age"),
+        ("25-40", "male", "contradicts the measured presentation"),
+        ("25-40", "1.0.1.1", "is not a gender presentation"),
+    ],
+)
+def test_attributes_against_the_measured_age_and_gender(age, gender, fragment):
+    tree = good_tree()
+    attr = {"subject": "t0", "age_range": age, "gender_presentation": gender}
+    tree["attributes"] = [attr | {"appearance": "", "context": ""}]
+    bad = failed(tree, measured())
+    assert set(bad) == {"attributes_measured"}
+    assert bad["attributes_measured"].startswith("attributes_measured: ")
+    assert (
+        fragment in bad["attributes_measured"]
+        and "[claim: attributes[0]." in bad["attributes_measured"]
+    )
+    tree["attributes"][0] |= {"age_range": "28-38", "gender_presentation": "woman"}
+    assert failed(tree, measured()) == {}
+
+
+def test_attributes_without_a_measurement_need_a_vision_model():
+    tree = good_tree()
+    tree["attributes"] = [
+        {
+            "subject": "t0",
+            "age_range": "30-40",
+            "gender_presentation": "female",
+            "appearance": "",
+            "context": "",
+        }
+    ]
+    assert "attributes_measured" in failed(tree, smiling())  # no age/gender measured
+    assert "attributes_measured" not in failed(tree, smiling(), vision=True)
+
+
+def test_a_label_no_measured_modality_supports_is_sent_back():
+    tree = good_tree()
+    tree["emotion"].update(label="angry", valence=-0.6)
+    tree["expressions"] = []
+    tree["caption"] = "A person."
+    tree["rationale"] = [{"claim": "Tense.", "cues": ["voice.arousal"]}]
+    bad = failed(tree, measured())
+    assert set(bad) == {"label_supported"}
+    assert "no measured modality supports 'angry'" in bad["label_supported"]
+    assert "[claim: emotion.label 'angry']" in bad["label_supported"]
+
+
+def test_a_modality_conflict_left_unexplained_is_sent_back():
+    tree = good_tree()  # happy, like the face; the words are sad
+    bad = failed(tree, conflicted())
+    assert set(bad) == {"conflict_explained"}
+    assert "face" in bad["conflict_explained"] and "words" in bad["conflict_explained"]
+    tree["conflict"] = "happy expression (mean FER score 0.96)"  # names the face only
+    assert set(failed(tree, conflicted())) == {"conflict_explained"}
+    tree["conflict"] = ""
+    tree["rationale"].append(
+        {
+            "claim": "The face smiles while the wording is sad; the smile dominates.",
+            "cues": ["modality.conflict", "modality.face"],
+        }
+    )
+    assert failed(tree, conflicted()) == {}
+
+
+@pytest.mark.parametrize(
+    "dim,value,cue",
+    [("arousal", 0.96, "face.t0.expression"), ("valence", 0.26, "face.t0.brow_raise")],
+)
+def test_valence_or_arousal_copied_from_an_unrelated_number_is_flagged(dim, value, cue):
+    tree = good_tree()
+    tree["emotion"][dim] = value
+    bad = failed(tree, measured())
+    assert set(bad) == {"affect_not_copied"}
+    assert cue in bad["affect_not_copied"] and f"[claim: emotion.{dim}" in bad["affect_not_copied"]
+    tree["emotion"][dim] = 0.4115 if dim == "arousal" else 0.6115  # measured: related numbers
+    tree["emotion"]["arousal"] = 0.412 if dim == "arousal" else 0.5
+    assert failed(tree, measured()) == {}
+
+
+def test_the_clip_with_no_face_and_no_speech_gets_neutral():
+    assert failed(neutral_tree(), empty_scene()) == {}
+    for change, claim in [
+        ({"label": "happy", "valence": 0.6}, "emotion.label 'happy'"),
+        ({"valence": 0.45}, "emotion.valence +0.45"),
+        ({"confidence": 0.9}, "emotion.confidence 0.90"),
+    ]:
+        tree = neutral_tree()
+        tree["emotion"].update(change)
+        bad = failed(tree, empty_scene())
+        assert "no_evidence_neutral" in bad and claim in bad["no_evidence_neutral"], bad
+    tree = neutral_tree()
+    tree["caption"] = "A smiling stranger walks by."
+    bad = failed(tree, empty_scene())
+    assert "is a facial claim" in bad["no_evidence_neutral"]
+    assert "no_evidence_neutral" not in failed(good_tree(), silent_frowning())  # a face
+
+
+# ---- the loop: revision requests and rejections name check and claim --------------------------
+def test_revision_requests_and_rejections_name_the_check_and_the_claim():
+    bad = neutral_tree() | {"emotion": dict(neutral_tree()["emotion"], label="happy", valence=1.0)}
+    bad["caption"] += " " + "Nothing else happens in the frame. " * 8
+    backend = Scripted({"reasoner": reasoner(bad)})
+    (clip,) = annotate([empty_scene()], backend, max_revisions=1)
+    assert clip.verdict == "rejected" and clip.revisions == 1
+    assert clip.reasons and all(r.split(":")[0] == "no_evidence_neutral" for r in clip.reasons)
+    assert "[claim: emotion.label 'happy']" in clip.reasons[0]
+    assert clip.requests == clip.reasons
+    again = data_of([r for r in backend.requests if r.schema_name == "reasoner"][1])
+    assert again["critic_feedback"] == clip.reasons
+    assert len(again["previous_tree"]["caption"]) <= 300 < len(bad["caption"])  # kept short
+    assert clip.check_runs["no_evidence_neutral"] == [2, 2]
+    assert clip.check_runs["cues_exist"] == [2, 0]
+
+
+def test_a_model_critic_rejecting_without_reasons_is_still_named():
+    good = neutral_tree()
+    good["caption"] += " " + "Nothing else happens in the frame. " * 4
+    backend = Scripted({"reasoner": reasoner(good), "critic": {"verdict": "reject", "reasons": []}})
+    (clip,) = annotate([empty_scene()], backend)
+    assert clip.verdict == "rejected"
+    assert clip.reasons == ["critic_llm: answered reject without a reason"]
+
+
+def test_schema_sizes_are_config():
+    from emodata.annotate.prompts import output_schema, system_prompt
+
+    cfg = AnnotateConfig(limits={"caption_words": (10, 20), "qa_pairs": (2, 3)})
+    reasoner_schema = output_schema("reasoner", ["happy"], limits=cfg.limits)
+    assert reasoner_schema["properties"]["caption"]["maxLength"] == 20 * 8
+    assert "conflict" in reasoner_schema["required"]
+    qa = output_schema("qa", ["happy"], limits=cfg.limits)["properties"]["qa"]
+    assert (qa["minItems"], qa["maxItems"]) == (2, 3)
+    assert "10-20 words" in system_prompt("reasoner", cfg.agents["reasoner"], ["happy"], cfg.limits)
+    default = output_schema("reasoner", ["happy"])["properties"]["caption"]
+    assert default["maxLength"] >= 150 * 6 and default["minLength"] >= 100
