@@ -186,7 +186,9 @@ class Annotator:
         backend = self.backends[acfg.backend]
         ev = c.evidence
         tracks = sorted({k.split(".")[1] for k in ev.cues if k.startswith("face.")})
-        schema = prompts.output_schema(agent, self.labels, list(ev.cues), tracks, self.cfg.limits)
+        schema = prompts.output_schema(
+            agent, self.labels, list(ev.cues), tracks, self.cfg.limits, acfg.max_tokens
+        )
         system = prompts.system_prompt(agent, acfg, self.labels, self.cfg.limits)
         images = c.images if agent == "perceiver" and backend.vision else None
         messages = [

@@ -78,12 +78,65 @@ def _sized(agent: str, schema: dict[str, Any], lim: TreeLimits) -> None:
         item["answer"]["maxLength"] = lim.answer_chars
 
 
+#: characters of JSON per output token, on the low side (JSON punctuation and short words)
+CHARS_PER_TOKEN = 3.0
+
+
+def worst_case_chars(node: dict[str, Any]) -> float:
+    """The most characters of JSON an output valid against ``node`` can have (finite schemas)."""
+    if "enum" in node:
+        return max(len(str(v)) for v in node["enum"]) + 2
+    kind = node.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = node.get("properties", {})
+        return 2 + sum(len(k) + 4 + worst_case_chars(v) for k, v in props.items())
+    if kind == "array":
+        return 2 + node.get("maxItems", 8) * (worst_case_chars(node.get("items", {})) + 1)
+    if kind == "string":
+        return node.get("maxLength", 200) + 2
+    return 8  # numbers, booleans, null
+
+
+def _fit(node: dict[str, Any], factor: float) -> None:
+    """Shrink text lengths and list sizes by ``factor`` (short strings of 40 characters or
+    less and a string's minLength are kept; lists keep their minItems and at least 3)."""
+    if node.get("type") == "string" and "maxLength" in node:
+        floor = min(node["maxLength"], max(40, node.get("minLength", 0)))
+        node["maxLength"] = max(floor, int(node["maxLength"] * factor))
+    if node.get("type") == "array" and "maxItems" in node:
+        floor = max(3, node.get("minItems", 0))
+        node["maxItems"] = max(min(floor, node["maxItems"]), int(node["maxItems"] * factor))
+    for child in node.get("properties", {}).values():
+        _fit(child, factor)
+    if isinstance(node.get("items"), dict):
+        _fit(node["items"], factor)
+
+
+def fit_to_budget(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+    """Shrink the schema's text fields until its longest valid output fits ``max_tokens``.
+
+    With structured output a model cannot write past a string's maxLength, so a schema that
+    fits the budget is never cut off mid-JSON, even by a model that repeats itself until the
+    last allowed character (a small model's way); a capable model stops well before."""
+    budget = max_tokens * CHARS_PER_TOKEN
+    for _ in range(12):
+        worst = worst_case_chars(schema)
+        if worst <= budget:
+            break
+        # lengths and counts multiply: each takes the square root of the cut
+        _fit(schema, max(0.3, (budget / worst) ** 0.5))
+    return schema
+
+
 def output_schema(
     agent: str,
     labels: list[str],
     cues: list[str] | None = None,
     tracks: list[str] | None = None,
     limits: TreeLimits | None = None,
+    max_tokens: int | None = None,
 ) -> dict[str, Any]:
     """The agent's schema from schemas/llm, sized by ``limits`` and narrowed to this clip.
 
@@ -105,6 +158,8 @@ def output_schema(
             expression["track"] = {"enum": [*tracks, ""]}
         if "attributes" in props:
             props["attributes"]["items"]["properties"]["subject"] = {"enum": [*tracks, "scene"]}
+    if max_tokens:
+        fit_to_budget(schema, max_tokens)
     return schema
 
 
