@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
 PYTEST_ARGS ?=
+# The embedded chat model is a 135M model on CPU: token budgets sized for it keep the demo
+# short (agent schemas shrink to fit them). Empty DEMO_SET runs the defaults.
+DEMO_SET ?= --set annotate.agents.reasoner.max_tokens=480 --set annotate.agents.qa.max_tokens=320
 
 .PHONY: setup setup-demo demo test lint bench clean
 
@@ -18,7 +21,7 @@ demo: setup-demo
 	@if [ ! -f $(DEMO)/samples/expected.json ]; then \
 	  $(BIN)/emodata samples make $(DEMO)/samples; \
 	else echo "demo: reusing sample media in $(DEMO)/samples"; fi
-	$(BIN)/emodata run --input $(DEMO)/samples/manifest.csv --output $(DEMO)/out
+	$(BIN)/emodata run --input $(DEMO)/samples/manifest.csv --output $(DEMO)/out $(DEMO_SET)
 	@$(BIN)/emodata status $(DEMO)/out 2>/dev/null
 
 test: setup
