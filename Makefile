@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 DEMO ?= demo
 PYTEST_ARGS ?=
 # The embedded chat model is a 135M model on CPU: token budgets sized for it keep the demo
-# short (agent schemas shrink to fit them). Empty DEMO_SET runs the defaults.
-DEMO_SET ?= --set annotate.agents.reasoner.max_tokens=480 --set annotate.agents.qa.max_tokens=320
+# short (agent schemas shrink to fit them), and all clips in one batch keep the CPU server busy.
+# Empty DEMO_SET runs the defaults.
+DEMO_SET ?= --set annotate.batch_size=16 --set annotate.agents.reasoner.max_tokens=480 \
+  --set annotate.agents.qa.max_tokens=320 --set annotate.backends.default.concurrency=16
 
 .PHONY: setup setup-demo demo test lint bench clean
 
