@@ -72,7 +72,12 @@ def _check_run(out, backend: str, agents=AGENTS):
         tree = samples[row["key"]]["annotation"]
         jsonschema.validate(tree, schema)
         prov = tree["provenance"]
-        assert set(prov) >= agents - {"qa"}
+        assert set(prov) >= agents - {"qa", "critic"}
+        if "critic" in agents and "critic" not in prov:
+            # the deterministic checks rejected the tree before the model critic was asked
+            assert row["critic_verdict"] == "rejected"
+            llm = [r for r in tree["critic"]["reasons"] if r.startswith("critic_llm")]
+            assert tree["critic"]["reasons"] and not llm
         rendered = {a for a in ("perceiver", "listener") if a in prov}  # text-only: no call
         assert all(prov[a]["backend"] == "rendered" and prov[a]["calls"] == 0 for a in rendered)
         assert all(p["backend"] == backend for a, p in prov.items() if a not in rendered)
