@@ -31,6 +31,12 @@ def two_clips(samples_dir, tmp_path_factory):
     return inputs
 
 
+SMALL_MODEL_BUDGETS = (
+    "annotate.agents.reasoner.max_tokens=480",
+    "annotate.agents.qa.max_tokens=320",
+)
+
+
 def _run(inputs, out, *sets, stages=FULL):
     args = [
         "run",
@@ -43,7 +49,8 @@ def _run(inputs, out, *sets, stages=FULL):
         "--stages",
         stages,
     ]
-    for s in sets:
+    # budgets for the 135M model on CPU (as `make demo` sets them): the schemas shrink to fit
+    for s in (*SMALL_MODEL_BUDGETS, *sets):
         args += ["--set", s]
     return run_cli(*args, timeout=1500)
 
