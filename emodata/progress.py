@@ -137,6 +137,10 @@ class Progress:
             self.stage_counts[stage] += 1
         self.tick(failed=0 if ok else 1)
 
+    def _stage_order(self) -> list[str]:
+        """Stages in pipeline order, then any others as they were first seen."""
+        return [*self.stages, *(s for s in self.stage_counts if s not in self.stages)]
+
     def stage_share(self) -> dict[str, float]:
         """Share of the clips' stage time spent in each stage, largest first."""
         total = sum(self.stage_seconds.values())
@@ -184,7 +188,9 @@ class Progress:
             },
             "clips_per_s": round(self.written / elapsed, 3) if elapsed > 0 else 0.0,
             "stage_seconds_per_clip": {
-                s: round(self.stage_seconds[s] / n, 3) for s, n in self.stage_counts.items() if n
+                s: round(self.stage_seconds[s] / self.stage_counts[s], 3)
+                for s in self._stage_order()
+                if self.stage_counts[s]
             },
             "failures": dict(self.failed.most_common()),
             "stages": {s: list(self.stage_done.get(s, [0, 0])) for s in self.stages},

@@ -67,7 +67,8 @@ def test_output_layout(demo_run):
         re.fullmatch(rf"part-\d{{6}}-{tag}\.parquet", p.name)
         for p in (demo_run / "failures").iterdir()
     )
-    assert sorted(p.name for p in (demo_run / "_state").iterdir()) == ["ingest.parquet"]
+    assert sorted(p.name for p in (demo_run / "_state").iterdir()) == ["ingest.parquet", "logs"]
+    assert [p.name[:4] for p in (demo_run / "_state" / "logs").iterdir()] == ["run-"]
     rows = _index(demo_run)
     assert all(r["shard"] in shards for r in rows)
     assert max(sum(1 for r in rows if r["shard"] == s) for s in shards) <= 5
