@@ -78,8 +78,10 @@ def _sized(agent: str, schema: dict[str, Any], lim: TreeLimits) -> None:
         item["answer"]["maxLength"] = lim.answer_chars
 
 
-#: characters of JSON per output token, on the low side (JSON punctuation and short words)
-CHARS_PER_TOKEN = 3.0
+#: characters of JSON per output token, on the low side: JSON punctuation, cue ids and short
+#: words under a token-by-token grammar run 2.5-3 (SmolLM2 cut a reasoner answer at 1246
+#: characters for 480 tokens), so 2 leaves a margin
+CHARS_PER_TOKEN = 2.0
 
 
 def worst_case_chars(node: dict[str, Any]) -> float:
@@ -99,19 +101,19 @@ def worst_case_chars(node: dict[str, Any]) -> float:
     return 8  # numbers, booleans, null
 
 
-def _fit(node: dict[str, Any], factor: float) -> None:
-    """Shrink text lengths and list sizes by ``factor`` (short strings of 40 characters or
-    less and a string's minLength are kept; lists keep their minItems and at least 3)."""
+def _fit(node: dict[str, Any], factor: float, chars: int = 40, items: int = 3) -> None:
+    """Shrink text lengths and list sizes by ``factor``. Strings of ``chars`` or less and a
+    string's minLength are kept; lists keep their minItems and at least ``items``."""
     if node.get("type") == "string" and "maxLength" in node:
-        floor = min(node["maxLength"], max(40, node.get("minLength", 0)))
+        floor = min(node["maxLength"], max(chars, node.get("minLength", 0)))
         node["maxLength"] = max(floor, int(node["maxLength"] * factor))
     if node.get("type") == "array" and "maxItems" in node:
-        floor = max(3, node.get("minItems", 0))
+        floor = max(items, node.get("minItems", 0))
         node["maxItems"] = max(min(floor, node["maxItems"]), int(node["maxItems"] * factor))
     for child in node.get("properties", {}).values():
-        _fit(child, factor)
+        _fit(child, factor, chars, items)
     if isinstance(node.get("items"), dict):
-        _fit(node["items"], factor)
+        _fit(node["items"], factor, chars, items)
 
 
 def fit_to_budget(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
@@ -121,12 +123,27 @@ def fit_to_budget(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
     fits the budget is never cut off mid-JSON, even by a model that repeats itself until the
     last allowed character (a small model's way); a capable model stops well before."""
     budget = max_tokens * CHARS_PER_TOKEN
-    for _ in range(12):
-        worst = worst_case_chars(schema)
-        if worst <= budget:
+    if worst_case_chars(schema) <= budget:
+        return schema
+    original = copy.deepcopy(schema)
+
+    def scaled(factor: float, chars: int, items: int) -> dict[str, Any]:
+        out = copy.deepcopy(original)
+        _fit(out, factor, chars, items)
+        return out
+
+    # short fields and 3-item lists are kept while the budget allows; a tight budget then
+    # lowers those floors too, down to the schema's own minimums
+    floors = ((40, 3), (20, 2), (8, 1))
+    for chars, items in floors:
+        if worst_case_chars(scaled(0.0, chars, items)) <= budget:
             break
-        # lengths and counts multiply: each takes the square root of the cut
-        _fit(schema, max(0.3, (budget / worst) ** 0.5))
+    lo, hi = 0.0, 1.0  # the largest factor that fits, to 1/1000
+    while hi - lo > 1e-3:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if worst_case_chars(scaled(mid, chars, items)) <= budget else (lo, mid)
+    schema.clear()
+    schema.update(scaled(lo, chars, items))
     return schema
 
 

@@ -143,10 +143,10 @@ def test_rerun_is_all_cache_and_a_new_prompt_reruns_only_downstream(tmp_path):
         assert b.record["annotate_completion_tokens"] == a.record["annotate_completion_tokens"]
     prompt = tmp_path / "reasoner.v2.md"
     prompt.write_text("You are the reasoner. Build the tree from the cues. Labels: $labels.\n")
-    agents = {"reasoner": AgentConfig(prompt=str(prompt), prompt_version="v2", max_tokens=720)}
+    agents = {"reasoner": AgentConfig(prompt=str(prompt), prompt_version="v2", max_tokens=1200)}
     with FaultServer() as server:
         third = annotate(make_stage(server, tmp_path, annotate={"agents": agents}))
-    assert all(i.ok for i in third)
+    assert all(i.ok for i in third), [i.error for i in third]
     assert set(server.seen) == {"reasoner", "critic", "qa"}
     assert third[0].record["annotation"]["provenance"]["reasoner"]["prompt_version"] == "v2"
 
