@@ -398,16 +398,26 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
 @click.option("--reviewed-only", is_flag=True, help="Only samples that someone reviewed.")
 @click.option("--min-agreement", type=float, help="Minimum per-sample reviewer agreement, 0-1.")
 @click.option("--store", help="Review store file (default DIR/review/decisions.sqlite).")
+@click.option(
+    "--format",
+    "formats",
+    default="webdataset",
+    show_default=True,
+    help="Comma list of webdataset, swift, llava, sharegpt, merr, emer.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Counts and agreement as JSON.")
-def export_cmd(out_dir, release, reviewed_only, min_agreement, store, as_json) -> None:
-    """Write a release: shards and index with reviews applied, rejected samples left out."""
+def export_cmd(out_dir, release, reviewed_only, min_agreement, store, formats, as_json) -> None:
+    """Write a release: shards and index with reviews applied, rejected samples left out, and
+    the same samples in trainers' formats (RELEASE/<format>/)."""
+    from emodata.exports.plan import ReleaseOptions
     from emodata.review.export import export
     from emodata.review.store import ReviewError
 
     try:
+        options = ReleaseOptions.parse(formats)
         result = export(out_dir, release, store=store, reviewed_only=reviewed_only,
-                        min_agreement=min_agreement)  # fmt: skip
-    except (ReviewError, RuntimeError) as e:
+                        min_agreement=min_agreement, options=options)  # fmt: skip
+    except (ReviewError, RuntimeError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.render())
 

@@ -54,6 +54,20 @@ def index_schema() -> pa.Schema:
     return arrow_schema("index.schema.json")
 
 
+@cache
+def release_columns() -> tuple[pa.Field, ...]:
+    """The columns a release's index adds to the run's (``release.schema.json``)."""
+    return tuple(arrow_schema("release.schema.json"))
+
+
+def release_schema() -> pa.Schema:
+    """The index schema of a release: the run's columns, then the release's."""
+    schema = index_schema()
+    for f in release_columns():
+        schema = schema.append(f)
+    return schema
+
+
 def ledger_schema() -> pa.Schema:
     return arrow_schema("ledger.schema.json")
 

@@ -14,35 +14,31 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
-import pyarrow as pa
 
 from emodata import layout, report, stats
 from emodata.discover import KNOWN_META
+from emodata.exports import answers, card, plan
+from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
+from emodata.exports.plan import ReleaseOptions
+from emodata.exports.webdataset import ReleaseWriter
 from emodata.records import Item
 from emodata.review.agreement import agreement_report
-from emodata.review.decisions import Resolution, resolve
+from emodata.review.decisions import Resolution
 from emodata.review.media import members_of, shard_url
-from emodata.review.store import Decision, ReviewStore, store_path
-from emodata.schemas import index_schema
-from emodata.writer import LedgerBook, ShardWriter
+from emodata.review.store import ReviewStore, store_path
+from emodata.writer import LedgerBook
 
 log = logging.getLogger(__name__)
 
-REVIEW_COLUMN = pa.field("review", pa.string(), nullable=True)
 _INDEX_FIELDS = {"label": "emotion_label", "valence": "valence", "arousal": "arousal"}
 _FROM_WRITER = ("key", "source_path", "members")
-
-
-def release_schema() -> pa.Schema:
-    """The index schema plus the ``review`` provenance column."""
-    return index_schema().append(REVIEW_COLUMN)
 
 
 class ExportError(RuntimeError):
@@ -54,9 +50,13 @@ class ExportResult:
     release: str
     counts: Counter = field(default_factory=Counter)
     agreement: dict[str, Any] = field(default_factory=dict)
+    formats: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"release": self.release, "counts": dict(self.counts), "agreement": self.agreement}
+        out = {"release": self.release, "counts": dict(self.counts), "agreement": self.agreement}
+        if self.formats:
+            out["formats"] = self.formats
+        return out
 
     def render(self) -> str:
         c = self.counts
@@ -71,7 +71,11 @@ class ExportResult:
             f"{c['corrected']} corrected, {c['conflict']} conflicts resolved by majority, "
             f"{c['unreviewed']} unreviewed); left out: {left_out or 'none'}; Fleiss' kappa "
             f"{'n/a' if kappa is None else f'{kappa:.3f}'}\n"
-            f"card: {self.release}/{layout.CARD}"
+            + "".join(
+                f"{name}: {n.get('records', 0)} records of {n.get('samples', 0)} samples\n"
+                for name, n in self.formats.items()
+            )
+            + f"card: {self.release}/{layout.CARD}"
         )
 
 
@@ -121,28 +125,6 @@ def provenance(res: Resolution, original: dict[str, Any], exported_at: str) -> d
     }
 
 
-class ReleaseWriter(ShardWriter):
-    """The project's shard writer, keeping each sample's original index row plus ``review``."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.rows_by_key: dict[str, dict[str, Any]] = {}
-
-    def _index_row(self, item: Item, offsets: dict[str, list[int]], size: int) -> dict[str, Any]:
-        row = self.rows_by_key.pop(item.key)
-        row.update(
-            shard=layout.shard_name(self.seq, self.tag),
-            shard_members=json.dumps(offsets, sort_keys=True),
-            sample_bytes=size,
-        )
-        return row
-
-    def _write_parquet(self, table: pa.Table, sub: str, name: str) -> None:
-        if sub == layout.INDEX:
-            table = pa.Table.from_pylist(self._rows, schema=release_schema())
-        super()._write_parquet(table, sub, name)
-
-
 def _shard_rows(out_dir: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """Index rows shard by shard (one shard's rows in memory at a time), in member order."""
     con = stats.connect(out_dir)
@@ -156,24 +138,6 @@ def _first_offset(row: dict[str, Any]) -> int:
     return min((v[0] for v in members_of(row).values()), default=0)
 
 
-def _grouped(store: ReviewStore) -> dict[str, list[Decision]]:
-    out: dict[str, list[Decision]] = defaultdict(list)
-    for d in store.all():
-        out[d.sample_key].append(d)
-    return out
-
-
-def _excluded(res: Resolution, reviewed_only: bool, min_agreement: float | None) -> str | None:
-    """Why a sample stays out of the release, or None when it goes in."""
-    if reviewed_only and not res.reviewed:
-        return "unreviewed"
-    if res.reviewed and not res.keep:
-        return "rejected" if res.status == "rejected" else "unresolved_conflict"
-    if min_agreement is not None and (res.agreement is None or res.agreement < min_agreement):
-        return "below_min_agreement"
-    return None
-
-
 def export(
     out_dir: str,
     release: str,
@@ -181,8 +145,10 @@ def export(
     store: str | None = None,
     reviewed_only: bool = False,
     min_agreement: float | None = None,
+    options: ReleaseOptions | None = None,
 ) -> ExportResult:
     """Write ``release`` from the run in ``out_dir`` and the decisions in its review store."""
+    options = options or ReleaseOptions()
     if min_agreement is not None and not 0.0 <= min_agreement <= 1.0:
         raise ExportError("--min-agreement must be in [0, 1]")
     fs, root = fsspec.core.url_to_fs(out_dir)
@@ -193,20 +159,70 @@ def export(
     spath = store_path(out_dir, store)
     if not spath.exists():
         raise ExportError(f"no review store at {spath}: nothing has been reviewed yet")
-    decisions = _grouped(ReviewStore(spath))
+    decisions = plan.grouped(ReviewStore(spath))
     if not stats.summary(out_dir)["clips"]["clips"]:
         raise ExportError(f"{out_dir} has no index rows")
+    manifest = _read_manifest(fs, root.rstrip("/"))
+    chosen = plan.build(
+        out_dir, decisions, options, reviewed_only=reviewed_only, min_agreement=min_agreement
+    )
     head, name = rroot.rsplit("/", 1) if "/" in rroot else (".", rroot)
     tmp_root = f"{head}/{layout.tmp_name(name)}"
     if rfs.exists(tmp_root):
         rfs.rm(tmp_root, recursive=True)
-    manifest = _read_manifest(fs, root.rstrip("/"))
-    write_cfg = (manifest.get("config") or {}).get("write") or {}
     now = datetime.now(UTC).isoformat()
     run_id = f"release-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    writer = ReleaseWriter(
-        rfs,
-        tmp_root,
+    writer = _shard_writer(rfs, tmp_root, manifest, run_id)
+    formats: dict[str, FormatWriter] = {f: WRITERS[f](rfs, tmp_root) for f in options.text_formats}
+    media = MediaWriter(rfs, tmp_root) if formats else None
+    space = _taxonomy(manifest)
+    result = ExportResult(release)
+    result.counts.update(chosen.counts)
+    for shard, shard_rows in _shard_rows(out_dir):
+        rows = [r for r in shard_rows if r["key"] in chosen.entries]
+        if not rows:
+            continue
+        sfs, shard_path = shard_url(out_dir, shard)
+        with sfs.open(shard_path, "rb") as fh:
+            for row in rows:
+                entry = chosen.entries[row["key"]]
+                item, doc = _release_item(fh, row, entry.res, now)
+                if media is not None:
+                    media.add(item.key, item.blobs)
+                rendered = answers.render(doc, row, row.get("emotion_label"), space)
+                writer.rows_by_key[item.key] = row
+                writer.add(item)
+                for fmt in formats.values():
+                    fmt.add(rendered, None)
+                result.counts["exported"] += 1
+                result.counts[entry.res.status] += 1
+    writer.close()
+    result.formats = {name: fmt.close() for name, fmt in formats.items()}
+    if media is not None:
+        result.formats["media"] = dict(media.counts)
+    all_decisions = [d for ds in decisions.values() for d in ds]
+    result.agreement = agreement_report(all_decisions, chosen.model_labels)
+    manifest["release"] = {
+        "source": out_dir,
+        "exported_at": now,
+        "reviewed_only": reviewed_only,
+        "min_agreement": min_agreement,
+        "formats": options.formats,
+    }
+    sections = review_section(result, reviewed_only, min_agreement)
+    sections += card.formats_section(result.formats, None)
+    _finish(rfs, tmp_root, rroot, manifest, result, now, sections)
+    log.info("export: %s", dict(result.counts))
+    return result
+
+
+def _shard_writer(
+    fs: fsspec.AbstractFileSystem, root: str, manifest: dict[str, Any], run_id: str
+) -> ReleaseWriter:
+    write_cfg = (manifest.get("config") or {}).get("write") or {}
+    return ReleaseWriter(
+        fs,
+        root,
         first_seq=0,
         max_bytes=int(write_cfg.get("max_shard_bytes", 256 << 20)),
         max_samples=int(write_cfg.get("max_shard_samples", 2000)),
@@ -215,32 +231,20 @@ def export(
         config_fingerprint="release",
         ledger=LedgerBook({}, run_id),
     )
-    result = ExportResult(release)
-    labels: dict[str, str | None] = {}
-    for shard, shard_rows in _shard_rows(out_dir):
-        sfs, shard_path = shard_url(out_dir, shard)
-        with sfs.open(shard_path, "rb") as fh:
-            for row in shard_rows:
-                key = row["key"]
-                labels[key] = row.get("emotion_label")
-                res = resolve(key, decisions.get(key, []), row.get("emotion_label"))
-                why = _excluded(res, reviewed_only, min_agreement)
-                if why is not None:
-                    result.counts[f"excluded_{why}"] += 1
-                    continue
-                writer.rows_by_key[key] = row
-                writer.add(_release_item(fh, row, res, now))
-                result.counts["exported"] += 1
-                result.counts[res.status] += 1
-    writer.close()
-    all_decisions = [d for ds in decisions.values() for d in ds]
-    result.agreement = agreement_report(all_decisions, labels)
-    _finish(rfs, tmp_root, rroot, manifest, result, out_dir, now, reviewed_only, min_agreement)
-    log.info("export: %s", dict(result.counts))
-    return result
 
 
-def _release_item(fh: Any, row: dict[str, Any], res: Resolution, now: str) -> Item:
+def _taxonomy(manifest: dict[str, Any]) -> list[str]:
+    """The run's label set (its annotate taxonomy), named in the emotion prompts."""
+    from emodata.annotate.settings import DEFAULT_TAXONOMY
+
+    annotate = (manifest.get("config") or {}).get("annotate") or {}
+    return list(annotate.get("taxonomy") or DEFAULT_TAXONOMY)
+
+
+def _release_item(
+    fh: Any, row: dict[str, Any], res: Resolution, now: str
+) -> tuple[Item, dict[str, Any]]:
+    """The sample's item for the shard writer, and its JSON with the review applied."""
     key = row["key"]
     blobs: dict[str, bytes] = {}
     doc: dict[str, Any] = {}
@@ -253,18 +257,17 @@ def _release_item(fh: Any, row: dict[str, Any], res: Resolution, now: str) -> It
             doc = json.loads(data)
         else:
             blobs[name.removeprefix(f"{key}.")] = data
-    doc = copy.deepcopy(doc)
     original = apply_edits(doc, row, res.edits) if res.edits else {}
     review = provenance(res, original, now) if res.reviewed else None
     doc["review"] = review
     row["review"] = json.dumps(review, sort_keys=True) if review else None
-    rec = {k: v for k, v in doc.items() if k not in _FROM_WRITER}
+    rec = copy.deepcopy({k: v for k, v in doc.items() if k not in _FROM_WRITER})
     rec["path"] = doc.get("source_path", row["source_path"])
     # the writer rebuilds the manifest columns from ``meta``: hand them back unchanged
     meta = {k: doc[k] for k in KNOWN_META if doc.get(k) is not None}
     meta.update(json.loads(doc.get("source_meta") or "{}"))
     rec["meta"] = meta
-    return Item(key, rec, blobs)
+    return Item(key, rec, blobs), doc
 
 
 def _read_manifest(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, Any]:
@@ -281,28 +284,21 @@ def _finish(
     root: str,
     manifest: dict[str, Any],
     result: ExportResult,
-    source: str,
     now: str,
-    reviewed_only: bool,
-    min_agreement: float | None,
+    sections: str,
 ) -> None:
-    """Manifest and card into the temporary folder, then rename it to the release."""
+    """Manifest and card (with the release's ``sections``) into the temporary folder, then
+    rename it to the release."""
     manifest = copy.deepcopy(manifest)
     manifest["updated_at"] = now
-    manifest["release"] = {
-        "source": source,
-        "exported_at": now,
-        "reviewed_only": reviewed_only,
-        "min_agreement": min_agreement,
-        "counts": dict(result.counts),
-        "agreement": result.agreement,
-    }
+    manifest["release"].update(
+        counts=dict(result.counts), agreement=result.agreement, outputs=result.formats
+    )
     _atomic(fs, f"{tmp_root}/{layout.MANIFEST}", json.dumps(manifest, indent=2, default=str))
     report.write_card(fs, tmp_root, manifest, stats.summary(_as_url(fs, tmp_root)))
     with fs.open(f"{tmp_root}/{layout.CARD}", "r", encoding="utf-8") as f:
-        card = f.read()
-    card = card.replace(tmp_root, root) + review_section(result, reviewed_only, min_agreement)
-    _atomic(fs, f"{tmp_root}/{layout.CARD}", card)
+        text = f.read()
+    _atomic(fs, f"{tmp_root}/{layout.CARD}", text.replace(tmp_root, root) + sections)
     if fs.exists(root):
         fs.rm(root, recursive=True)  # an empty folder the user made for the release
     fs.mv(tmp_root, root, recursive=True)

@@ -1,0 +1,50 @@
+"""Fixtures for the release tests: one synthetic run (real media, real writer) and its reviews."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from emodata import stats
+from emodata.review.store import ReviewStore, store_path
+from emodata.review.synth import SynthSpec, make_run
+
+
+@pytest.fixture(scope="session")
+def synth_run(tmp_path_factory) -> Path:
+    """A 60-sample synthetic run, made once; tests copy it before reviewing."""
+    out = tmp_path_factory.mktemp("synth") / "run"
+    make_run(str(out), SynthSpec(samples=60, shard_samples=16))
+    return out
+
+
+@pytest.fixture
+def reviewed(synth_run, tmp_path) -> dict:
+    """A private copy of the run with three decisions: a correction, a rejection, an accept."""
+    run = tmp_path / "run"
+    shutil.copytree(synth_run, run)
+    rows = stats.query(
+        str(run), "select key, emotion_label from idx where qa_count is not null order by key"
+    )
+    fixed, rejected, accepted = rows[0], rows[1], rows[2]
+    new_label = "sad" if fixed["emotion_label"] != "sad" else "fear"
+    store = ReviewStore(store_path(str(run)))
+    store.submit(
+        fixed["key"],
+        "alice",
+        "correct",
+        sample_version="v",
+        edits={"label": new_label, "caption": "A reviewer's caption.", "qa": {"0": "An adult."}},
+    )
+    store.submit(rejected["key"], "alice", "reject", reason="blurred", sample_version="v")
+    store.submit(accepted["key"], "bob", "accept", sample_version="v")
+    store.close()
+    return {
+        "run": run,
+        "fixed": fixed["key"],
+        "label": new_label,
+        "rejected": rejected["key"],
+        "annotated": len(rows),
+    }
