@@ -405,19 +405,38 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
     show_default=True,
     help="Comma list of webdataset, swift, llava, sharegpt, merr, emer.",
 )
+@click.option(
+    "--split",
+    help="Ratios, e.g. train=0.8,val=0.1,test=0.1: no source, person or near-duplicate group "
+    "in two splits.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the split assignment.")
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Release setting, e.g. --set identity.dlib_max_distance=0.55.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Counts and agreement as JSON.")
-def export_cmd(out_dir, release, reviewed_only, min_agreement, store, formats, as_json) -> None:
+def export_cmd(
+    out_dir, release, reviewed_only, min_agreement, store, formats, split, seed, sets, as_json
+) -> None:
     """Write a release: shards and index with reviews applied, rejected samples left out, and
-    the same samples in trainers' formats (RELEASE/<format>/)."""
+    the same samples in trainers' formats (RELEASE/<format>/), optionally split."""
     from emodata.exports.plan import ReleaseOptions
+    from emodata.exports.settings import load_release_config
     from emodata.review.export import export
     from emodata.review.store import ReviewError
 
     try:
-        options = ReleaseOptions.parse(formats)
+        options = ReleaseOptions.parse(formats, split, seed, load_release_config(sets))
+    except ValueError as e:  # ConfigError included: the message names the option or field
+        raise click.ClickException(str(e)) from None
+    try:
         result = export(out_dir, release, store=store, reviewed_only=reviewed_only,
                         min_agreement=min_agreement, options=options)  # fmt: skip
-    except (ReviewError, RuntimeError, ValueError) as e:
+    except (ReviewError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.render())
 

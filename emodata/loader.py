@@ -40,9 +40,30 @@ def _select_sql(query: str | None) -> str:
     return f"select key, shard from idx where {query}"
 
 
-def select(out_dir: str, query: str | None = None) -> tuple[list[str], set[str]]:
-    """(shard URLs in order, selected keys) for ``query`` (a WHERE clause or a SELECT of keys)."""
-    rows = stats.query(out_dir, _select_sql(query) + " order by shard, key")
+def _rows(out_dir: str, query: str | None, split: str | None) -> list[dict[str, Any]]:
+    con = stats.connect(out_dir)
+    sql = _select_sql(query)
+    if split is None:
+        cur = con.execute(sql + " order by shard, key")
+    else:
+        columns = {r[0] for r in con.execute("describe idx").fetchall()}
+        if "split" not in columns:
+            raise ValueError(f"{out_dir} has no splits: export it with --split")
+        cur = con.execute(
+            f"select * from ({sql}) where key in (select key from idx where split = $split) "
+            "order by shard, key",
+            {"split": split},
+        )
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def select(
+    out_dir: str, query: str | None = None, split: str | None = None
+) -> tuple[list[str], set[str]]:
+    """(shard URLs in order, selected keys) for ``query`` (a WHERE clause or a SELECT of keys),
+    within ``split`` when given (a release exported with ``--split``)."""
+    rows = _rows(out_dir, query, split)
     fs, root = fsspec.core.url_to_fs(out_dir)
     shards = sorted({r["shard"] for r in rows})
     base = f"{root.rstrip('/')}/{layout.SHARDS}"
@@ -71,11 +92,13 @@ def dataset(
     out_dir: str,
     query: str | None = None,
     *,
+    split: str | None = None,
     shuffle: int = 0,
     transform: Callable[[dict[str, Any]], Any] | None = None,
 ) -> wds.WebDataset:
-    """An iterable WebDataset over the selected samples (split across DataLoader workers)."""
-    urls, keys = select(out_dir, query)
+    """An iterable WebDataset over the selected samples (split across DataLoader workers);
+    ``split`` keeps one split of a release exported with ``--split``."""
+    urls, keys = select(out_dir, query, split)
     ds = wds.WebDataset(
         urls or [], shardshuffle=False, empty_check=False, nodesplitter=wds.split_by_node
     )
@@ -101,6 +124,7 @@ def dataloader(
     out_dir: str,
     query: str | None = None,
     *,
+    split: str | None = None,
     batch_size: int = 8,
     num_workers: int = 0,
     shuffle: int = 0,
@@ -111,5 +135,5 @@ def dataloader(
         from torch.utils.data import DataLoader
     except ImportError as e:
         raise ImportError("the loader needs torch: install emodata[train]") from e
-    ds = dataset(out_dir, query, shuffle=shuffle, transform=transform)
+    ds = dataset(out_dir, query, split=split, shuffle=shuffle, transform=transform)
     return DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate)

@@ -9,9 +9,10 @@ import duckdb
 import fsspec
 import pyarrow as pa
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from emodata import layout
-from emodata.schemas import index_schema, ledger_schema
+from emodata.schemas import index_schema, ledger_schema, release_columns
 from emodata.verify import shard_sizes
 
 
@@ -28,13 +29,36 @@ def _dataset(
     return pads.dataset(sorted(files), schema=schema, filesystem=fs, format="parquet")
 
 
+def _index_schema(fs: fsspec.AbstractFileSystem, path: str) -> pa.Schema:
+    """The run's index schema, plus the release columns a release's index has (``split`` ...)."""
+    schema = index_schema()
+    first = next(
+        (
+            p
+            for p in sorted(fs.ls(path, detail=False) if fs.exists(path) else [])
+            if p.endswith(".parquet") and not p.rsplit("/", 1)[-1].startswith((".", "_"))
+        ),
+        None,
+    )
+    if first is None:
+        return schema
+    with fs.open(first, "rb") as f:
+        names = set(pq.read_schema(f).names)
+    for column in release_columns():
+        if column.name in names:
+            schema = schema.append(column)
+    return schema
+
+
 def connect(out_dir: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with views ``idx`` (the index) and ``ledger`` over a run's output."""
+    """An in-memory DuckDB with views ``idx`` (the index; a release's has its release columns
+    too) and ``ledger`` over a run's output."""
     fs, root = fsspec.core.url_to_fs(out_dir)
     root = root.rstrip("/")
     con = duckdb.connect()
     shards = set(shard_sizes(fs, root))
-    con.register("idx", _dataset(fs, f"{root}/{layout.INDEX}", index_schema(), shards))
+    index = f"{root}/{layout.INDEX}"
+    con.register("idx", _dataset(fs, index, _index_schema(fs, index), shards))
     con.register("ledger", _dataset(fs, f"{root}/{layout.FAILURES}", ledger_schema()))
     return con
 

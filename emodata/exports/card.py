@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from emodata.exports.formats import split_path
 
 _FILES = {
@@ -30,7 +32,7 @@ def formats_section(formats: dict[str, dict[str, int]], splits: list[str] | None
             continue
         where = _FILES[name]
         if splits:
-            where += f"; per split: `{split_path(name, splits[0], _example(name))}` ..."
+            where += f"; this release is split: `{split_path(name, 'SPLIT', _example(name))}`"
         skipped = ", ".join(
             f"{k.removeprefix('skipped_')} {v}" for k, v in sorted(counts.items()) if "skip" in k
         )
@@ -43,3 +45,68 @@ def formats_section(formats: dict[str, dict[str, int]], splits: list[str] | None
 
 def _example(fmt: str) -> str | None:
     return {"swift": "qa", "merr": "MERR_fine_grained.json"}.get(fmt)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "_none_\n"
+    cols = list(rows[0])
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def summary_line(per_split: dict[str, int], checks: dict[str, Any]) -> str:
+    """The CLI's one line on splits: sizes, identities, leakage."""
+    sizes = ", ".join(f"{k} {v}" for k, v in per_split.items())
+    leak = checks.get("leakage", {}).get("samples")
+    return (
+        f"splits: {sizes}; {checks.get('identity_clusters', 0)} identity clusters; "
+        f"leakage: {leak} samples\n"
+    )
+
+
+def splits_section(
+    info: dict[str, Any],
+    per_split: dict[str, int],
+    leakage: dict[str, int],
+    labels: list[dict[str, Any]],
+) -> str:
+    """Split sizes against their targets, identities, the leakage check and labels per split."""
+    total = sum(per_split.values()) or 1
+    ratios = info.get("split_ratios") or {}
+    rows = [
+        {"split": s, "samples": n, "share": f"{n / total:.1%}", "target": f"{ratios.get(s, 0):.1%}"}
+        for s, n in per_split.items()
+    ]
+    verdict = "none" if leakage["samples"] == 0 else f"**{leakage['samples']} samples**"
+    lines = [
+        "\n## Splits\n",
+        f"Seeded ({info.get('seed')}) and leak-free by construction: samples that share a source "
+        "video, a person (face identity) or a near-duplicate group form one unit, and units go "
+        f"to one split whole ({info.get('units', 0)} units; largest first, each to the split "
+        "furthest below its target). Samples without a face are split by source.\n",
+        _table(rows),
+        f"- Identity clusters: **{info.get('identity_clusters', 0)}** from "
+        f"{info.get('tracks', 0)} face tracks with an embedding, in "
+        f"{info.get('samples_with_faces', 0)} samples (tracks joined within the model's "
+        "threshold; see `identity` settings).",
+        f"- Leakage check (the release index re-read with DuckDB, independently of the "
+        f"assignment): samples whose source, identity or near-duplicate group is in more than "
+        f"one split: {verdict} ({leakage['sources']} sources, {leakage['identities']} "
+        f"identities, {leakage['near_dup_groups']} groups).",
+        "- The split of each sample is the index column `split` (and `split` in its JSON); "
+        "webdataset shards are per split: `shards/shard-NNNNNN-SPLIT.tar`.\n",
+        "Labels per split:\n",
+        _table(_pivot(labels, list(per_split))),
+    ]
+    return "\n".join(lines)
+
+
+def _pivot(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """(split, label, samples) rows -> one row per label with a column per split."""
+    table: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        table.setdefault(r["label"], {"label": r["label"], **dict.fromkeys(names, 0)})
+        table[r["label"]][r["split"]] = r["samples"]
+    return sorted(table.values(), key=lambda r: (-sum(r[n] for n in names), r["label"]))

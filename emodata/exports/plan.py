@@ -1,21 +1,29 @@
-"""Which samples a release holds, decided before anything is written.
+"""Which samples a release holds, and in which split, decided before anything is written.
 
 One pass over the index resolves every sample's review decisions and applies the release's
-selections; the result (:class:`Plan`) names each kept sample with what the writers need. The
-orchestrator (:mod:`emodata.review.export`) then reads only the kept samples' members.
+selections. When splits are asked, the kept samples' JSON members are read once (ranged reads)
+for their face-track embeddings; identities are clustered over all of them and whole units
+(source, identity) are assigned to splits. The result (:class:`Plan`) names each kept sample with
+what the writers need; the orchestrator (:mod:`emodata.review.export`) then reads only those.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from emodata import stats
+from emodata.exports import identity, splits
 from emodata.exports.formats import parse_formats
+from emodata.exports.settings import ReleaseConfig
 from emodata.review.decisions import Resolution, resolve
+from emodata.review.media import members_of, shard_url
 from emodata.review.store import Decision, ReviewStore
 
-_PLAN_COLUMNS = "key, emotion_label, qa_count"
+_PLAN_COLUMNS = "key, source_id, shard, shard_members, emotion_label, qa_count"
 
 
 @dataclass
@@ -23,10 +31,25 @@ class ReleaseOptions:
     """What ``emodata export`` renders beyond the reviewed webdataset release."""
 
     formats: list[str] = field(default_factory=lambda: ["webdataset"])
+    split: dict[str, float] | None = None
+    seed: int = 0
+    settings: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     @classmethod
-    def parse(cls, formats: str | None = None) -> ReleaseOptions:
-        return cls(formats=parse_formats(formats))
+    def parse(
+        cls,
+        formats: str | None = None,
+        split: str | None = None,
+        seed: int = 0,
+        settings: ReleaseConfig | None = None,
+    ) -> ReleaseOptions:
+        """From the CLI's strings; a bad value raises ValueError naming it."""
+        return cls(
+            formats=parse_formats(formats),
+            split=splits.parse_split(split) if split else None,
+            seed=seed,
+            settings=settings or ReleaseConfig(),
+        )
 
     @property
     def text_formats(self) -> list[str]:
@@ -38,6 +61,9 @@ class Entry:
     """A sample that goes into the release."""
 
     res: Resolution
+    source_id: str = ""
+    split: str | None = None
+    identities: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +71,11 @@ class Plan:
     entries: dict[str, Entry] = field(default_factory=dict)
     counts: Counter = field(default_factory=Counter)
     model_labels: dict[str, str | None] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def split_names(self) -> list[str | None]:
+        return list(self.info.get("split_ratios") or [None])
 
 
 def grouped(store: ReviewStore) -> dict[str, list[Decision]]:
@@ -75,6 +106,7 @@ def build(
 ) -> Plan:
     plan = Plan()
     rows = stats.query(out_dir, f"select {_PLAN_COLUMNS} from idx order by key")
+    kept: list[dict[str, Any]] = []
     for row in rows:
         key = row["key"]
         plan.model_labels[key] = row["emotion_label"]
@@ -85,5 +117,52 @@ def build(
         if why is not None:
             plan.counts[f"excluded_{why}"] += 1
             continue
-        plan.entries[key] = Entry(res)
+        plan.entries[key] = Entry(res, source_id=row["source_id"])
+        kept.append(row)
+    if options.split:
+        _split(out_dir, plan, kept, options)
     return plan
+
+
+def read_docs(out_dir: str, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, sample JSON) of ``rows``, one open shard at a time, in member order."""
+    by_shard: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_shard[row["shard"]].append(row)
+    for shard, shard_rows in sorted(by_shard.items()):
+        fs, path = shard_url(out_dir, shard)
+        wanted = [(members_of(r)[f"{r['key']}.json"], r["key"]) for r in shard_rows]
+        with fs.open(path, "rb") as fh:
+            for (offset, size), key in sorted(wanted):
+                fh.seek(offset)
+                yield key, json.loads(fh.read(size))
+
+
+def _split(out_dir: str, plan: Plan, kept: list[dict[str, Any]], options: ReleaseOptions) -> None:
+    """Identities over every kept face track, then whole units into splits."""
+    position = {row["key"]: i for i, row in enumerate(kept)}
+    tracks: list[identity.Track] = []
+    for key, doc in read_docs(out_dir, kept):
+        faces = doc.get("faces") or {}
+        for t in faces.get("tracks") or []:
+            if t.get("embedding"):
+                tracks.append(
+                    identity.Track(position[key], faces.get("embedding_model"), t["embedding"])
+                )
+    ids, counts = identity.identities(tracks, options.settings.identity)
+    per_sample: list[list[int]] = [[] for _ in kept]
+    for t, ident in zip(tracks, ids, strict=True):
+        if ident >= 0 and int(ident) not in per_sample[t.owner]:
+            per_sample[t.owner].append(int(ident))
+    unit_of = splits.units([row["source_id"] for row in kept], per_sample)
+    assigned = splits.assign(unit_of, options.split or {}, options.seed)
+    for row, split, idents in zip(kept, assigned, per_sample, strict=True):
+        entry = plan.entries[row["key"]]
+        entry.split, entry.identities = split, sorted(idents)
+    plan.info.update(counts)
+    plan.info.update(
+        split_ratios=options.split,
+        seed=options.seed,
+        units=int(unit_of.max()) + 1 if len(unit_of) else 0,
+        samples_with_faces=sum(1 for ids_ in per_sample if ids_),
+    )

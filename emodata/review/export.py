@@ -24,7 +24,7 @@ import fsspec
 
 from emodata import layout, report, stats
 from emodata.discover import KNOWN_META
-from emodata.exports import answers, card, plan
+from emodata.exports import answers, card, plan, splits
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
 from emodata.exports.plan import ReleaseOptions
 from emodata.exports.webdataset import ReleaseWriter
@@ -51,11 +51,14 @@ class ExportResult:
     counts: Counter = field(default_factory=Counter)
     agreement: dict[str, Any] = field(default_factory=dict)
     formats: dict[str, dict[str, int]] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out = {"release": self.release, "counts": dict(self.counts), "agreement": self.agreement}
-        if self.formats:
-            out["formats"] = self.formats
+        for name in ("formats", "splits", "checks"):
+            if getattr(self, name):
+                out[name] = getattr(self, name)
         return out
 
     def render(self) -> str:
@@ -74,7 +77,9 @@ class ExportResult:
             + "".join(
                 f"{name}: {n.get('records', 0)} records of {n.get('samples', 0)} samples\n"
                 for name, n in self.formats.items()
+                if name != "media"
             )
+            + (card.summary_line(self.splits, self.checks) if self.splits else "")
             + f"card: {self.release}/{layout.CARD}"
         )
 
@@ -172,7 +177,10 @@ def export(
         rfs.rm(tmp_root, recursive=True)
     now = datetime.now(UTC).isoformat()
     run_id = f"release-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    writer = _shard_writer(rfs, tmp_root, manifest, run_id)
+    writers = {  # one per split: the split names the shards (shard-000000-train.tar)
+        s: _shard_writer(rfs, tmp_root, manifest, run_id if s is None else f"{run_id}-{s}")
+        for s in chosen.split_names
+    }
     formats: dict[str, FormatWriter] = {f: WRITERS[f](rfs, tmp_root) for f in options.text_formats}
     media = MediaWriter(rfs, tmp_root) if formats else None
     space = _taxonomy(manifest)
@@ -186,17 +194,18 @@ def export(
         with sfs.open(shard_path, "rb") as fh:
             for row in rows:
                 entry = chosen.entries[row["key"]]
-                item, doc = _release_item(fh, row, entry.res, now)
+                item, doc = _release_item(fh, row, entry, now)
                 if media is not None:
                     media.add(item.key, item.blobs)
                 rendered = answers.render(doc, row, row.get("emotion_label"), space)
-                writer.rows_by_key[item.key] = row
-                writer.add(item)
+                writers[entry.split].rows_by_key[item.key] = row
+                writers[entry.split].add(item)
                 for fmt in formats.values():
-                    fmt.add(rendered, None)
+                    fmt.add(rendered, entry.split)
                 result.counts["exported"] += 1
                 result.counts[entry.res.status] += 1
-    writer.close()
+    for writer in writers.values():
+        writer.close()
     result.formats = {name: fmt.close() for name, fmt in formats.items()}
     if media is not None:
         result.formats["media"] = dict(media.counts)
@@ -210,7 +219,20 @@ def export(
         "formats": options.formats,
     }
     sections = review_section(result, reviewed_only, min_agreement)
-    sections += card.formats_section(result.formats, None)
+    if options.split:
+        con = stats.connect(_as_url(rfs, tmp_root))
+        result.splits = {s: n for s, n in con.execute(
+            "select split, count(*) from idx group by 1 order by 1").fetchall()}  # fmt: skip
+        result.checks = {
+            **{k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
+            "leakage": splits.leakage(con),
+        }
+        manifest["release"].update(split=options.split, seed=options.seed)
+        sections += card.splits_section(
+            chosen.info, result.splits, result.checks["leakage"],
+            splits.distribution(con, "emotion_label"),
+        )  # fmt: skip
+    sections += card.formats_section(result.formats, [s for s in chosen.split_names if s])
     _finish(rfs, tmp_root, rroot, manifest, result, now, sections)
     log.info("export: %s", dict(result.counts))
     return result
@@ -242,9 +264,11 @@ def _taxonomy(manifest: dict[str, Any]) -> list[str]:
 
 
 def _release_item(
-    fh: Any, row: dict[str, Any], res: Resolution, now: str
+    fh: Any, row: dict[str, Any], entry: plan.Entry, now: str
 ) -> tuple[Item, dict[str, Any]]:
-    """The sample's item for the shard writer, and its JSON with the review applied."""
+    """The sample's item for the shard writer, and its JSON with the review applied and its
+    release columns set (the JSON mirrors the index row)."""
+    res = entry.res
     key = row["key"]
     blobs: dict[str, bytes] = {}
     doc: dict[str, Any] = {}
@@ -261,6 +285,10 @@ def _release_item(
     review = provenance(res, original, now) if res.reviewed else None
     doc["review"] = review
     row["review"] = json.dumps(review, sort_keys=True) if review else None
+    if entry.split is not None:
+        doc["split"] = row["split"] = entry.split
+        doc["identity_clusters"] = entry.identities
+        row["identity_clusters"] = json.dumps(entry.identities)
     rec = copy.deepcopy({k: v for k, v in doc.items() if k not in _FROM_WRITER})
     rec["path"] = doc.get("source_path", row["source_path"])
     # the writer rebuilds the manifest columns from ``meta``: hand them back unchanged

@@ -29,6 +29,7 @@ from emodata.config import RunConfig
 from emodata.cues.face import LABELS
 from emodata.media import float32_to_wav
 from emodata.records import Item, clip_key
+from emodata.review.synth_faces import People, faces_and_cues
 from emodata.writer import LedgerBook, ShardWriter
 
 # per label: (valence, arousal) around which the synthetic annotator scatters its values
@@ -54,6 +55,9 @@ class SynthSpec:
     no_faces_every: int = 5
     no_annotation_every: int = 9
     wav_every: int = 1
+    #: > 0: face tracks carry embeddings of this many people, each filmed in several sources
+    people: int = 0
+    embedding_model: str = "dlib-resnet-128"
 
 
 def _lavfi_pool(n: int, seconds: float, size: int, tmp: Path) -> tuple[list[bytes], list[bytes]]:
@@ -108,50 +112,6 @@ def _transcript(rng: random.Random, seconds: float) -> dict[str, Any]:
         "backend": "synthetic",
         "extra": {},
     }
-
-
-def _faces_and_cues(rng: random.Random, label: str, seconds: float) -> tuple[dict, dict]:
-    frames = max(2, int(seconds * 4))
-    series = []
-    for f in range(frames):
-        scores = np.array([rng.random() * 0.3 for _ in LABELS])
-        scores[LABELS.index(label)] += 0.6 + 0.3 * np.sin(f)
-        scores /= scores.sum()
-        series.append({"t": round(f / 4, 3), "expression": [round(float(s), 4) for s in scores]})
-    mean = np.mean([s["expression"] for s in series], axis=0)
-    faces = {
-        "backend": "synthetic",
-        "frame_rate": 4.0,
-        "frames": frames,
-        "faces_per_frame": [1] * frames,
-        "main_track": 0,
-        "tracks": [
-            {
-                "id": 0,
-                "frames": [
-                    {"t": s["t"], "box": [20.0, 20.0, 76.0, 76.0], "score": 0.99} for s in series
-                ],
-                "quality": {"presence": 1.0, "size_px": 56.0},
-                "crops": ["face0_0.jpg"],
-                "crop_frames": [0],
-            }
-        ],
-    }
-    cues = {
-        "visual": {},
-        "audio": {},
-        "tracks": [
-            {
-                "track": 0,
-                "series": series,
-                "expression_mean": dict(
-                    zip(LABELS, (round(float(v), 4) for v in mean), strict=True)
-                ),
-                "top_expression": LABELS[int(np.argmax(mean))],
-            }
-        ],
-    }
-    return faces, cues
 
 
 def annotation_tree(rng: random.Random, label: str, text: str, seconds: float) -> dict[str, Any]:
@@ -265,7 +225,12 @@ def annotate_columns(tree: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _item(
-    i: int, spec: SynthSpec, rng: random.Random, clips: list[bytes], crops: list[bytes]
+    i: int,
+    spec: SynthSpec,
+    rng: random.Random,
+    clips: list[bytes],
+    crops: list[bytes],
+    people: People | None = None,
 ) -> Item:
     src, clip = divmod(i, spec.clips_per_source)
     sid = hashlib.sha256(f"synth-{spec.seed}-{src}".encode()).hexdigest()
@@ -315,7 +280,12 @@ def _item(
         )
         rec["stage_status"]["transcribe"] = "ok"
     if i % spec.no_faces_every != 2:
-        rec["faces"], rec["cues"] = _faces_and_cues(rng, label, secs)
+        rec["faces"], rec["cues"] = faces_and_cues(rng, label, secs)
+        if people is not None:
+            person = people.person_of_source(src)
+            rec["faces"]["embedding_model"] = people.model
+            rec["faces"]["tracks"][0]["embedding"] = people.embedding(person, i)
+            rec["faces"]["tracks"][0]["person"] = person  # ground truth for tests
         blobs["face0_0.jpg"] = crops[i % len(crops)]
         rec.update(
             face_tracks=1,
@@ -356,8 +326,9 @@ def make_run(out_dir: str, spec: SynthSpec | None = None) -> dict[str, Any]:
     )
     with tempfile.TemporaryDirectory() as tmp:
         clips, crops = _lavfi_pool(spec.pool, spec.clip_s, spec.size, Path(tmp))
+    people = People(spec.people, spec.embedding_model, spec.seed) if spec.people else None
     for i in range(spec.samples):
-        writer.add(_item(i, spec, rng, clips, crops))
+        writer.add(_item(i, spec, rng, clips, crops, people))
     writer.close()
     summary = stats.summary(out_dir)
     run_info = {

@@ -14,6 +14,21 @@ from emodata.faces.track import Track, link, main_subject, mouth_activity
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
 
+#: The embedding each backend computes, recorded per clip (``faces.embedding_model``) so that
+#: tracks are only compared with tracks of the same model.
+EMBEDDING_MODELS = {"dlib": "dlib-resnet-128", "insightface": "arcface-512"}
+
+
+def track_embedding(faces: list[Face], normed: bool) -> list[float] | None:
+    """The mean embedding of a track's faces (re-normalised for cosine models), 4 decimals."""
+    vecs = [np.asarray(f.embedding, dtype=np.float64) for f in faces if f.embedding is not None]
+    if not vecs:
+        return None
+    mean = np.mean(vecs, axis=0)
+    if normed:
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return [round(float(v), 4) for v in mean]
+
 
 def make_backend(config: FacesConfig) -> FaceBackend:
     if config.backend == "insightface":
@@ -100,8 +115,9 @@ class FacesStage(Stage):
         main = main_subject(tracks, len(frames), talking)
         crops: dict[str, bytes] = {}
         out_tracks = []
+        model = EMBEDDING_MODELS.get(self.backend.name)
         for t in tracks:
-            record, track_crops = self._track(t, frames, frame_rate)
+            record, track_crops = self._track(t, frames, frame_rate, model == "arcface-512")
             crops.update(track_crops)
             out_tracks.append(record)
         counts = [len(f) for f in per_frame]
@@ -112,10 +128,13 @@ class FacesStage(Stage):
             "faces_per_frame": counts,
             "tracks": out_tracks,
             "main_track": main,
+            "embedding_model": model,
         }
         return faces, crops
 
-    def _track(self, t: Track, frames: list[np.ndarray], rate: float) -> tuple[dict, dict]:
+    def _track(
+        self, t: Track, frames: list[np.ndarray], rate: float, normed: bool
+    ) -> tuple[dict, dict]:
         aligned = [align(frames[fi], f.kps) for fi, f in zip(t.frames, t.faces, strict=True)]
         sharp = [sharpness(a) for a in aligned]
         poses = [pose(f.kps) for f in t.faces]
@@ -142,6 +161,7 @@ class FacesStage(Stage):
             },
             "crops": list(crops),
             "crop_frames": [t.frames[i] for i in best],
+            "embedding": track_embedding(t.faces, normed=normed),
         }
         return record, crops
 

@@ -48,3 +48,12 @@ def reviewed(synth_run, tmp_path) -> dict:
         "rejected": rejected["key"],
         "annotated": len(rows),
     }
+
+
+@pytest.fixture(scope="session")
+def people_run(tmp_path_factory) -> Path:
+    """120 samples from 40 sources filmed by 10 people, every clip with a review store."""
+    out = tmp_path_factory.mktemp("people") / "run"
+    make_run(str(out), SynthSpec(samples=120, shard_samples=32, clips_per_source=3, people=10))
+    ReviewStore(store_path(str(out))).close()
+    return out

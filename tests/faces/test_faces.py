@@ -120,6 +120,9 @@ def test_stage_writes_crops_and_index_fields(stage):
         sorted(k for k in item.blobs if k.startswith("face")) == rec["faces"]["tracks"][0]["crops"]
     )
     assert [f["t"] for f in rec["faces"]["tracks"][0]["frames"]] == [0.0, 0.5, 1.0, 1.5]
+    # the track's mean dlib embedding, for identities across the run (export --split)
+    assert rec["faces"]["embedding_model"] == "dlib-resnet-128"
+    assert len(rec["faces"]["tracks"][0]["embedding"]) == 128
 
 
 def test_the_speaking_face_is_preferred_as_main_subject():
