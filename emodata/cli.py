@@ -412,6 +412,10 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the split assignment.")
 @click.option(
+    "--labels",
+    help="Label space of the exported labels: ekman7, merr9, va_quadrants or a JSON mapping file.",
+)
+@click.option(
     "--set",
     "sets",
     multiple=True,
@@ -420,8 +424,9 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
 )
 @click.option("--json", "as_json", is_flag=True, help="Counts and agreement as JSON.")
 def export_cmd(
-    out_dir, release, reviewed_only, min_agreement, store, formats, split, seed, sets, as_json
-) -> None:
+    out_dir, release, reviewed_only, min_agreement, store, formats, split, seed, labels, sets,
+    as_json,
+) -> None:  # fmt: skip
     """Write a release: shards and index with reviews applied, rejected samples left out, and
     the same samples in trainers' formats (RELEASE/<format>/), optionally split."""
     from emodata.exports.plan import ReleaseOptions
@@ -430,7 +435,9 @@ def export_cmd(
     from emodata.review.store import ReviewError
 
     try:
-        options = ReleaseOptions.parse(formats, split, seed, load_release_config(sets))
+        options = ReleaseOptions.parse(
+            formats, split, seed, load_release_config(sets), labels=labels
+        )
     except ValueError as e:  # ConfigError included: the message names the option or field
         raise click.ClickException(str(e)) from None
     try:

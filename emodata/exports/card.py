@@ -110,3 +110,22 @@ def _pivot(rows: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]
         table.setdefault(r["label"], {"label": r["label"], **dict.fromkeys(names, 0)})
         table[r["label"]][r["split"]] = r["samples"]
     return sorted(table.values(), key=lambda r: (-sum(r[n] for n in names), r["label"]))
+
+
+def labels_section(space: Any, pairs: list[dict[str, Any]]) -> str:
+    """The label space the release was exported in, and how the run's labels map into it."""
+    how = (
+        f"from each sample's valence and arousal (neutral within {space.neutral_radius} of 0)"
+        if space.from_va
+        else "by its mapping"
+    )
+    return "\n".join(
+        [
+            "\n## Labels\n",
+            f"Exported in the **{space.name}** label space ({', '.join(space.labels)}), {how}; "
+            f"from `{space.source.rsplit('/', 1)[-1]}`. The formats carry the exported label; "
+            "the index keeps the run's (reviewed) label in `emotion_label` and the exported "
+            "one in `export_label`.\n",
+            _table(pairs),
+        ]
+    )

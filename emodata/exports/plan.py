@@ -18,12 +18,15 @@ from typing import Any
 from emodata import stats
 from emodata.exports import identity, splits
 from emodata.exports.formats import parse_formats
+from emodata.exports.labels import LabelSpace
+from emodata.exports.labels import check as check_labels
+from emodata.exports.labels import load as load_labels
 from emodata.exports.settings import ReleaseConfig
 from emodata.review.decisions import Resolution, resolve
 from emodata.review.media import members_of, shard_url
 from emodata.review.store import Decision, ReviewStore
 
-_PLAN_COLUMNS = "key, source_id, shard, shard_members, emotion_label, qa_count"
+_PLAN_COLUMNS = "key, source_id, shard, shard_members, emotion_label, valence, arousal, qa_count"
 
 
 @dataclass
@@ -33,6 +36,7 @@ class ReleaseOptions:
     formats: list[str] = field(default_factory=lambda: ["webdataset"])
     split: dict[str, float] | None = None
     seed: int = 0
+    labels: LabelSpace | None = None
     settings: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     @classmethod
@@ -42,12 +46,15 @@ class ReleaseOptions:
         split: str | None = None,
         seed: int = 0,
         settings: ReleaseConfig | None = None,
+        *,
+        labels: str | None = None,
     ) -> ReleaseOptions:
         """From the CLI's strings; a bad value raises ValueError naming it."""
         return cls(
             formats=parse_formats(formats),
             split=splits.parse_split(split) if split else None,
             seed=seed,
+            labels=load_labels(labels) if labels else None,
             settings=settings or ReleaseConfig(),
         )
 
@@ -64,6 +71,7 @@ class Entry:
     source_id: str = ""
     split: str | None = None
     identities: list[int] = field(default_factory=list)
+    export_label: str | None = None
 
 
 @dataclass
@@ -119,9 +127,27 @@ def build(
             continue
         plan.entries[key] = Entry(res, source_id=row["source_id"])
         kept.append(row)
+    if options.labels is not None:
+        _map_labels(plan, kept, options.labels)
     if options.split:
         _split(out_dir, plan, kept, options)
     return plan
+
+
+def _map_labels(plan: Plan, kept: list[dict[str, Any]], space: LabelSpace) -> None:
+    """Each kept sample's label (after review) in ``space``; unmapped labels are an error."""
+    final = {}
+    for row in kept:
+        edits = plan.entries[row["key"]].res.edits
+        final[row["key"]] = tuple(
+            edits.get(name, row[column])
+            for name, column in (("label", "emotion_label"), ("valence", "valence"),
+                                 ("arousal", "arousal"))
+        )  # fmt: skip
+    check_labels(space, Counter(label for label, _, _ in final.values()))
+    for key, (label, valence, arousal) in final.items():
+        plan.entries[key].export_label = space.apply(label, valence, arousal)
+    plan.info["label_space"] = space.describe()
 
 
 def read_docs(out_dir: str, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -26,6 +26,7 @@ from emodata import layout, report, stats
 from emodata.discover import KNOWN_META
 from emodata.exports import answers, card, plan, splits
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
+from emodata.exports.labels import LabelError
 from emodata.exports.plan import ReleaseOptions
 from emodata.exports.webdataset import ReleaseWriter
 from emodata.records import Item
@@ -168,9 +169,12 @@ def export(
     if not stats.summary(out_dir)["clips"]["clips"]:
         raise ExportError(f"{out_dir} has no index rows")
     manifest = _read_manifest(fs, root.rstrip("/"))
-    chosen = plan.build(
-        out_dir, decisions, options, reviewed_only=reviewed_only, min_agreement=min_agreement
-    )
+    try:
+        chosen = plan.build(
+            out_dir, decisions, options, reviewed_only=reviewed_only, min_agreement=min_agreement
+        )
+    except LabelError as e:
+        raise ExportError(str(e)) from None
     head, name = rroot.rsplit("/", 1) if "/" in rroot else (".", rroot)
     tmp_root = f"{head}/{layout.tmp_name(name)}"
     if rfs.exists(tmp_root):
@@ -183,7 +187,7 @@ def export(
     }
     formats: dict[str, FormatWriter] = {f: WRITERS[f](rfs, tmp_root) for f in options.text_formats}
     media = MediaWriter(rfs, tmp_root) if formats else None
-    space = _taxonomy(manifest)
+    space = options.labels.labels if options.labels else _taxonomy(manifest)
     result = ExportResult(release)
     result.counts.update(chosen.counts)
     for shard, shard_rows in _shard_rows(out_dir):
@@ -197,7 +201,8 @@ def export(
                 item, doc = _release_item(fh, row, entry, now)
                 if media is not None:
                     media.add(item.key, item.blobs)
-                rendered = answers.render(doc, row, row.get("emotion_label"), space)
+                label = entry.export_label if options.labels else row.get("emotion_label")
+                rendered = answers.render(doc, row, label, space)
                 writers[entry.split].rows_by_key[item.key] = row
                 writers[entry.split].add(item)
                 for fmt in formats.values():
@@ -217,8 +222,12 @@ def export(
         "reviewed_only": reviewed_only,
         "min_agreement": min_agreement,
         "formats": options.formats,
+        "label_space": options.labels.describe() if options.labels else None,
     }
     sections = review_section(result, reviewed_only, min_agreement)
+    if options.labels:
+        con = stats.connect(_as_url(rfs, tmp_root))
+        sections += card.labels_section(options.labels, _label_pairs(con))
     if options.split:
         con = stats.connect(_as_url(rfs, tmp_root))
         result.splits = {s: n for s, n in con.execute(
@@ -230,7 +239,7 @@ def export(
         manifest["release"].update(split=options.split, seed=options.seed)
         sections += card.splits_section(
             chosen.info, result.splits, result.checks["leakage"],
-            splits.distribution(con, "emotion_label"),
+            splits.distribution(con, "export_label" if options.labels else "emotion_label"),
         )  # fmt: skip
     sections += card.formats_section(result.formats, [s for s in chosen.split_names if s])
     _finish(rfs, tmp_root, rroot, manifest, result, now, sections)
@@ -253,6 +262,15 @@ def _shard_writer(
         config_fingerprint="release",
         ledger=LedgerBook({}, run_id),
     )
+
+
+def _label_pairs(con: Any) -> list[dict[str, Any]]:
+    cur = con.execute(
+        """select coalesce(emotion_label, '(none)') as label,
+                  coalesce(export_label, '(none)') as exported, count(*) as samples
+           from idx group by all order by samples desc, label"""
+    )
+    return [dict(zip(("label", "exported", "samples"), r, strict=True)) for r in cur.fetchall()]
 
 
 def _taxonomy(manifest: dict[str, Any]) -> list[str]:
@@ -285,6 +303,8 @@ def _release_item(
     review = provenance(res, original, now) if res.reviewed else None
     doc["review"] = review
     row["review"] = json.dumps(review, sort_keys=True) if review else None
+    if entry.export_label is not None:
+        doc["export_label"] = row["export_label"] = entry.export_label
     if entry.split is not None:
         doc["split"] = row["split"] = entry.split
         doc["identity_clusters"] = entry.identities
