@@ -75,7 +75,13 @@ def select(
 
 def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
     """A raw WebDataset sample -> key, metadata, audio array, MP4 bytes, frame and aligned face
-    JPEG bytes."""
+    JPEG bytes (a release keeps its images in one ``images.tar`` member: unpacked here)."""
+    if "images.tar" in raw:
+        from emodata.exports.webdataset import unpack
+
+        prefix = f"{raw['__key__']}."
+        nested = {k.removeprefix(prefix): v for k, v in unpack(raw["images.tar"]).items()}
+        raw = {**{k: v for k, v in raw.items() if k != "images.tar"}, **nested}
     meta = json.loads(raw["json"])
     frames = [raw[k] for k in sorted(raw) if k.startswith("frame") and k.endswith(".jpg")]
     return {

@@ -18,14 +18,22 @@ _FILES = {
 
 
 def formats_section(formats: dict[str, dict[str, int]], splits: list[str] | None) -> str:
-    if not formats:
-        return ""
     lines = [
         "\n## Formats\n",
-        "The same reviewed samples in each trainer's format. Media paths are relative to the "
-        "file that names them and point at `media/KEY.mp4` (clips copied once out of the "
-        "shards). Record shapes: `schemas/exports/` in the emodata repository.\n",
+        "- webdataset: `shards/shard-NNNNNN-TAG.tar`"
+        + (" (TAG: the split)" if splits else "")
+        + "; every sample has the same four members, so Hugging Face's `webdataset` loader "
+        "reads them all: `KEY.json` (the sample; null values and empty lists are left out), "
+        "`KEY.mp4`, `KEY.wav` (empty when the source had no audio: `has_audio`), "
+        "`KEY.images.tar` (sampled frames and aligned face crops, `KEY.frame000.jpg`, "
+        "`KEY.face0_0.jpg`, addressable by their offsets in `shard_members`).",
     ]
+    if formats:
+        lines.append(
+            "\nThe same reviewed samples in each trainer's format. Media paths are relative to "
+            "the file that names them and point at `media/KEY.mp4` (clips copied once out of "
+            "the shards). Record shapes: `schemas/exports/` in the emodata repository.\n"
+        )
     for name, counts in formats.items():
         if name == "media":
             lines.append(f"- media: {counts.get('mp4', 0)} clips, {counts.get('wav', 0)} WAVs")

@@ -24,7 +24,7 @@ import fsspec
 
 from emodata import layout, report, stats
 from emodata.discover import KNOWN_META
-from emodata.exports import answers, card, plan, splits
+from emodata.exports import answers, card, hub, plan, splits
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
 from emodata.exports.labels import LabelError
 from emodata.exports.plan import ReleaseOptions
@@ -241,8 +241,10 @@ def export(
             chosen.info, result.splits, result.checks["leakage"],
             splits.distribution(con, "export_label" if options.labels else "emotion_label"),
         )  # fmt: skip
-    sections += card.formats_section(result.formats, [s for s in chosen.split_names if s])
-    _finish(rfs, tmp_root, rroot, manifest, result, now, sections)
+    split_names = [s for s in chosen.split_names if s]
+    sections += card.formats_section(result.formats, split_names)
+    configs = hub.configs(split_names, {name: f.paths for name, f in formats.items()})
+    _finish(rfs, tmp_root, rroot, manifest, result, now, sections, configs)
     log.info("export: %s", dict(result.counts))
     return result
 
@@ -334,19 +336,22 @@ def _finish(
     result: ExportResult,
     now: str,
     sections: str,
+    configs: list[dict[str, Any]],
 ) -> None:
-    """Manifest and card (with the release's ``sections``) into the temporary folder, then
-    rename it to the release."""
+    """Manifest and card (the Hub's front matter with ``configs``, then the run's card, then
+    the release's ``sections``) into the temporary folder, then rename it to the release."""
     manifest = copy.deepcopy(manifest)
     manifest["updated_at"] = now
     manifest["release"].update(
         counts=dict(result.counts), agreement=result.agreement, outputs=result.formats
     )
     _atomic(fs, f"{tmp_root}/{layout.MANIFEST}", json.dumps(manifest, indent=2, default=str))
-    report.write_card(fs, tmp_root, manifest, stats.summary(_as_url(fs, tmp_root)))
+    summary = stats.summary(_as_url(fs, tmp_root))
+    report.write_card(fs, tmp_root, manifest, summary)
     with fs.open(f"{tmp_root}/{layout.CARD}", "r", encoding="utf-8") as f:
         text = f.read()
-    _atomic(fs, f"{tmp_root}/{layout.CARD}", text.replace(tmp_root, root) + sections)
+    head = hub.front_matter(summary, result.counts["exported"], configs)
+    _atomic(fs, f"{tmp_root}/{layout.CARD}", head + text.replace(tmp_root, root) + sections)
     if fs.exists(root):
         fs.rm(root, recursive=True)  # an empty folder the user made for the release
     fs.mv(tmp_root, root, recursive=True)

@@ -58,11 +58,24 @@ class SynthSpec:
     #: > 0: face tracks carry embeddings of this many people, each filmed in several sources
     people: int = 0
     embedding_model: str = "dlib-resnet-128"
+    #: > 0: sampled frames (frameNNN.jpg) at this rate, taken from the pool clip
+    frame_rate: float = 0.0
 
 
-def _lavfi_pool(n: int, seconds: float, size: int, tmp: Path) -> tuple[list[bytes], list[bytes]]:
-    """``n`` distinct H.264 clips and ``n`` JPEG 'face crops' from FFmpeg test sources."""
-    clips, crops = [], []
+@dataclass
+class Pool:
+    """The media samples reuse: clips, face crops and each clip's sampled frames."""
+
+    clips: list[bytes]
+    crops: list[bytes]
+    frames: list[list[bytes]]
+
+
+def _lavfi_pool(spec: SynthSpec, tmp: Path) -> Pool:
+    """``spec.pool`` distinct H.264 clips, JPEG 'face crops' and (``spec.frame_rate``) sampled
+    frames, from FFmpeg test sources."""
+    n, seconds, size = spec.pool, spec.clip_s, spec.size
+    clips, crops, frames = [], [], []
     for i in range(n):
         mp4, jpg = tmp / f"c{i}.mp4", tmp / f"f{i}.jpg"
         hue = f"hue=h={i * 360 // max(n, 1)}"
@@ -74,7 +87,14 @@ def _lavfi_pool(n: int, seconds: float, size: int, tmp: Path) -> tuple[list[byte
             subprocess.run(cmd, check=True)
         clips.append(mp4.read_bytes())
         crops.append(jpg.read_bytes())
-    return clips, crops
+        frames.append([])
+        if spec.frame_rate > 0:
+            pattern = tmp / f"c{i}_%03d.jpg"
+            cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(mp4), "-vf",
+                   f"fps={spec.frame_rate}", "-q:v", "3", str(pattern)]  # fmt: skip
+            subprocess.run(cmd, check=True)
+            frames[-1] = [p.read_bytes() for p in sorted(tmp.glob(f"c{i}_*.jpg"))]
+    return Pool(clips, crops, frames)
 
 
 def _voice(rng: random.Random, seconds: float) -> bytes:
@@ -225,19 +245,14 @@ def annotate_columns(tree: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _item(
-    i: int,
-    spec: SynthSpec,
-    rng: random.Random,
-    clips: list[bytes],
-    crops: list[bytes],
-    people: People | None = None,
+    i: int, spec: SynthSpec, rng: random.Random, pool: Pool, people: People | None = None
 ) -> Item:
     src, clip = divmod(i, spec.clips_per_source)
     sid = hashlib.sha256(f"synth-{spec.seed}-{src}".encode()).hexdigest()
     start, secs = clip * spec.clip_s, spec.clip_s
     dataset, licence = DATASETS[src % len(DATASETS)]
     label = LABELS[rng.randrange(len(LABELS))]
-    mp4 = clips[i % len(clips)]
+    mp4 = pool.clips[i % len(pool.clips)]
     has_wav = i % spec.wav_every == 0
     rec: dict[str, Any] = {
         "path": f"/synthetic/{dataset}/src{src:06d}.mp4",
@@ -265,6 +280,10 @@ def _item(
     if has_wav:
         blobs["wav"] = _voice(rng, secs)
     rec["audio_bytes"] = len(blobs.get("wav", b""))
+    for k, frame in enumerate(pool.frames[i % len(pool.clips)]):
+        blobs[f"frame{k:03d}.jpg"] = frame
+    if spec.frame_rate > 0:
+        rec.update(frame_rate=spec.frame_rate, num_frames=len(pool.frames[i % len(pool.clips)]))
     text = ""
     if i % spec.no_transcript_every != 3:
         t = _transcript(rng, secs)
@@ -286,7 +305,7 @@ def _item(
             rec["faces"]["embedding_model"] = people.model
             rec["faces"]["tracks"][0]["embedding"] = people.embedding(person, i)
             rec["faces"]["tracks"][0]["person"] = person  # ground truth for tests
-        blobs["face0_0.jpg"] = crops[i % len(crops)]
+        blobs["face0_0.jpg"] = pool.crops[i % len(pool.crops)]
         rec.update(
             face_tracks=1,
             face_max_per_frame=1,
@@ -325,10 +344,10 @@ def make_run(out_dir: str, spec: SynthSpec | None = None) -> dict[str, Any]:
         ledger=ledger,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        clips, crops = _lavfi_pool(spec.pool, spec.clip_s, spec.size, Path(tmp))
+        pool = _lavfi_pool(spec, Path(tmp))
     people = People(spec.people, spec.embedding_model, spec.seed) if spec.people else None
     for i in range(spec.samples):
-        writer.add(_item(i, spec, rng, clips, crops, people))
+        writer.add(_item(i, spec, rng, pool, people))
     writer.close()
     summary = stats.summary(out_dir)
     run_info = {
