@@ -65,12 +65,42 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 
 def summary_line(per_split: dict[str, int], checks: dict[str, Any]) -> str:
-    """The CLI's one line on splits: sizes, identities, leakage."""
-    sizes = ", ".join(f"{k} {v}" for k, v in per_split.items())
-    leak = checks.get("leakage", {}).get("samples")
-    return (
-        f"splits: {sizes}; {checks.get('identity_clusters', 0)} identity clusters; "
-        f"leakage: {leak} samples\n"
+    """The CLI's lines on near-duplicates and splits: groups, sizes, identities, leakage."""
+    out = ""
+    nd = checks.get("near_dup")
+    if nd:
+        out += (
+            f"near-duplicates: {nd['groups']} groups ({nd['clips_in_groups']} clips), "
+            f"{nd['dropped']} left out\n"
+        )
+    if per_split:
+        sizes = ", ".join(f"{k} {v}" for k, v in per_split.items())
+        leak = checks.get("leakage", {}).get("samples")
+        out += (
+            f"splits: {sizes}; {checks.get('identity_clusters', 0)} identity clusters; "
+            f"leakage: {leak} samples\n"
+        )
+    return out
+
+
+def near_dup_section(counts: dict[str, int], options: Any) -> str:
+    cfg = options.settings.near_dup
+    kept = (
+        f"`--dedup near` kept one clip per group (the longest, then the best critic verdict, "
+        f"then the first key) and left out {counts['dropped']}."
+        if options.dedup
+        else "All are released; the index column `near_dup_group` names each clip's group, and "
+        "no group spans two splits."
+    )
+    return "\n".join(
+        [
+            "\n## Near-duplicates\n",
+            f"**{counts['groups']} groups** of near-duplicate clips ({counts['clips_in_groups']} "
+            f"clips): at least {cfg.min_share:.0%} of the shorter clip's sampled frames within "
+            f"{cfg.max_hamming} bits (64-bit dHash) of a frame of the other; "
+            f"{counts['pairs_compared']} candidate pairs compared, signatures computed at "
+            f"export for {counts['signatures_computed']} clips that predate them. {kept}\n",
+        ]
     )
 
 

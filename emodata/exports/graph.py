@@ -34,6 +34,22 @@ class UnionFind:
             # several writes to one root keep only the last; the loop merges the rest next time
             self.parent[np.maximum(ra, rb)] = np.minimum(ra, rb)
 
+    def find(self, x: int) -> int:
+        """The root of ``x`` (path halving), for pair-at-a-time use."""
+        p = self.parent
+        while p[x] != x:
+            p[x] = p[p[x]]
+            x = int(p[x])
+        return x
+
+    def join(self, a: int, b: int) -> bool:
+        """Merge the sets of ``a`` and ``b``; False when they were already one."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self.parent[max(ra, rb)] = min(ra, rb)
+        return True
+
     def union_groups(self, groups: np.ndarray) -> None:
         """Merge the nodes that share a group id (``groups[i]`` for node i; -1: no group)."""
         groups = np.asarray(groups)

@@ -1,32 +1,47 @@
 """Which samples a release holds, and in which split, decided before anything is written.
 
 One pass over the index resolves every sample's review decisions and applies the release's
-selections. When splits are asked, the kept samples' JSON members are read once (ranged reads)
-for their face-track embeddings; identities are clustered over all of them and whole units
-(source, identity) are assigned to splits. The result (:class:`Plan`) names each kept sample with
-what the writers need; the orchestrator (:mod:`emodata.review.export`) then reads only those.
+selections. For near-duplicates and splits, the kept samples' JSON members are read once
+(ranged reads) for their frame hashes and face-track embeddings: near-duplicate groups are
+found (and thinned with ``--dedup near``), identities are clustered over every face track, and
+whole units (source, identity, group) are assigned to splits. The result (:class:`Plan`) names
+each kept sample with what the writers need; the orchestrator (:mod:`emodata.review.export`)
+then reads only those.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from emodata import stats
-from emodata.exports import identity, splits
+from emodata.exports import identity, neardup, splits
 from emodata.exports.formats import parse_formats
 from emodata.exports.labels import LabelSpace
 from emodata.exports.labels import check as check_labels
 from emodata.exports.labels import load as load_labels
 from emodata.exports.settings import ReleaseConfig
+from emodata.fingerprint import frame_hashes
 from emodata.review.decisions import Resolution, resolve
 from emodata.review.media import members_of, shard_url
 from emodata.review.store import Decision, ReviewStore
 
-_PLAN_COLUMNS = "key, source_id, shard, shard_members, emotion_label, valence, arousal, qa_count"
+_PLAN_COLUMNS = (
+    "key, source_id, shard, shard_members, emotion_label, valence, arousal, qa_count, "
+    "duration_s, critic_verdict"
+)
+_FRAME = re.compile(r"frame\d+\.jpg")
+#: ``--dedup near`` keeps, per group, the longest clip, then the best critic verdict, then the
+#: first key
+_VERDICT_RANK = {"accepted": 3, "revised": 2, None: 1, "rejected": 0}
+
+
+def _keep_order(row: dict[str, Any]) -> tuple[float, int, str]:
+    return (-(row["duration_s"] or 0.0), -_VERDICT_RANK.get(row["critic_verdict"], 1), row["key"])
 
 
 @dataclass
@@ -37,6 +52,7 @@ class ReleaseOptions:
     split: dict[str, float] | None = None
     seed: int = 0
     labels: LabelSpace | None = None
+    dedup: str | None = None
     settings: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     @classmethod
@@ -48,9 +64,13 @@ class ReleaseOptions:
         settings: ReleaseConfig | None = None,
         *,
         labels: str | None = None,
+        dedup: str | None = None,
     ) -> ReleaseOptions:
         """From the CLI's strings; a bad value raises ValueError naming it."""
+        if dedup not in (None, "near"):
+            raise ValueError(f"--dedup {dedup!r}: the only rule is 'near'")
         return cls(
+            dedup=dedup,
             formats=parse_formats(formats),
             split=splits.parse_split(split) if split else None,
             seed=seed,
@@ -72,6 +92,7 @@ class Entry:
     split: str | None = None
     identities: list[int] = field(default_factory=list)
     export_label: str | None = None
+    near_dup_group: str | None = None
 
 
 @dataclass
@@ -127,10 +148,13 @@ def build(
             continue
         plan.entries[key] = Entry(res, source_id=row["source_id"])
         kept.append(row)
+    found = _scan(out_dir, kept) if options.dedup or options.split else {}
+    if found:
+        kept = _near_duplicates(out_dir, plan, kept, options, found)
     if options.labels is not None:
         _map_labels(plan, kept, options.labels)
     if options.split:
-        _split(out_dir, plan, kept, options)
+        _split(plan, kept, options, found)
     return plan
 
 
@@ -150,37 +174,107 @@ def _map_labels(plan: Plan, kept: list[dict[str, Any]], space: LabelSpace) -> No
     plan.info["label_space"] = space.describe()
 
 
-def read_docs(out_dir: str, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(key, sample JSON) of ``rows``, one open shard at a time, in member order."""
+def read_members(
+    out_dir: str, rows: list[dict[str, Any]], names: Callable[[dict[str, Any]], list[str]]
+) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {member: bytes}) of the ``names(row)`` members of ``rows``, one open shard at a
+    time, each shard read in offset order."""
     by_shard: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_shard[row["shard"]].append(row)
     for shard, shard_rows in sorted(by_shard.items()):
         fs, path = shard_url(out_dir, shard)
-        wanted = [(members_of(r)[f"{r['key']}.json"], r["key"]) for r in shard_rows]
         with fs.open(path, "rb") as fh:
-            for (offset, size), key in sorted(wanted):
-                fh.seek(offset)
-                yield key, json.loads(fh.read(size))
+            for row in sorted(shard_rows, key=lambda r: min(members_of(r).values())):
+                where = members_of(row)
+                out = {}
+                for name in names(row):
+                    offset, size = where[name]
+                    fh.seek(offset)
+                    out[name] = fh.read(size)
+                yield row["key"], out
 
 
-def _split(out_dir: str, plan: Plan, kept: list[dict[str, Any]], options: ReleaseOptions) -> None:
-    """Identities over every kept face track, then whole units into splits."""
-    position = {row["key"]: i for i, row in enumerate(kept)}
-    tracks: list[identity.Track] = []
-    for key, doc in read_docs(out_dir, kept):
+def read_docs(out_dir: str, rows: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(key, sample JSON) of ``rows``."""
+    for key, data in read_members(out_dir, rows, lambda r: [f"{r['key']}.json"]):
+        yield key, json.loads(data[f"{key}.json"])
+
+
+def _scan(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per key, what grouping needs from the sample JSON: frame hashes and face tracks."""
+    found = {}
+    for key, doc in read_docs(out_dir, rows):
         faces = doc.get("faces") or {}
-        for t in faces.get("tracks") or []:
-            if t.get("embedding"):
-                tracks.append(
-                    identity.Track(position[key], faces.get("embedding_model"), t["embedding"])
-                )
+        tracks = [(faces.get("embedding_model"), t["embedding"])
+                  for t in faces.get("tracks") or [] if t.get("embedding")]  # fmt: skip
+        found[key] = {"hashes": doc.get("frame_hashes"), "tracks": tracks}
+    return found
+
+
+def signatures(
+    out_dir: str, rows: list[dict[str, Any]], found: dict[str, dict[str, Any]]
+) -> tuple[dict[str, list[str]], int]:
+    """Frame hashes per key: recorded by the segment stage, else computed here from the
+    ``frameNNN.jpg`` members (runs that predate them). Also: how many were computed."""
+    hashes = {r["key"]: found[r["key"]]["hashes"] for r in rows}
+    missing = [r for r in rows if hashes[r["key"]] is None]
+
+    def frames(row: dict[str, Any]) -> list[str]:
+        return sorted(n for n in members_of(row) if _FRAME.fullmatch(n.split(".", 1)[1]))
+
+    for key, data in read_members(out_dir, missing, frames):
+        hashes[key] = frame_hashes([data[n] for n in sorted(data)])
+    return {k: v or [] for k, v in hashes.items()}, len(missing)
+
+
+def _near_duplicates(
+    out_dir: str,
+    plan: Plan,
+    kept: list[dict[str, Any]],
+    options: ReleaseOptions,
+    found: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Group near-duplicate clips; with ``--dedup near`` keep one per group. Returns the rows
+    still kept."""
+    hashes, computed = signatures(out_dir, kept, found)
+    sigs = [neardup.parse(hashes[row["key"]]) for row in kept]
+    group_of, counts = neardup.groups(sigs, options.settings.near_dup)
+    counts["signatures_computed"] = computed
+    members: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row, g in zip(kept, group_of, strict=True):
+        if g >= 0:
+            plan.entries[row["key"]].near_dup_group = f"g{g:06d}"
+            members[int(g)].append(row)
+    dropped: set[str] = set()
+    if options.dedup == "near":
+        for rows in members.values():
+            best = min(rows, key=_keep_order)
+            dropped |= {r["key"] for r in rows if r is not best}
+        for key in dropped:
+            del plan.entries[key]
+        plan.counts["excluded_near_duplicate"] += len(dropped)
+    counts["dropped"] = len(dropped)
+    plan.info["near_dup"] = counts
+    return [row for row in kept if row["key"] not in dropped]
+
+
+def _split(
+    plan: Plan, kept: list[dict[str, Any]], options: ReleaseOptions, found: dict[str, Any]
+) -> None:
+    """Identities over every kept face track, then whole units into splits."""
+    tracks = [
+        identity.Track(i, model, emb)
+        for i, row in enumerate(kept)
+        for model, emb in found[row["key"]]["tracks"]
+    ]
     ids, counts = identity.identities(tracks, options.settings.identity)
     per_sample: list[list[int]] = [[] for _ in kept]
     for t, ident in zip(tracks, ids, strict=True):
         if ident >= 0 and int(ident) not in per_sample[t.owner]:
             per_sample[t.owner].append(int(ident))
-    unit_of = splits.units([row["source_id"] for row in kept], per_sample)
+    groups = [plan.entries[row["key"]].near_dup_group for row in kept]
+    unit_of = splits.units([row["source_id"] for row in kept], per_sample, groups)
     assigned = splits.assign(unit_of, options.split or {}, options.seed)
     for row, split, idents in zip(kept, assigned, per_sample, strict=True):
         entry = plan.entries[row["key"]]

@@ -30,8 +30,24 @@ class IdentityConfig(_Section):
     )
 
 
+class NearDupConfig(_Section):
+    max_hamming: int = Field(
+        10, ge=0, le=32, description="Two frames match within this many differing dHash bits."
+    )
+    min_share: float = Field(
+        0.6, gt=0, le=1, description="Share of the shorter clip's frames that must match."
+    )
+    probe_radius: int = Field(
+        1, ge=0, le=3, description="Bit flips probed per 16-bit band when finding candidates."
+    )
+    max_bucket: int = Field(
+        2000, ge=10, description="A band value shared by more frames is not expanded."
+    )
+
+
 class ReleaseConfig(_Section):
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    near_dup: NearDupConfig = Field(default_factory=NearDupConfig)
 
 
 def load_release_config(sets: list[str] | tuple[str, ...] = ()) -> ReleaseConfig:

@@ -80,7 +80,7 @@ class ExportResult:
                 for name, n in self.formats.items()
                 if name != "media"
             )
-            + (card.summary_line(self.splits, self.checks) if self.splits else "")
+            + card.summary_line(self.splits, self.checks)
             + f"card: {self.release}/{layout.CARD}"
         )
 
@@ -225,6 +225,10 @@ def export(
         "label_space": options.labels.describe() if options.labels else None,
     }
     sections = review_section(result, reviewed_only, min_agreement)
+    if "near_dup" in chosen.info:
+        result.checks["near_dup"] = chosen.info["near_dup"]
+        manifest["release"]["dedup"] = options.dedup
+        sections += card.near_dup_section(chosen.info["near_dup"], options)
     if options.labels:
         con = stats.connect(_as_url(rfs, tmp_root))
         sections += card.labels_section(options.labels, _label_pairs(con))
@@ -232,10 +236,10 @@ def export(
         con = stats.connect(_as_url(rfs, tmp_root))
         result.splits = {s: n for s, n in con.execute(
             "select split, count(*) from idx group by 1 order by 1").fetchall()}  # fmt: skip
-        result.checks = {
-            **{k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
-            "leakage": splits.leakage(con),
-        }
+        result.checks.update(
+            {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
+            leakage=splits.leakage(con),
+        )
         manifest["release"].update(split=options.split, seed=options.seed)
         sections += card.splits_section(
             chosen.info, result.splits, result.checks["leakage"],
@@ -305,6 +309,8 @@ def _release_item(
     review = provenance(res, original, now) if res.reviewed else None
     doc["review"] = review
     row["review"] = json.dumps(review, sort_keys=True) if review else None
+    if entry.near_dup_group is not None:
+        doc["near_dup_group"] = row["near_dup_group"] = entry.near_dup_group
     if entry.export_label is not None:
         doc["export_label"] = row["export_label"] = entry.export_label
     if entry.split is not None:

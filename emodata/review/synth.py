@@ -27,6 +27,7 @@ import numpy as np
 from emodata import report, stats
 from emodata.config import RunConfig
 from emodata.cues.face import LABELS
+from emodata.fingerprint import frame_hashes
 from emodata.media import float32_to_wav
 from emodata.records import Item, clip_key
 from emodata.review.synth_faces import People, faces_and_cues
@@ -58,8 +59,12 @@ class SynthSpec:
     #: > 0: face tracks carry embeddings of this many people, each filmed in several sources
     people: int = 0
     embedding_model: str = "dlib-resnet-128"
-    #: > 0: sampled frames (frameNNN.jpg) at this rate, taken from the pool clip
+    #: > 0: sampled frames (frameNNN.jpg) at this rate, taken from the pool clip; the pool's
+    #: clips then show distinct content (a cellular automaton from a seed per clip), so only
+    #: samples sharing a pool clip are near-duplicates
     frame_rate: float = 0.0
+    #: with frames: record their dHashes (frame_hashes) as the segment stage does
+    frame_hashes: bool = True
 
 
 @dataclass
@@ -80,6 +85,9 @@ def _lavfi_pool(spec: SynthSpec, tmp: Path) -> Pool:
         mp4, jpg = tmp / f"c{i}.mp4", tmp / f"f{i}.jpg"
         hue = f"hue=h={i * 360 // max(n, 1)}"
         video = f"-i testsrc2=size={size}x{size}:rate=10:duration={seconds} -vf {hue}"
+        if spec.frame_rate > 0:  # a random pattern of its own per clip
+            pattern = f"cellauto=size={size}x{size}:rate=10:rule=18:seed={spec.seed * 1000 + i}"
+            video = f"-i {pattern} -t {seconds} -vf {hue}"
         encode = "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -movflags +faststart"
         crop = f"-i testsrc=size=112x112:rate=1:duration=1 -vf {hue} -frames:v 1"
         for args, dest in ((f"{video} {encode}", mp4), (crop, jpg)):
@@ -283,7 +291,10 @@ def _item(
     for k, frame in enumerate(pool.frames[i % len(pool.clips)]):
         blobs[f"frame{k:03d}.jpg"] = frame
     if spec.frame_rate > 0:
-        rec.update(frame_rate=spec.frame_rate, num_frames=len(pool.frames[i % len(pool.clips)]))
+        frames = pool.frames[i % len(pool.clips)]
+        rec.update(frame_rate=spec.frame_rate, num_frames=len(frames))
+        if spec.frame_hashes:
+            rec["frame_hashes"] = frame_hashes(frames)
     text = ""
     if i % spec.no_transcript_every != 3:
         t = _transcript(rng, secs)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from emodata.config import SegmentConfig
 from emodata.errors import Reason
+from emodata.fingerprint import frame_hashes
 from emodata.fsutil import local_path
 from emodata.media import EncodeSpec, encode_clip, scene_cuts
 from emodata.records import Item, clip_key
@@ -141,6 +142,8 @@ class SegmentStage(Stage):
         for i, frame in enumerate(clip.frames):
             item.blobs[f"frame{i:03d}.jpg"] = frame
         rec.update(
+            # the clip's near-duplicate signature (emodata.fingerprint), used by export
+            frame_hashes=frame_hashes(clip.frames),
             width=clip.width,
             height=clip.height,
             fps=c.fps,
