@@ -416,6 +416,11 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
     help="Label space of the exported labels: ekman7, merr9, va_quadrants or a JSON mapping file.",
 )
 @click.option(
+    "--where",
+    help="SQL over the run's index (DuckDB), e.g. \"critic_verdict != 'rejected' and "
+    'face_tracks > 0".',
+)
+@click.option(
     "--dedup",
     type=click.Choice(["near"]),
     help="near: keep one clip per near-duplicate group (the longest, then the best verdict).",
@@ -429,8 +434,8 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
 )
 @click.option("--json", "as_json", is_flag=True, help="Counts and agreement as JSON.")
 def export_cmd(
-    out_dir, release, reviewed_only, min_agreement, store, formats, split, seed, labels, dedup,
-    sets, as_json,
+    out_dir, release, reviewed_only, min_agreement, store, formats, split, seed, labels, where,
+    dedup, sets, as_json,
 ) -> None:  # fmt: skip
     """Write a release: shards and index with reviews applied, rejected samples left out, and
     the same samples in trainers' formats (RELEASE/<format>/), optionally split."""
@@ -441,7 +446,13 @@ def export_cmd(
 
     try:
         options = ReleaseOptions.parse(
-            formats, split, seed, load_release_config(sets), labels=labels, dedup=dedup
+            formats,
+            split,
+            seed,
+            load_release_config(sets),
+            labels=labels,
+            dedup=dedup,
+            where=where,
         )
     except ValueError as e:  # ConfigError included: the message names the option or field
         raise click.ClickException(str(e)) from None

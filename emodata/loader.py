@@ -32,7 +32,9 @@ for _scheme in ("s3", "s3a", "gcs", "abfs", "az"):
     _gopen.gopen_schemes.setdefault(_scheme, _fsspec_open)
 
 
-def _select_sql(query: str | None) -> str:
+def select_sql(query: str | None) -> str:
+    """``select key, shard from idx`` narrowed by ``query``: a WHERE clause over the index or a
+    full ``select``/``with`` query whose ``key`` column names the samples."""
     if query is None:
         return "select key, shard from idx"
     if query.lstrip().lower().startswith(("select", "with")):
@@ -42,7 +44,7 @@ def _select_sql(query: str | None) -> str:
 
 def _rows(out_dir: str, query: str | None, split: str | None) -> list[dict[str, Any]]:
     con = stats.connect(out_dir)
-    sql = _select_sql(query)
+    sql = select_sql(query)
     if split is None:
         cur = con.execute(sql + " order by shard, key")
     else:

@@ -167,3 +167,11 @@ def labels_section(space: Any, pairs: list[dict[str, Any]]) -> str:
             _table(pairs),
         ]
     )
+
+
+def where_section(where: str, left_out: int) -> str:
+    return (
+        "\n## Selection\n\n"
+        f"Only samples the query `{where}` selects over the run's index (before review "
+        f"corrections): {left_out} left out.\n"
+    )

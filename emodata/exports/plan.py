@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import duckdb
+
 from emodata import stats
 from emodata.exports import identity, neardup, splits
 from emodata.exports.formats import parse_formats
@@ -26,6 +28,7 @@ from emodata.exports.labels import check as check_labels
 from emodata.exports.labels import load as load_labels
 from emodata.exports.settings import ReleaseConfig
 from emodata.fingerprint import frame_hashes
+from emodata.loader import select_sql
 from emodata.review.decisions import Resolution, resolve
 from emodata.review.media import members_of, shard_url
 from emodata.review.store import Decision, ReviewStore
@@ -53,6 +56,7 @@ class ReleaseOptions:
     seed: int = 0
     labels: LabelSpace | None = None
     dedup: str | None = None
+    where: str | None = None
     settings: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     @classmethod
@@ -65,11 +69,13 @@ class ReleaseOptions:
         *,
         labels: str | None = None,
         dedup: str | None = None,
+        where: str | None = None,
     ) -> ReleaseOptions:
         """From the CLI's strings; a bad value raises ValueError naming it."""
         if dedup not in (None, "near"):
             raise ValueError(f"--dedup {dedup!r}: the only rule is 'near'")
         return cls(
+            where=where.strip() if where and where.strip() else None,
             dedup=dedup,
             formats=parse_formats(formats),
             split=splits.parse_split(split) if split else None,
@@ -114,6 +120,22 @@ def grouped(store: ReviewStore) -> dict[str, list[Decision]]:
     return out
 
 
+class WhereError(ValueError):
+    """``--where`` is not a query DuckDB can run over the index; the message names it."""
+
+
+def selected(out_dir: str, where: str) -> set[str]:
+    """Keys of the run's index rows that ``where`` selects (as the loader's ``query``)."""
+    con = stats.connect(out_dir)
+    try:
+        return {r[0] for r in con.execute(f"select key from ({select_sql(where)})").fetchall()}
+    except duckdb.Error as e:
+        first = str(e).strip().splitlines()[0]
+        raise WhereError(
+            f"--where {where!r} is not a valid query over the index: {first}"
+        ) from None
+
+
 def excluded(res: Resolution, reviewed_only: bool, min_agreement: float | None) -> str | None:
     """Why a sample stays out of the release, or None when it goes in."""
     if reviewed_only and not res.reviewed:
@@ -135,10 +157,14 @@ def build(
 ) -> Plan:
     plan = Plan()
     rows = stats.query(out_dir, f"select {_PLAN_COLUMNS} from idx order by key")
+    chosen = selected(out_dir, options.where) if options.where else None
     kept: list[dict[str, Any]] = []
     for row in rows:
         key = row["key"]
         plan.model_labels[key] = row["emotion_label"]
+        if chosen is not None and key not in chosen:
+            plan.counts["excluded_where"] += 1
+            continue
         res = resolve(key, decisions.get(key, []), row["emotion_label"])
         why = excluded(res, reviewed_only, min_agreement)
         if why is None and options.text_formats and row["qa_count"] is None:

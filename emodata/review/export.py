@@ -173,7 +173,7 @@ def export(
         chosen = plan.build(
             out_dir, decisions, options, reviewed_only=reviewed_only, min_agreement=min_agreement
         )
-    except LabelError as e:
+    except (LabelError, plan.WhereError) as e:
         raise ExportError(str(e)) from None
     head, name = rroot.rsplit("/", 1) if "/" in rroot else (".", rroot)
     tmp_root = f"{head}/{layout.tmp_name(name)}"
@@ -223,8 +223,11 @@ def export(
         "min_agreement": min_agreement,
         "formats": options.formats,
         "label_space": options.labels.describe() if options.labels else None,
+        "where": options.where,
     }
     sections = review_section(result, reviewed_only, min_agreement)
+    if options.where:
+        sections += card.where_section(options.where, result.counts["excluded_where"])
     if "near_dup" in chosen.info:
         result.checks["near_dup"] = chosen.info["near_dup"]
         manifest["release"]["dedup"] = options.dedup
