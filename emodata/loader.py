@@ -5,6 +5,7 @@
         batch["key"], batch["meta"], batch["audio"], batch["mp4"]
 
 Only shards that hold selected samples are opened. Requires ``emodata[train]`` (torch).
+``split=`` keeps one split of a release; ``balance="label"`` draws every class equally often.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import webdataset as wds
 
 from emodata import layout, stats
+from emodata.balanced import BalancedSamples
 from emodata.media import wav_to_float32
 
 
@@ -103,9 +105,19 @@ def dataset(
     split: str | None = None,
     shuffle: int = 0,
     transform: Callable[[dict[str, Any]], Any] | None = None,
-) -> wds.WebDataset:
+    balance: str | None = None,
+    seed: int = 0,
+) -> wds.WebDataset | BalancedSamples:
     """An iterable WebDataset over the selected samples (split across DataLoader workers);
-    ``split`` keeps one split of a release exported with ``--split``."""
+    ``split`` keeps one split of a release exported with ``--split``.
+
+    ``balance="label"`` (the released label) or ``"source_dataset"`` (or any index column)
+    gives instead a map-style :class:`~emodata.balanced.BalancedSamples`: every class drawn
+    equally often, small classes repeating, in an order fixed by ``seed``; samples whose class
+    is null are left out."""
+    if balance is not None:
+        return BalancedSamples(out_dir, select_sql(query), balance, seed=seed, split=split,
+                               to_sample=to_sample, transform=transform)  # fmt: skip
     urls, keys = select(out_dir, query, split)
     ds = wds.WebDataset(
         urls or [], shardshuffle=False, empty_check=False, nodesplitter=wds.split_by_node
@@ -137,11 +149,14 @@ def dataloader(
     num_workers: int = 0,
     shuffle: int = 0,
     transform: Callable[[dict[str, Any]], Any] | None = None,
+    balance: str | None = None,
+    seed: int = 0,
 ):
     """A torch DataLoader over :func:`dataset`; batches are dicts of lists (see :func:`collate`)."""
     try:
         from torch.utils.data import DataLoader
     except ImportError as e:
         raise ImportError("the loader needs torch: install emodata[train]") from e
-    ds = dataset(out_dir, query, split=split, shuffle=shuffle, transform=transform)
+    ds = dataset(out_dir, query, split=split, shuffle=shuffle, transform=transform,
+                 balance=balance, seed=seed)  # fmt: skip
     return DataLoader(ds, batch_size=batch_size, num_workers=num_workers, collate_fn=collate)
