@@ -66,9 +66,21 @@ def test_candidates_find_every_pair_within_seven_bits():
         for bit in rng.choice(64, size=i % 8, replace=False):
             near[i] ^= np.uint64(1) << np.uint64(int(bit))
     sigs = [np.array([h], dtype=np.uint64) for h in np.concatenate([base, near])]
-    found = {tuple(p) for batch in neardup.candidates(sigs, probe_radius=1) for p in batch.tolist()}
+    found = {tuple(p) for p in neardup.candidates(sigs, probe_radius=1).tolist()}
     assert {(i, i + 300) for i in range(300)} <= found
     assert len(found) < 1000  # chance band matches only: not all 179,700 pairs
+
+
+def test_batched_comparison_equals_the_pairwise_rule():
+    rng = np.random.default_rng(5)
+    sigs = [rng.integers(0, 2**63, rng.integers(0, 12), dtype=np.uint64) for _ in range(80)]
+    for i in range(0, 78, 3):  # copies with a few bits flipped, some shorter
+        sigs[i + 1] = (sigs[i] ^ np.uint64(0b1011))[: max(1, len(sigs[i]) - i % 3)]
+    pairs = np.array([(i, j) for i in range(80) for j in range(i + 1, 80)])
+    for cfg in (NearDupConfig(), NearDupConfig(max_hamming=3, min_share=1.0)):
+        want = [neardup.similar(sigs[i], sigs[j], cfg.max_hamming, cfg.min_share) for i, j in pairs]
+        got = neardup.similar_pairs(sigs, pairs, cfg, chunk=333)
+        assert got.tolist() == want and 10 < sum(want) < 100
 
 
 def test_flat_frames_carry_no_signature():
