@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from emodata import stats
+from emodata.exports import splits
 from emodata.exports.formats import split_path
 
 _FILES = {
@@ -175,3 +177,48 @@ def where_section(where: str, left_out: int) -> str:
         f"Only samples the query `{where}` selects over the run's index (before review "
         f"corrections): {left_out} left out.\n"
     )
+
+
+def release_sections(
+    result: Any,
+    chosen: Any,
+    options: Any,
+    manifest: dict[str, Any],
+    written: str,
+) -> str:
+    """The card's sections on selection, duplicates, labels and splits (checked on the written
+    index, ``written``), with their figures added to ``result`` and the manifest."""
+    sections = ""
+    if options.where:
+        sections += where_section(options.where, result.counts["excluded_where"])
+    if "near_dup" in chosen.info:
+        result.checks["near_dup"] = chosen.info["near_dup"]
+        manifest["release"]["dedup"] = options.dedup
+        sections += near_dup_section(chosen.info["near_dup"], options)
+    if not result.counts["exported"]:
+        return sections  # an empty index has none of the release columns to check
+    con = stats.connect(written)
+    if options.labels:
+        sections += labels_section(options.labels, _label_pairs(con))
+    if options.split:
+        result.splits = {s: n for s, n in con.execute(
+            "select split, count(*) from idx group by 1 order by 1").fetchall()}  # fmt: skip
+        result.checks.update(
+            {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
+            leakage=splits.leakage(con),
+        )
+        manifest["release"].update(split=options.split, seed=options.seed)
+        sections += splits_section(
+            chosen.info, result.splits, result.checks["leakage"],
+            splits.distribution(con, "export_label" if options.labels else "emotion_label"),
+        )  # fmt: skip
+    return sections
+
+
+def _label_pairs(con: Any) -> list[dict[str, Any]]:
+    cur = con.execute(
+        """select coalesce(emotion_label, '(none)') as label,
+                  coalesce(export_label, '(none)') as exported, count(*) as samples
+           from idx group by all order by samples desc, label"""
+    )
+    return [dict(zip(("label", "exported", "samples"), r, strict=True)) for r in cur.fetchall()]

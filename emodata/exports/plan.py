@@ -94,7 +94,6 @@ class Entry:
     """A sample that goes into the release."""
 
     res: Resolution
-    source_id: str = ""
     split: str | None = None
     identities: list[int] = field(default_factory=list)
     export_label: str | None = None
@@ -172,7 +171,7 @@ def build(
         if why is not None:
             plan.counts[f"excluded_{why}"] += 1
             continue
-        plan.entries[key] = Entry(res, source_id=row["source_id"])
+        plan.entries[key] = Entry(res)
         kept.append(row)
     found = _scan(out_dir, kept) if options.dedup or options.split else {}
     if found:

@@ -24,7 +24,7 @@ import fsspec
 
 from emodata import layout, report, stats
 from emodata.discover import KNOWN_META
-from emodata.exports import answers, card, hub, plan, splits
+from emodata.exports import answers, card, hub, plan
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
 from emodata.exports.labels import LabelError
 from emodata.exports.plan import ReleaseOptions
@@ -226,28 +226,7 @@ def export(
         "where": options.where,
     }
     sections = review_section(result, reviewed_only, min_agreement)
-    if options.where:
-        sections += card.where_section(options.where, result.counts["excluded_where"])
-    if "near_dup" in chosen.info:
-        result.checks["near_dup"] = chosen.info["near_dup"]
-        manifest["release"]["dedup"] = options.dedup
-        sections += card.near_dup_section(chosen.info["near_dup"], options)
-    if options.labels:
-        con = stats.connect(_as_url(rfs, tmp_root))
-        sections += card.labels_section(options.labels, _label_pairs(con))
-    if options.split:
-        con = stats.connect(_as_url(rfs, tmp_root))
-        result.splits = {s: n for s, n in con.execute(
-            "select split, count(*) from idx group by 1 order by 1").fetchall()}  # fmt: skip
-        result.checks.update(
-            {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
-            leakage=splits.leakage(con),
-        )
-        manifest["release"].update(split=options.split, seed=options.seed)
-        sections += card.splits_section(
-            chosen.info, result.splits, result.checks["leakage"],
-            splits.distribution(con, "export_label" if options.labels else "emotion_label"),
-        )  # fmt: skip
+    sections += card.release_sections(result, chosen, options, manifest, _as_url(rfs, tmp_root))
     split_names = [s for s in chosen.split_names if s]
     sections += card.formats_section(result.formats, split_names)
     configs = hub.configs(split_names, {name: f.paths for name, f in formats.items()})
@@ -271,15 +250,6 @@ def _shard_writer(
         config_fingerprint="release",
         ledger=LedgerBook({}, run_id),
     )
-
-
-def _label_pairs(con: Any) -> list[dict[str, Any]]:
-    cur = con.execute(
-        """select coalesce(emotion_label, '(none)') as label,
-                  coalesce(export_label, '(none)') as exported, count(*) as samples
-           from idx group by all order by samples desc, label"""
-    )
-    return [dict(zip(("label", "exported", "samples"), r, strict=True)) for r in cur.fetchall()]
 
 
 def _taxonomy(manifest: dict[str, Any]) -> list[str]:

@@ -52,3 +52,12 @@ def test_a_bad_query_is_named(reviewed, tmp_path):
                    check=False)  # fmt: skip
     assert proc.returncode == 1 and "--where 'duration_s >>> 2'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_query_that_selects_nothing_gives_an_empty_release(reviewed, tmp_path):
+    opts = ReleaseOptions.parse("webdataset,llava", "train=0.5,test=0.5", labels="ekman7",
+                                dedup="near", where="duration_s < 0")  # fmt: skip
+    res = export(str(reviewed["run"]), str(tmp_path / "r"), options=opts)
+    assert res.counts["exported"] == 0 and res.counts["excluded_where"] == 60
+    assert res.splits == {} and _keys(tmp_path / "r") == set()
+    assert "0 samples exported" in res.render()
