@@ -25,7 +25,8 @@ def formats_section(formats: dict[str, dict[str, int]], splits: list[str] | None
         "- webdataset: `shards/shard-NNNNNN-TAG.tar`"
         + (" (TAG: the split)" if splits else "")
         + "; every sample has the same four members, so Hugging Face's `webdataset` loader "
-        "reads them all: `KEY.json` (the sample; null values and empty lists are left out), "
+        "reads them all: `KEY.json` (the sample; null values and empty lists are left out, "
+        "but for a review's `original` values), "
         "`KEY.mp4`, `KEY.wav` (empty when the source had no audio: `has_audio`), "
         "`KEY.images.tar` (sampled frames and aligned face crops, `KEY.frame000.jpg`, "
         "`KEY.face0_0.jpg`, addressable by their offsets in `shard_members`).",

@@ -14,7 +14,10 @@ work on a release as on a run, and :func:`emodata.loader.to_sample` unpacks the 
 The same builder infers the ``json`` column's nested types from those first samples, and a
 field that is null or an empty list in all of them gets Arrow's null type, which no later value
 fits (the load fails). The release's ``KEY.json`` therefore leaves out null values and empty
-lists and objects (:func:`prune`): an absent key means null or empty. Fields that none of the
+lists and objects (:func:`prune`): an absent key means null or empty. The one exception is a
+review's ``original`` values, kept as they are (null there says the model had no value): a
+release in which the first samples' originals are all null and a later one's is not (a
+reviewer labelled clips the model had not) still trips the inference. Fields that none of the
 first samples has are left out of Hugging Face's ``json`` column (its inference), not of the
 file; emodata's readers see every field.
 
@@ -44,14 +47,20 @@ EMPTY_WAV = float32_to_wav(np.zeros(0, dtype=np.float32))
 _BLOCK = tarfile.BLOCKSIZE
 
 
-def prune(value: Any) -> Any:
+#: kept verbatim: the model's values a review replaced, where null means "the model had none"
+VERBATIM = (("review", "original"),)
+
+
+def prune(value: Any, path: tuple[str, ...] = ()) -> Any:
     """``value`` without null values and empty lists or objects, recursively (list items stay
-    in place: a null item inside a list is kept)."""
+    in place: a null item inside a list is kept), except under the :data:`VERBATIM` paths."""
+    if path in VERBATIM:
+        return value
     if isinstance(value, dict):
-        out = {k: prune(v) for k, v in value.items()}
+        out = {k: prune(v, (*path, k)) for k, v in value.items()}
         return {k: v for k, v in out.items() if v is not None and v != {} and v != []}
     if isinstance(value, list):
-        return [prune(v) for v in value]
+        return [prune(v, path) for v in value]
     return value
 
 

@@ -102,6 +102,23 @@ def test_a_reviewed_release_loads_too(reviewed, tmp_path):
     assert doc["annotation"]["emotion"]["label"] == reviewed["label"]
 
 
+def test_release_json_drops_nulls_but_keeps_review_originals(reviewed, tmp_path):
+    run = reviewed["run"]
+    bare = stats.query(str(run), "select key from idx where qa_count is null order by key")
+    store = ReviewStore(store_path(str(run)))
+    store.submit(bare[0]["key"], "carol", "correct", sample_version="v", edits={"label": "happy"})
+    store.close()
+    out = tmp_path / "rel"
+    export(str(run), str(out))
+    rows = {r["key"]: r for r in stats.query(str(out), "select * from idx")}
+    doc = load_sample(str(out), rows[bare[0]["key"]]).doc
+    assert doc["emotion_label"] == "happy"
+    assert doc["review"]["original"] == {"label": None}  # null: the model had no label
+    other = load_sample(str(out), rows[bare[1]["key"]]).doc
+    assert "review" not in other and "annotation" not in other  # absent: null or empty
+    assert rows[bare[1]["key"]]["review"] is None  # the index keeps its nulls
+
+
 def test_a_run_s_own_shards_would_not_load(synth_run):
     """Samples with and without face crops among the first five: datasets refuses them."""
     shards = sorted(str(p) for p in (synth_run / "shards").glob("*.tar"))
