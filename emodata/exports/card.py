@@ -102,7 +102,9 @@ def near_dup_section(counts: dict[str, int], options: Any) -> str:
             f"clips): at least {cfg.min_share:.0%} of the shorter clip's sampled frames within "
             f"{cfg.max_hamming} bits (64-bit dHash) of a frame of the other; "
             f"{counts['pairs_compared']} candidate pairs compared, signatures computed at "
-            f"export for {counts['signatures_computed']} clips that predate them. {kept}\n",
+            f"export for {counts['signatures_computed']} clips that predate them, "
+            f"{counts['clips_without_signature']} clips without one (no sampled frames, or only "
+            f"flat ones). {kept}\n",
         ]
     )
 
@@ -202,8 +204,8 @@ def release_sections(
     if options.labels:
         sections += labels_section(options.labels, _label_pairs(con))
     if options.split:
-        result.splits = {s: n for s, n in con.execute(
-            "select split, count(*) from idx group by 1 order by 1").fetchall()}  # fmt: skip
+        sizes = dict(con.execute("select split, count(*) from idx group by 1").fetchall())
+        result.splits = {s: sizes[s] for s in options.split if s in sizes}  # --split's order
         result.checks.update(
             {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
             leakage=splits.leakage(con),

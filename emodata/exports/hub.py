@@ -56,8 +56,8 @@ def configs(
     ]
     for fmt in _TABLES:
         by_config: dict[str, list[dict[str, str]]] = {}
-        for split, rels in sorted((paths.get(fmt) or {}).items(), key=lambda kv: kv[0] or ""):
-            for rel in sorted(rels):
+        for split in names:  # in the order of --split
+            for rel in sorted((paths.get(fmt) or {}).get(split) or ()):
                 if not rel.endswith((".json", ".jsonl", ".csv")) or rel.endswith("_info.json"):
                     continue
                 kind = rel.rsplit("/", 1)[1].split(".")[0]

@@ -123,7 +123,11 @@ def groups(signatures: list[np.ndarray], cfg: NearDupConfig) -> tuple[np.ndarray
     close = similar_pairs(signatures, pairs, cfg)
     uf = UnionFind(len(signatures))
     uf.union(pairs[close, 0], pairs[close, 1])
-    counts = {"pairs_compared": len(pairs), "pairs_similar": int(close.sum())}
+    counts = {
+        "pairs_compared": len(pairs),
+        "pairs_similar": int(close.sum()),
+        "clips_without_signature": sum(1 for sig in signatures if not len(sig)),
+    }
     labels = uf.labels()
     sizes = np.bincount(labels) if len(labels) else np.zeros(0, dtype=np.int64)
     grouped = sizes[labels] > 1 if len(labels) else np.zeros(0, dtype=bool)

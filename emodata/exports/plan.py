@@ -278,7 +278,8 @@ def _near_duplicates(
             dropped |= {r["key"] for r in rows if r is not best}
         for key in dropped:
             del plan.entries[key]
-        plan.counts["excluded_near_duplicate"] += len(dropped)
+        if dropped:
+            plan.counts["excluded_near_duplicate"] += len(dropped)
     counts["dropped"] = len(dropped)
     plan.info["near_dup"] = counts
     return [row for row in kept if row["key"] not in dropped]

@@ -65,7 +65,10 @@ def test_front_matter_names_every_split_and_format(split_release):
     for name, config in configs.items():
         for split, files in _data_files(split_release, config).items():
             assert files, (name, split)
-    assert configs["llava"]["data_files"][0] == {"split": "test", "path": "llava/test.json"}
+    assert configs["llava"]["data_files"] == [  # in the order of --split
+        {"split": "train", "path": "llava/train.json"},
+        {"split": "test", "path": "llava/test.json"},
+    ]
     rows = _data_files(split_release, configs["emer"])["train"]
     with open(rows[0], newline="") as f:
         assert next(csv.reader(f)) == ["name", "subtitle", "reason", "openset"]
