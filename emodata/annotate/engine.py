@@ -175,6 +175,14 @@ class Annotator:
             for up in ("perceiver", "listener"):
                 if up in c.outputs:
                     data[up] = c.outputs[up]
+                if up in data and self.renders(up):
+                    # rendered notes restate the cues above; only the perceiver's expression
+                    # spans (when each expression shows) add to them. Prompt tokens are most of
+                    # a CPU server's time.
+                    rendered = data.pop(up)
+                    spans = rendered.get("expressions") if up == "perceiver" else None
+                    if spans:
+                        data[up] = {"expressions": spans}
             if c.feedback:
                 data["previous_tree"] = _brief(c.outputs.get("reasoner") or {})
                 data["critic_feedback"] = c.feedback

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -58,12 +59,12 @@ def kv_bytes_per_token(model_dir: Path, dtype: str = "float32") -> int:
 
 
 def kv_cache_gib_for(
-    model_dir: Path, in_flight: int, tokens_each: int, dtype: str = "float32", cap_gib: float = 8
-) -> float:
-    """KV cache (GiB, at least 1, at most ``cap_gib``) for ``in_flight`` requests of
-    ``tokens_each`` tokens, prompt and answer together."""
+    model_dir: Path, in_flight: int, tokens_each: int, dtype: str = "float32", cap_gib: int = 8
+) -> int:
+    """KV cache in whole GiB (vLLM's unit), at least 1, at most ``cap_gib``, for ``in_flight``
+    requests of ``tokens_each`` tokens, prompt and answer together."""
     need = kv_bytes_per_token(model_dir, dtype) * in_flight * tokens_each / 2**30
-    return float(min(cap_gib, max(1.0, round(need * 1.25 + 0.05, 1))))
+    return min(cap_gib, max(1, math.ceil(need * 1.2)))
 
 
 def vllm_venv() -> Path:
@@ -203,7 +204,7 @@ class VLLMServer:
         cmd = self.command()
         env = {
             **os.environ,
-            "VLLM_CPU_KVCACHE_SPACE": f"{self.kv_cache_gib:g}",
+            "VLLM_CPU_KVCACHE_SPACE": str(math.ceil(self.kv_cache_gib)),  # whole GiB only
             **self._thread_env(),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
