@@ -73,13 +73,14 @@ def mix_text(share: dict[str, float], limit: int = 5) -> str:
 
 class PlainView:
     """Plain lines for logs, not terminals: the final line of each phase as it ends, each new
-    activity, and the current phase every ``every_s`` seconds."""
+    activity, and the current phase every ``every_s`` seconds when it changed (every
+    ``alive_s`` when it did not, so a log shows a long step is still running)."""
 
-    def __init__(self, stream: TextIO, every_s: float = 10.0) -> None:
-        self.stream, self.every_s = stream, every_s
+    def __init__(self, stream: TextIO, every_s: float = 10.0, alive_s: float = 60.0) -> None:
+        self.stream, self.every_s, self.alive_s = stream, every_s, alive_s
         self._last = time.monotonic()
         self._phase, self._activity = "", ""
-        self._said = ""
+        self._said, self._said_at = "", 0.0
 
     def _line(self, snap: dict, phase: str, extra: str = "") -> None:
         ph = snap["phases"].get(phase)
@@ -91,9 +92,11 @@ class PlainView:
         if extra:
             cells.append(extra)
         said = f"{phase:<8} " + "  ".join(c for c in cells if c)
-        if said == self._said:  # a finished phase, waiting for the next: said already
-            return
-        self._said = said
+        now = time.monotonic()
+        finished = snap["phases"][phase].get("eta_s") == 0
+        if said == self._said and (finished or now - self._said_at < self.alive_s):
+            return  # said already
+        self._said, self._said_at = said, now
         self.stream.write(f"[{_duration(snap['elapsed_s']):>6}] {said}".rstrip() + "\n")
         self.stream.flush()
 

@@ -85,6 +85,7 @@ class Progress:
         self.stages: list[str] = []
         self.stage_done: dict[str, list[int]] = {}
         self.activity = ""
+        self._notes: dict[str, str] = {}
         self._last = 0.0
         # the driver's threads (driver-side ingest, the stage-count poller) report too
         self._lock = threading.RLock()
@@ -113,6 +114,14 @@ class Progress:
         if state is not None and state.started is not None and state.ended is None:
             state.ended = time.monotonic()
         self.flush(force=True)
+
+    def stage_notes(self, notes: dict[str, str]) -> None:
+        """The workers' latest note per stage: a new one becomes the current activity."""
+        with self._lock:
+            fresh = [text for stage, text in notes.items() if self._notes.get(stage) != text]
+            self._notes = dict(notes)
+            if fresh:
+                self.activity = fresh[-1]
 
     def tick(self, done: int = 1, failed: int = 0) -> None:
         """``done`` units of the current phase finished, ``failed`` of them with a failure."""

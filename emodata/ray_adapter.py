@@ -61,22 +61,36 @@ class StageCounter:
 
     def __init__(self) -> None:
         self.counts: dict[str, list[int]] = {}
+        self.notes: dict[str, str] = {}
 
     def add(self, stage: str, done: int, failed: int) -> None:
         c = self.counts.setdefault(stage, [0, 0])
         c[0] += done
         c[1] += failed
 
-    def snapshot(self) -> dict[str, list[int]]:
-        return self.counts
+    def note(self, stage: str, text: str) -> None:
+        """What a stage is doing inside a long batch (an annotate round, say)."""
+        self.notes[stage] = text
+
+    def snapshot(self) -> tuple[dict[str, list[int]], dict[str, str]]:
+        return self.counts, self.notes
 
 
 def new_counter() -> Any:
     return StageCounter.remote()
 
 
-def read_counter(counter: Any, timeout_s: float = 5.0) -> dict[str, list[int]]:
+def read_counter(
+    counter: Any, timeout_s: float = 5.0
+) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """Items out of each stage so far, and each stage's latest note."""
     return ray.get(counter.snapshot.remote(), timeout=timeout_s)
+
+
+def _tell(stage: Stage, counter: Any) -> None:
+    """Let the stage send notes on its work to the driver's view (fire-and-forget)."""
+    if counter is not None:
+        stage.say = lambda text: counter.note.remote(stage.name, text)
 
 
 def _run(stage: Stage, batch: pa.Table, counter: Any = None) -> pa.Table:
@@ -105,6 +119,7 @@ class _StageTask:
 
     def __init__(self, stage: Stage, counter: Any = None) -> None:
         self.stage, self.counter = stage, counter
+        _tell(stage, counter)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         return _run(self.stage, batch, self.counter)
@@ -115,6 +130,7 @@ class _StageActor:
 
     def __init__(self, stage: Stage, counter: Any = None) -> None:
         self.stage, self.counter = stage, counter
+        _tell(stage, counter)
         self.stage.setup()
 
     def __call__(self, batch: pa.Table) -> pa.Table:

@@ -407,10 +407,11 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
     def poll() -> None:
         while not stop.wait(every_s):
             try:
-                progress.stage_done = ray_adapter.read_counter(counter)
+                progress.stage_done, notes = ray_adapter.read_counter(counter)
             except Exception as e:  # the view is best effort, the run is not
                 log.debug("stage counts unavailable: %s", e)
                 continue
+            progress.stage_notes(notes)
             progress.flush()
 
     thread = threading.Thread(target=poll, name="emodata-stage-counts", daemon=True)
@@ -421,7 +422,7 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
         stop.set()
         thread.join()
         try:
-            progress.stage_done = ray_adapter.read_counter(counter)
+            progress.stage_done, _ = ray_adapter.read_counter(counter)
         except Exception as e:  # the view is best effort, the run is not
             log.debug("final stage counts unavailable: %s", e)
 

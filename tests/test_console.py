@@ -69,6 +69,26 @@ def test_plain_view_prints_each_phase_end_each_activity_and_every_few_seconds(tm
     assert "process  2/5 clips" in lines[-1] and len(lines) == 4, lines
 
 
+def test_plain_view_shows_worker_notes_and_says_a_stalled_phase_is_alive(tmp_path):
+    out = io.StringIO()
+    view = console.PlainView(out, every_s=0, alive_s=3600)
+    p = _progress(tmp_path, view)
+    p.stages = ["annotate"]
+    p.start_phase("process", total=4)
+    p.stage_notes({"annotate": "annotate: 4 reasoner call(s) on the model, waiting"})
+    p.tick(0)
+    p.stage_notes({"annotate": "annotate: 4 reasoner call(s) on the model, waiting"})  # no news
+    p.tick(0)
+    lines = out.getvalue().splitlines()
+    assert [x for x in lines if "reasoner" in x] == [
+        lines[0][: lines[0].index("]") + 1] + " annotate: 4 reasoner call(s) on the model, waiting"
+    ]
+    assert sum("process  0/4 clips" in x for x in lines) == 1  # the same line is not repeated
+    view.alive_s = 0  # ... until alive_s has passed
+    p.tick(0)
+    assert sum("process  0/4 clips" in x for x in out.getvalue().splitlines()) == 2
+
+
 def test_live_view_renders_every_started_phase_and_the_stage_mix(tmp_path):
     out = io.StringIO()
     view = console.LiveView(out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,9 +61,15 @@ class _Call:
 
 class Annotator:
     def __init__(
-        self, cfg: AnnotateConfig, backends: dict[str, Backend], cache: ResponseCache | None
+        self,
+        cfg: AnnotateConfig,
+        backends: dict[str, Backend],
+        cache: ResponseCache | None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         self.cfg = cfg
+        #: notes for the run's progress view: a round of model calls can take minutes
+        self.say = say or (lambda _text: None)
         self.backends = backends
         self.cache = cache
         self.labels = list(cfg.taxonomy)
@@ -168,6 +175,14 @@ class Annotator:
             for up in ("perceiver", "listener"):
                 if up in c.outputs:
                     data[up] = c.outputs[up]
+                if up in data and self.renders(up):
+                    # rendered notes restate the cues above; only the perceiver's expression
+                    # spans (when each expression shows) add to them. Prompt tokens are most of
+                    # a CPU server's time.
+                    rendered = data.pop(up)
+                    spans = rendered.get("expressions") if up == "perceiver" else None
+                    if spans:
+                        data[up] = {"expressions": spans}
             if c.feedback:
                 data["previous_tree"] = _brief(c.outputs.get("reasoner") or {})
                 data["critic_feedback"] = c.feedback
@@ -214,15 +229,23 @@ class Annotator:
             retry: list[_Call] = []
             for name, group in by_backend.items():
                 reqs = [self._request(i, call) for i, call in enumerate(group)]
+                agents = "/".join(sorted({c.agent for c in group}))
+                self.say(f"annotate: {len(reqs)} {agents} call(s) on the model, waiting")
                 t0 = time.perf_counter()
                 responses = self.backends[name].generate(reqs)
+                took = time.perf_counter() - t0
+                tokens = sum(r.completion_tokens for r in responses)
+                self.say(
+                    f"annotate: {len(reqs)} {agents} call(s) answered in {took:.0f} s "
+                    f"({tokens} output tokens)"
+                )
                 log.info(
                     "annotate: %d %s call(s) on %s in %.1f s (%d output tokens)",
                     len(reqs),
-                    "/".join(sorted({c.agent for c in group})),
+                    agents,
                     name,
-                    time.perf_counter() - t0,
-                    sum(r.completion_tokens for r in responses),
+                    took,
+                    tokens,
                 )
                 for call, resp in zip(group, responses, strict=True):
                     retry.extend(self._handle(call, resp))

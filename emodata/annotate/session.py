@@ -69,7 +69,7 @@ def prepare(cfg: AnnotateConfig, output: str) -> Iterator[AnnotateSession]:
             elif b.kind == "transformers":
                 b.model = resolved
             elif b.serve:
-                from emodata.llm.vllm_server import VLLMError, VLLMServer
+                from emodata.llm.vllm_server import VLLMError, VLLMServer, kv_cache_gib_for
 
                 log.info("annotate: starting a local vLLM server for %s", b.model)
                 try:
@@ -79,6 +79,11 @@ def prepare(cfg: AnnotateConfig, output: str) -> Iterator[AnnotateSession]:
                             served_model_name=b.model,
                             max_model_len=b.max_model_len,
                             venv=b.venv,
+                            kv_cache_gib=b.kv_cache_gib
+                            or kv_cache_gib_for(
+                                Path(resolved), b.concurrency, min(b.max_model_len, 3072), b.dtype
+                            ),
+                            threads=b.threads,
                         )
                     )
                 except VLLMError as e:

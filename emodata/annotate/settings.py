@@ -63,6 +63,18 @@ class BackendConfig(_Section):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: str = Field("float32", description="transformers/vllm weights dtype.")
     max_model_len: int = Field(4096, ge=256, description="Context length (vLLM KV cache).")
+    kv_cache_gib: float | None = Field(
+        None,
+        gt=0,
+        description="serve: the local server's KV cache; None sizes it from the model's config "
+        "for `concurrency` requests of up to 3072 tokens (too small a cache makes vLLM preempt "
+        "and recompute whole prompts).",
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="serve: cores the local server computes on; None uses every core.",
+    )
     batch_size: int = Field(4, ge=1, description="vllm: rows per engine batch.")
     num_gpus: float = Field(0.0, ge=0, description="GPUs per annotate actor / vLLM engine.")
     venv: str | None = Field(

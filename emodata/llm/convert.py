@@ -187,7 +187,8 @@ def _save_model(src_dir: Path, gguf_name: str, out: Path) -> Any:
         pad_token_id=getattr(config, "pad_token_id", None) or config.eos_token_id,
     )
     clean.eval()
-    clean.save_pretrained(out, safe_serialization=True)
+    # one model.safetensors whatever the size (loaders and the registry expect that file)
+    clean.save_pretrained(out, safe_serialization=True, max_shard_size="1000GB")
     return config
 
 

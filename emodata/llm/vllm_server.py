@@ -8,8 +8,12 @@ to a ``vllm serve`` deployment on a GPU node. This module is stdlib only.
 The settings are the ones that work on CPUs without AVX512 (see the README section "LLM
 backends: local vLLM on CPU"): float32 (bfloat16 starts but answers nonsense), ``--enforce-eager``
 (compiled mode starts in minutes and its compile cache fails to reload), a KV cache given in GiB
-by ``VLLM_CPU_KVCACHE_SPACE``, and ``HF_HUB_OFFLINE=1`` since models come from local folders. The
-server runs in its own process group, so stopping it also ends the engine's worker processes.
+by ``VLLM_CPU_KVCACHE_SPACE`` (sized by default from the model's config for the requests that will
+be in flight: a cache too small for them makes vLLM preempt and recompute whole prompts), and
+``HF_HUB_OFFLINE=1`` since models come from local folders. vLLM's CPU build keeps one core per
+engine for its scheduler; on a machine of a few cores that halves the compute, so by default the
+engine computes on every core (``threads``). The server runs in its own process group, so stopping
+it also ends the engine's worker processes.
 
     with VLLMServer(resolve("smollm2-135m-instruct"), served_model_name="smollm2") as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="none")
@@ -20,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -40,6 +45,26 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class VLLMError(RuntimeError):
     """vLLM is not installed, or its server did not start; the message says why."""
+
+
+def kv_bytes_per_token(model_dir: Path, dtype: str = "float32") -> int:
+    """Bytes of KV cache one token takes: layers x (K and V) x KV heads x head size x dtype."""
+    cfg = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    cfg = cfg.get("text_config", cfg)
+    heads = int(cfg["num_attention_heads"])
+    head_dim = int(cfg.get("head_dim") or cfg["hidden_size"] // heads)
+    kv_heads = int(cfg.get("num_key_value_heads") or heads)
+    width = {"float32": 4, "float": 4}.get(dtype, 2)
+    return int(cfg["num_hidden_layers"]) * 2 * kv_heads * head_dim * width
+
+
+def kv_cache_gib_for(
+    model_dir: Path, in_flight: int, tokens_each: int, dtype: str = "float32", cap_gib: int = 8
+) -> int:
+    """KV cache in whole GiB (vLLM's unit), at least 1, at most ``cap_gib``, for ``in_flight``
+    requests of ``tokens_each`` tokens, prompt and answer together."""
+    need = kv_bytes_per_token(model_dir, dtype) * in_flight * tokens_each / 2**30
+    return min(cap_gib, max(1, math.ceil(need * 1.2)))
 
 
 def vllm_venv() -> Path:
@@ -86,6 +111,7 @@ class VLLMServer:
         max_model_len: int = 2048,
         kv_cache_gib: float = 1,
         dtype: str = "float32",
+        threads: int | None = None,
         ready_timeout_s: float = 300,
         log_path: Path | str | None = None,
         extra_args: Sequence[str] = (),
@@ -98,6 +124,8 @@ class VLLMServer:
         self.max_model_len = max_model_len
         self.kv_cache_gib = kv_cache_gib
         self.dtype = dtype
+        #: cores the engine computes on; None: every core, none kept back for the scheduler
+        self.threads = threads
         self.ready_timeout_s = ready_timeout_s
         self.log_path = Path(log_path) if log_path else None
         self.extra_args = list(extra_args)
@@ -149,6 +177,16 @@ class VLLMServer:
             *self.extra_args,
         ]
 
+    def _thread_env(self) -> dict[str, str]:
+        cores = sorted(os.sched_getaffinity(0))
+        n = len(cores) if self.threads is None else max(1, min(self.threads, len(cores)))
+        if n < len(cores) - 1:
+            return {}  # vLLM's own choice (all but one core) already leaves room
+        return {
+            "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+            "VLLM_CPU_OMP_THREADS_BIND": ",".join(str(c) for c in cores[:n]),
+        }
+
     def start(self) -> VLLMServer:
         if self._proc is not None:
             raise VLLMError("the server is already running")
@@ -166,7 +204,8 @@ class VLLMServer:
         cmd = self.command()
         env = {
             **os.environ,
-            "VLLM_CPU_KVCACHE_SPACE": f"{self.kv_cache_gib:g}",
+            "VLLM_CPU_KVCACHE_SPACE": str(math.ceil(self.kv_cache_gib)),  # whole GiB only
+            **self._thread_env(),
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
             "VLLM_NO_USAGE_STATS": "1",

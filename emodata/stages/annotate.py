@@ -61,7 +61,7 @@ class AnnotateStage(Stage):
         for backend in self.backends.values():
             backend.setup()
         cache = ResponseCache(self.cache_url) if self.cache_url else None
-        self._annotator = Annotator(self.config, self.backends, cache)
+        self._annotator = Annotator(self.config, self.backends, cache, say=lambda t: self.say(t))
 
     def close(self) -> None:
         for backend in self.backends.values():

@@ -39,6 +39,9 @@ class Stage(ABC):
     #: Upper bound on parallel workers; None lets the adapter size it to the cluster.
     concurrency: int | None = None
 
+    def say(self, text: str) -> None:  # noqa: B027 - the adapter points it at the run's view
+        """A note on long work inside a batch, shown in the run's progress view."""
+
     def setup(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Load models or open handles; runs once per worker, never on the driver."""
 

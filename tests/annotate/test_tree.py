@@ -130,12 +130,19 @@ def test_text_only_perceiver_and_listener_make_no_model_call():
         assert (u["calls"], u["prompt_tokens"], u["completion_tokens"]) == (0, 0, 0)
         assert u["rendered"] == 1 and u["model"] == notes.RENDERED
     sent = data_of(backend.requests[0])
+    # the reasoner gets the cue catalog and, of the rendered notes, only the expression spans
     face = sent["perceiver"]["expressions"][0]
     assert face["description"] == "happy expression (mean FER score 0.96)"
     assert (face["start_s"], face["end_s"], face["cues"]) == (1.0, 5.0, ["face.t0.expression"])
-    assert sent["perceiver"]["attributes"][0]["gender_presentation"] == "female"
-    assert "mouth opening 0.15" in sent["perceiver"]["geometry"][0]["description"]
-    heard = sent["listener"]
+    assert set(sent) == {"cues", "transcript", "perceiver"} and set(sent["perceiver"]) == {
+        "expressions"
+    }
+    assert sent["transcript"] == "I am so glad you came today."
+    # the notes themselves are kept on the clip, rendered from the measurements
+    (attr,) = clip.outputs["perceiver"]["attributes"]
+    assert attr["gender_presentation"] == "female"
+    assert "mouth opening 0.15" in clip.outputs["perceiver"]["geometry"][0]["description"]
+    heard = clip.outputs["listener"]
     assert heard["quotes"][0]["text"] == "I am so glad you came today."
     assert heard["quotes"][0]["cues"] == ["speech.transcript", "words.s0.valence"]
     assert "voice.arousal" in heard["vocal"][0]["cues"]

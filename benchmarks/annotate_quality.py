@@ -1,0 +1,165 @@
+"""Annotation quality per embedded model, on the generated sample set (its manifest carries the
+intended labels) plus a clip with no face and no speech.
+
+For each model the whole pipeline runs through the CLI with `make demo`'s settings (the model
+swapped), timed; then the figures a trainer asks for are read from the run:
+- kept share (accepted or revised) and rejections without a named reason;
+- label agreement with the intended labels on the six single-emotion talking clips, and whether
+  two of them share the same (label, valence, arousal);
+- what the clip without face or speech got (label, valence, confidence, any facial claim);
+- cited cue ids that do not exist, attribute values without a measured basis;
+- complete trees (label, valence, arousal, rationale, caption and QA all present).
+
+    .venv/bin/python benchmarks/annotate_quality.py [--models qwen2.5-coder-1.5b-instruct ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from _common import EMODATA, OUT, ROOT
+
+from emodata.quality import quality
+
+DEMO_SET = [
+    "annotate.batch_size=16",
+    "annotate.backends.default.concurrency=16",
+]
+SMALL_BUDGETS = ["annotate.agents.reasoner.max_tokens=480", "annotate.agents.qa.max_tokens=320"]
+TALKING = ("talk_000", "talk_001", "talk_002", "talk_003", "talk_004", "talk_005")
+BLANK = "no_face_no_speech.mp4"
+
+
+def inputs() -> Path:
+    """The sample set plus a blank clip (a pattern with room tone, no face, no words)."""
+    samples = OUT / "samples"
+    if not (samples / "manifest.csv").exists():
+        subprocess.run([*EMODATA, "samples", "make", str(samples)], check=True, cwd=ROOT)
+    blank = samples / BLANK
+    if not blank.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+             "cellauto=rule=110:size=320x240:rate=25", "-f", "lavfi", "-i",
+             "anoisesrc=color=pink:amplitude=0.01", "-t", "6", "-c:v", "libx264",
+             "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(blank)],
+            check=True,
+        )  # fmt: skip
+        with (samples / "manifest.csv").open("a", encoding="utf-8") as f:
+            f.write(f"{BLANK},emodata-samples,CC0-1.0,neutral,\n")
+    return samples / "manifest.csv"
+
+
+def samples_of(out: Path) -> list[dict]:
+    found = []
+    for shard in sorted((out / "shards").glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            for m in tar.getmembers():
+                if m.name.endswith(".json"):
+                    found.append(json.load(tar.extractfile(m)))
+    return found
+
+
+def _name(rec: dict) -> str:
+    return Path(rec.get("source_path") or "").name
+
+
+def figures(out: Path, wall_s: float) -> dict:
+    recs = [r for r in samples_of(out) if isinstance(r.get("annotation"), dict)]
+    q = quality(str(out)) or {}
+    kept = q.get("kept", {})
+    talking = [r for r in recs if _name(r).startswith(TALKING)]
+    correct = [r for r in talking if r.get("emotion_label") == r.get("label")]
+    triples = [(r.get("emotion_label"), r.get("valence"), r.get("arousal")) for r in talking]
+    blank = next((r for r in recs if _name(r) == BLANK), None)
+    bad_cites = unmeasured = complete = 0
+    cited = 0
+    for r in recs:
+        tree = r["annotation"]
+        cues = set(tree.get("cues") or {})
+        cites = [c for s in tree.get("rationale") or [] for c in s.get("cues") or []]
+        cites += [c for e in tree.get("expressions") or [] for c in e.get("cues") or []]
+        cited += len(cites)
+        bad_cites += sum(c not in cues for c in cites)
+        for a in tree.get("attributes") or []:
+            for f in ("age_range", "gender_presentation"):
+                if a.get(f) and not any(c.endswith((".age", ".gender")) for c in a.get("cues", [])):
+                    unmeasured += 1
+        emo = tree.get("emotion") or {}
+        complete += all(
+            (emo.get("label"), emo.get("valence") is not None, emo.get("arousal") is not None,
+             tree.get("rationale"), tree.get("caption"), tree.get("qa"))
+        )  # fmt: skip
+    rejected = [r for r in recs if r.get("critic_verdict") == "rejected"]
+    unnamed = [r for r in rejected if not (r["annotation"].get("critic") or {}).get("reasons")]
+    out_blank = None
+    if blank is not None:
+        tree = blank["annotation"]
+        facial = [e for e in tree.get("expressions") or [] if e.get("modality") == "facial"]
+        out_blank = {
+            "label": blank.get("emotion_label"),
+            "valence": blank.get("valence"),
+            "confidence": blank.get("emotion_confidence"),
+            "facial_claims": len(facial),
+            "verdict": blank.get("critic_verdict"),
+        }
+    return {
+        "wall_s": round(wall_s, 1),
+        "annotated": len(recs),
+        "kept_share": kept.get("kept_share"),
+        "verdicts": {k: kept.get(k) for k in ("accepted", "revised", "rejected")},
+        "rejections_without_reason": len(unnamed),
+        "complete_trees": complete,
+        "talking_correct": f"{len(correct)}/{len(talking)}",
+        "talking_labels": {_name(r): r.get("emotion_label") for r in talking},
+        "talking_identical_triples": len(triples) - len(set(triples)),
+        "blank_clip": out_blank,
+        "cited_cue_ids": cited,
+        "cited_missing": bad_cites,
+        "attributes_unmeasured": unmeasured,
+        "reasons": q.get("verdicts"),
+    }
+
+
+def run(model: str, manifest: Path, small: bool) -> dict:
+    out = OUT / f"quality-{model}"
+    shutil.rmtree(out, ignore_errors=True)
+    sets = [*DEMO_SET, f"annotate.backends.default.model={model}"]
+    if small:
+        sets += SMALL_BUDGETS
+    cmd = [*EMODATA, "run", "--input", str(manifest), "--output", str(out)]
+    for s in sets:
+        cmd += ["--set", s]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return figures(out, time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", nargs="+", default=["qwen2.5-coder-1.5b-instruct"])
+    ap.add_argument(
+        "--small-budgets",
+        action="store_true",
+        help="reasoner 480 / QA 320 tokens (what the 135M model needs to stay fast)",
+    )
+    ap.add_argument("--figures-only", action="store_true", help="re-read existing runs")
+    args = ap.parse_args()
+    manifest = inputs()
+    for model in args.models:
+        if args.figures_only:
+            result = figures(OUT / f"quality-{model}", float("nan"))
+        else:
+            result = run(model, manifest, args.small_budgets)
+        print(f"== {model}")
+        for k, v in result.items():
+            print(f"  {k}: {json.dumps(v, default=str) if isinstance(v, dict | list) else v}")
+
+
+if __name__ == "__main__":
+    main()
