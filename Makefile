@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
 PYTEST_ARGS ?=
-# The embedded chat model is a 135M model on CPU: token budgets sized for it keep the demo
-# short (agent schemas shrink to fit them), and all clips in one batch keep the CPU server busy.
+# The embedded chat model (Qwen2.5-Coder-0.5B) runs on CPU: smaller token budgets keep the demo
+# under 8 minutes on 2 cores (agent schemas shrink to fit them), and all clips in one batch keep
+# the CPU server busy.
 # Empty DEMO_SET runs the defaults.
 DEMO_SET ?= --set annotate.batch_size=16 --set annotate.agents.reasoner.max_tokens=480 \
   --set annotate.agents.qa.max_tokens=320 --set annotate.backends.default.concurrency=16

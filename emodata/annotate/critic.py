@@ -484,9 +484,7 @@ def check_no_evidence(
     max_confidence: float = 0.4,
 ) -> Check:
     """A clip with no face and no speech: neutral, |valence| small, low confidence, no faces."""
-    voice = any(k in ev.cues for k in ("voice.arousal", "audio.pitch", "audio.speech_rate"))
-    no_speech = ev.silent(silence_ratio) or (ev.speech_ratio is None and not voice)
-    if ev.has_face() or not no_speech:
+    if not no_evidence(ev, silence_ratio):
         return Check("no_evidence_neutral", True, "not checked: a face or speech was measured")
     emo = tree.get("emotion") or {}
     problems = []
@@ -523,6 +521,13 @@ def check_no_evidence(
             problems[0][0],
         )
     return Check("no_evidence_neutral", True)
+
+
+def no_evidence(ev: Evidence, silence_ratio: float) -> bool:
+    """No face and no speech measured: nothing to read an emotion from."""
+    voice = any(k in ev.cues for k in ("voice.arousal", "audio.pitch", "audio.speech_rate"))
+    no_speech = ev.silent(silence_ratio) or (ev.speech_ratio is None and not voice)
+    return not ev.has_face() and no_speech
 
 
 def ground(

@@ -9,6 +9,7 @@ output ends with a recorded reason, never an exception.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -53,6 +54,10 @@ class _Call:
     messages: list[dict[str, Any]]
     schema: dict[str, Any]
     key: str = ""
+    #: the schema the backend decodes under, narrowed by what was measured; answers are
+    #: validated against ``schema`` so a backend without structured output meets the critic
+    #: (a revision request naming the check), not a schema error
+    asked: dict[str, Any] | None = None
     attempts: int = 0
     spent: dict[str, float] = field(
         default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0, "latency_s": 0.0}
@@ -204,15 +209,38 @@ class Annotator:
         schema = prompts.output_schema(
             agent, self.labels, list(ev.cues), tracks, self.cfg.limits, acfg.max_tokens
         )
+        asked = self._narrow(schema, ev) if agent == "reasoner" else None
         system = prompts.system_prompt(agent, acfg, self.labels, self.cfg.limits)
         images = c.images if agent == "perceiver" and backend.vision else None
         messages = [
             {"role": "system", "content": system},
             prompts.data_message(self._data(c, agent), images),
         ]
-        inputs = input_hash([messages, schema, acfg.max_tokens, acfg.temperature])
+        inputs = input_hash([messages, asked or schema, acfg.max_tokens, acfg.temperature])
         key = cache_key(c.key, agent, acfg.prompt_version, backend.model_id, inputs)
-        return _Call(c, agent, messages, schema, key)
+        return _Call(c, agent, messages, schema, key, asked=asked)
+
+    def _narrow(self, base: dict[str, Any], ev: Evidence) -> dict[str, Any]:
+        """What the measurements already settle goes into the reasoner's schema, so structured
+        output cannot contradict it (the critic checks the same, for backends without it): a
+        clip with no face and no speech is neutral, near zero valence, low confidence; a
+        measured modality conflict must be written out."""
+        schema = copy.deepcopy(base)
+        props = schema["properties"]
+        if critic.no_evidence(ev, self.cfg.silence_ratio):
+            emo = props["emotion"]["properties"]
+            emo["label"] = {"enum": [self.cfg.neutral_label]}
+            v = self.cfg.no_evidence_valence
+            emo["valence"] = {"type": "number", "minimum": -v, "maximum": v}
+            emo["confidence"] = {
+                "type": "number",
+                "minimum": 0,
+                "maximum": self.cfg.no_evidence_confidence,
+            }
+        if (ev.modality or {}).get("conflicts") and "conflict" in props:
+            longest = props["conflict"].get("maxLength", 400)
+            props["conflict"]["minLength"] = min(30, longest)
+        return schema
 
     # ---- one round -------------------------------------------------------------------------
     def _round(self, calls: list[_Call]) -> None:
@@ -256,7 +284,7 @@ class Annotator:
         return Request(
             id=f"{call.clip.key}:{call.agent}:{i}",
             messages=call.messages,
-            schema=call.schema,
+            schema=call.asked or call.schema,
             schema_name=call.agent,
             max_tokens=acfg.max_tokens,
             temperature=acfg.temperature,

@@ -33,7 +33,7 @@ class _Section(BaseModel):
 class BackendConfig(_Section):
     kind: Literal["openai", "vllm", "transformers"] = "openai"
     model: str = Field(
-        "smollm2-135m-instruct",
+        "qwen2.5-coder-0.5b-instruct",
         description="Registry name or model directory; for openai, the served model name.",
     )
     base_url: str | None = Field(

@@ -32,6 +32,8 @@ def two_clips(samples_dir, tmp_path_factory):
 
 
 SMALL_MODEL_BUDGETS = (
+    # the plumbing, on the smallest registry model (the default, a 0.5B, is for `make demo`)
+    "annotate.backends.default.model=smollm2-135m-instruct",
     "annotate.agents.reasoner.max_tokens=480",
     "annotate.agents.qa.max_tokens=320",
 )

@@ -11,7 +11,7 @@ from emodata.errors import ConfigError
 def test_defaults_use_a_local_model_through_every_agent():
     cfg = load_config().annotate
     assert set(cfg.agents) == {"perceiver", "listener", "reasoner", "critic", "qa"}
-    assert cfg.backends["default"].model == "smollm2-135m-instruct"
+    assert cfg.backends["default"].model == "qwen2.5-coder-0.5b-instruct"
     assert cfg.backends["default"].serve is None  # a local vLLM server unless an endpoint is set
     assert cfg.taxonomy["happy"][0] > 0 > cfg.taxonomy["sad"][1]
 

@@ -309,3 +309,41 @@ def test_schema_sizes_are_config():
     assert "10-20 words" in system_prompt("reasoner", cfg.agents["reasoner"], ["happy"], cfg.limits)
     default = output_schema("reasoner", ["happy"])["properties"]["caption"]
     assert default["maxLength"] >= 150 * 6 and default["minLength"] >= 100
+
+
+# ---- what the measurements settle is in the schema the backend decodes under ----------------
+def test_a_clip_without_face_or_speech_is_asked_for_a_low_confidence_neutral():
+    backend = Scripted({"reasoner": reasoner(neutral_tree())})
+    annotate([empty_scene()], backend)
+    asked = next(r for r in backend.requests if r.schema_name == "reasoner").schema
+    emo = asked["properties"]["emotion"]["properties"]
+    cfg = AnnotateConfig()
+    assert emo["label"] == {"enum": [cfg.neutral_label]}
+    assert (emo["valence"]["minimum"], emo["valence"]["maximum"]) == (
+        -cfg.no_evidence_valence,
+        cfg.no_evidence_valence,
+    )
+    assert emo["confidence"]["maximum"] == cfg.no_evidence_confidence
+    assert "minLength" not in asked["properties"]["conflict"]  # nothing disagrees
+
+
+def test_a_measured_conflict_must_be_written_and_a_talking_face_keeps_every_label():
+    backend = Scripted({"reasoner": reasoner(happy_tree())})
+    annotate([conflicted(), measured()], backend)
+    conflicted_ask, plain_ask = [r.schema for r in backend.requests if r.schema_name == "reasoner"][
+        :2
+    ]
+    assert conflicted_ask["properties"]["conflict"]["minLength"] == 30
+    labels = plain_ask["properties"]["emotion"]["properties"]["label"]["enum"]
+    assert set(labels) == set(DEFAULT_TAXONOMY)
+    assert "minLength" not in plain_ask["properties"]["conflict"]
+
+
+def test_an_answer_outside_the_narrowed_schema_meets_the_critic_not_a_schema_error():
+    """A backend without structured output may still say 'happy' for an empty street: the
+    critic names the check, as for any other ungrounded claim."""
+    bad = neutral_tree() | {"emotion": dict(neutral_tree()["emotion"], label="happy", valence=1.0)}
+    bad["caption"] += " " + "Nothing else happens in the frame. " * 8
+    (clip,) = annotate([empty_scene()], Scripted({"reasoner": reasoner(bad)}), max_revisions=0)
+    assert clip.error is None and clip.verdict == "rejected"
+    assert clip.reasons[0].startswith("no_evidence_neutral")
