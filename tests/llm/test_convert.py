@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from emodata.annotate.settings import AnnotateConfig
 from emodata.llm.convert import INFO, OUTPUTS, greedy_reply, looks_like_english
 from emodata.models import registry as reg
 
@@ -31,10 +32,14 @@ def test_shipped_registry_declares_the_derived_model():
     assert spec.convert["input"] in source.files
     assert set(spec.convert["outputs"]) <= set(OUTPUTS) | {"chat_template.jinja"}
     assert spec.convert["with"] == "emodata.llm.convert:gguf_to_hf"
-    assert MODEL in r.profile("test") and MODEL in r.profile("demo")
+    assert MODEL in r.profile("test")  # the tests' plumbing model
+    # the demo pulls the default annotate model, itself converted the same way
+    default = AnnotateConfig().backends["default"].model
+    assert default in r.profile("demo") and r.get(default).convert is not None
     for other in r.models.values():
         if other.convert is not None:
             assert other.convert["from"] in r.models
+            assert other.convert["input"] in r.get(other.convert["from"]).files
 
 
 # A stand-in converter for the registry mechanics, so they are tested in milliseconds.
