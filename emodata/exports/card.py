@@ -67,6 +67,20 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def off_target(
+    per_split: dict[str, int], ratios: dict[str, float], tolerance: float = 0.1
+) -> dict[str, dict[str, float]]:
+    """Splits that are empty or more than ``tolerance`` from their target share: units (a
+    source, a person, a duplicate group) go whole, so few large units cannot be spread finer."""
+    total = sum(per_split.values())
+    out = {}
+    for name, target in ratios.items():
+        share = per_split.get(name, 0) / total if total else 0.0
+        if per_split.get(name, 0) == 0 or abs(share - target) > tolerance:
+            out[name] = {"share": round(share, 3), "target": target}
+    return out
+
+
 def summary_line(per_split: dict[str, int], checks: dict[str, Any]) -> str:
     """The CLI's lines on near-duplicates and splits: groups, sizes, identities, leakage."""
     out = ""
@@ -82,6 +96,12 @@ def summary_line(per_split: dict[str, int], checks: dict[str, Any]) -> str:
         out += (
             f"splits: {sizes}; {checks.get('identity_clusters', 0)} identity clusters; "
             f"leakage: {leak} samples\n"
+        )
+    for name, off in (checks.get("off_target") or {}).items():
+        out += (
+            f"warning: split {name} holds {off['share']:.0%} of the samples (asked "
+            f"{off['target']:.0%}): {checks.get('units', 0)} units (sources, people, duplicate "
+            "groups) cannot be spread closer\n"
         )
     return out
 
@@ -205,10 +225,11 @@ def release_sections(
         sections += labels_section(options.labels, _label_pairs(con))
     if options.split:
         sizes = dict(con.execute("select split, count(*) from idx group by 1").fetchall())
-        result.splits = {s: sizes[s] for s in options.split if s in sizes}  # --split's order
+        result.splits = {s: sizes.get(s, 0) for s in options.split}  # --split's order
         result.checks.update(
             {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
             leakage=splits.leakage(con),
+            off_target=off_target(result.splits, options.split),
         )
         manifest["release"].update(split=options.split, seed=options.seed)
         sections += splits_section(

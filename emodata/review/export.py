@@ -227,7 +227,8 @@ def export(
     }
     sections = review_section(result, reviewed_only, min_agreement)
     sections += card.release_sections(result, chosen, options, manifest, _as_url(rfs, tmp_root))
-    split_names = [s for s in chosen.split_names if s]
+    # a split no unit landed in has no files: the hub configs and file lists leave it out
+    split_names = [s for s in chosen.split_names if s and result.splits.get(s, 1)]
     sections += card.formats_section(result.formats, split_names)
     configs = hub.configs(split_names, {name: f.paths for name, f in formats.items()})
     _finish(rfs, tmp_root, rroot, manifest, result, now, sections, configs)

@@ -164,3 +164,37 @@ def test_cli_split_json_and_errors(people_run, tmp_path):
     bad = run_cli("export", str(people_run), "--out", str(tmp_path / "b"), "--split", "a=2",
                   check=False)  # fmt: skip
     assert bad.returncode == 1 and "--split" in bad.stderr
+
+
+def test_a_split_the_units_cannot_fill_is_reported_not_hidden():
+    from emodata.exports.card import off_target, summary_line
+
+    per_split = {"train": 15, "val": 5, "test": 0}
+    ratios = {"train": 0.7, "val": 0.2, "test": 0.1}
+    off = off_target(per_split, ratios)
+    assert off == {"test": {"share": 0.0, "target": 0.1}}
+    text = summary_line(per_split, {"units": 3, "leakage": {"samples": 0}, "off_target": off})
+    assert "splits: train 15, val 5, test 0" in text
+    assert "warning: split test holds 0% of the samples (asked 10%): 3 units" in text
+    assert off_target({"train": 80, "test": 20}, {"train": 0.8, "test": 0.2}) == {}
+
+
+def test_an_empty_split_is_left_out_of_the_hub_configs(tmp_path):
+    import yaml
+
+    from emodata.exports.plan import ReleaseOptions
+    from emodata.review.export import export
+    from emodata.review.store import ReviewStore, store_path
+    from emodata.review.synth import SynthSpec, make_run
+
+    run = tmp_path / "run"
+    make_run(str(run), SynthSpec(samples=12, shard_samples=16, people=3, clips_per_source=2))
+    ReviewStore(store_path(str(run))).close()
+    out = tmp_path / "rel"
+    result = export(str(run), str(out), options=ReleaseOptions.parse("webdataset", "a=0.9,b=0.1"))
+    empty = [s for s, n in result.splits.items() if n == 0]
+    assert empty == ["b"] and set(result.checks["off_target"]) >= {"b"}
+    assert "warning: split b holds 0%" in result.render()
+    meta = yaml.safe_load((out / "README.md").read_text().split("---\n", 2)[1])
+    default = next(c for c in meta["configs"] if c["config_name"] == "default")
+    assert [f["split"] for f in default["data_files"]] == ["a"]
