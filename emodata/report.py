@@ -66,7 +66,8 @@ def _atomic_text(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:
     fs.mv(tmp, path)
 
 
-def _table(rows: list[dict[str, Any]]) -> str:
+def markdown_table(rows: list[dict[str, Any]]) -> str:
+    """Rows of equal keys as a Markdown table (``_none_`` when there are none)."""
     if not rows:
         return "_none_\n"
     cols = list(rows[0])
@@ -100,11 +101,11 @@ Built by emodata {manifest["versions"]["emodata"]} (runs: {len(manifest["runs"])
 ## Provenance and licences
 Per source dataset and licence, as given in the input manifest:
 
-{_table(summary["datasets"])}
+{markdown_table(summary["datasets"])}
 ## Filtered and failed inputs
 From the ledger (`failures/*.parquet`), latest attempt per entry:
 
-{_table(summary["ledger"])}
+{markdown_table(summary["ledger"])}
 {quality_section(summary.get("quality"))}## Layout
 - `shards/shard-NNNNNN-TAG.tar` (TAG: the writing run's tag): members `KEY.json` (metadata),
   `KEY.mp4`, `KEY.wav`, `KEY.frameNNN.jpg`.
@@ -150,12 +151,13 @@ def quality_section(q: dict[str, Any] | None) -> str:
             f"{a['accuracy']:.3f}, macro-F1 {a['macro_f1']:.3f}."
         )
     text = "\n".join(lines) + "\n\nVerdicts by reason (check id of each revision request or "
-    text += "rejection):\n\n" + _table(q["verdicts"])
-    text += "\nPass rate of each critic check (all critic rounds):\n\n" + _table(q["checks"])
-    text += "\nLabels:\n\n" + _table(q["labels"])
+    text += "rejection):\n\n" + markdown_table(q["verdicts"])
+    text += "\nPass rate of each critic check (all critic rounds):\n\n"
+    text += markdown_table(q["checks"])
+    text += "\nLabels:\n\n" + markdown_table(q["labels"])
     if a:
         text += "\nConfusion (rows: manifest label, columns: annotated label):\n\n"
-        text += _table(a["confusion"])
+        text += markdown_table(a["confusion"])
     return text + "\n"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from emodata import stats
 from emodata.exports import splits
 from emodata.exports.formats import split_path
+from emodata.report import markdown_table
 
 _FILES = {
     "swift": "`swift/{kind}.jsonl` (ms-swift messages; kinds attribute, caption, emotion, qa, "
@@ -56,15 +57,6 @@ def formats_section(formats: dict[str, dict[str, int]], splits: list[str] | None
 
 def _example(fmt: str) -> str | None:
     return {"swift": "qa", "merr": "MERR_fine_grained.json"}.get(fmt)
-
-
-def _table(rows: list[dict[str, Any]]) -> str:
-    if not rows:
-        return "_none_\n"
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(out) + "\n"
 
 
 def off_target(
@@ -149,7 +141,7 @@ def splits_section(
         "video, a person (face identity) or a near-duplicate group form one unit, and units go "
         f"to one split whole ({info.get('units', 0)} units; largest first, each to the split "
         "furthest below its target). Samples without a face are split by source.\n",
-        _table(rows),
+        markdown_table(rows),
         f"- Identity clusters: **{info.get('identity_clusters', 0)}** from "
         f"{info.get('tracks', 0)} face tracks with an embedding, in "
         f"{info.get('samples_with_faces', 0)} samples (tracks joined within the model's "
@@ -161,7 +153,7 @@ def splits_section(
         "- The split of each sample is the index column `split` (and `split` in its JSON); "
         "webdataset shards are per split: `shards/shard-NNNNNN-SPLIT.tar`.\n",
         "Labels per split:\n",
-        _table(_pivot(labels, list(per_split))),
+        markdown_table(_pivot(labels, list(per_split))),
     ]
     return "\n".join(lines)
 
@@ -189,7 +181,7 @@ def labels_section(space: Any, pairs: list[dict[str, Any]]) -> str:
             f"from `{space.source.rsplit('/', 1)[-1]}`. The formats carry the exported label; "
             "the index keeps the run's (reviewed) label in `emotion_label` and the exported "
             "one in `export_label`.\n",
-            _table(pairs),
+            markdown_table(pairs),
         ]
     )
 
