@@ -417,13 +417,18 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
 )
 @click.option(
     "--where",
-    help="SQL over the run's index (DuckDB), e.g. \"critic_verdict != 'rejected' and "
-    'face_tracks > 0".',
+    help='SQL over the run\'s index (DuckDB), e.g. "face_tracks > 0 and speech_ratio > 0.3".',
 )
 @click.option(
     "--dedup",
     type=click.Choice(["near"]),
     help="near: keep one clip per near-duplicate group (the longest, then the best verdict).",
+)
+@click.option(
+    "--include-critic-rejected",
+    "critic_rejected",
+    is_flag=True,
+    help="Also release unreviewed samples whose tree the critic rejected (left out by default).",
 )
 @click.option(
     "--set",
@@ -435,7 +440,7 @@ def review(out_dir: str, host: str, port: int, token: str | None, store: str | N
 @click.option("--json", "as_json", is_flag=True, help="Counts and agreement as JSON.")
 def export_cmd(
     out_dir, release, reviewed_only, min_agreement, store, formats, split, seed, labels, where,
-    dedup, sets, as_json,
+    dedup, critic_rejected, sets, as_json,
 ) -> None:  # fmt: skip
     """Write a release: shards and index with reviews applied, rejected samples left out, and
     the same samples in trainers' formats (RELEASE/<format>/), optionally split."""
@@ -453,6 +458,7 @@ def export_cmd(
             labels=labels,
             dedup=dedup,
             where=where,
+            critic_rejected=critic_rejected,
         )
     except ValueError as e:  # ConfigError included: the message names the option or field
         raise click.ClickException(str(e)) from None

@@ -57,6 +57,9 @@ class ReleaseOptions:
     labels: LabelSpace | None = None
     dedup: str | None = None
     where: str | None = None
+    #: unreviewed samples whose tree the critic rejected stay out unless this is set; a
+    #: reviewer who keeps one overrides the critic
+    critic_rejected: bool = False
     settings: ReleaseConfig = field(default_factory=ReleaseConfig)
 
     @classmethod
@@ -70,6 +73,7 @@ class ReleaseOptions:
         labels: str | None = None,
         dedup: str | None = None,
         where: str | None = None,
+        critic_rejected: bool = False,
     ) -> ReleaseOptions:
         """From the CLI's strings; a bad value raises ValueError naming it."""
         if dedup not in (None, "near"):
@@ -77,6 +81,7 @@ class ReleaseOptions:
         return cls(
             where=where.strip() if where and where.strip() else None,
             dedup=dedup,
+            critic_rejected=critic_rejected,
             formats=parse_formats(formats),
             split=splits.parse_split(split) if split else None,
             seed=seed,
@@ -135,12 +140,21 @@ def selected(out_dir: str, where: str) -> set[str]:
         ) from None
 
 
-def excluded(res: Resolution, reviewed_only: bool, min_agreement: float | None) -> str | None:
-    """Why a sample stays out of the release, or None when it goes in."""
+def excluded(
+    res: Resolution,
+    reviewed_only: bool,
+    min_agreement: float | None,
+    critic_verdict: str | None = None,
+    critic_rejected: bool = False,
+) -> str | None:
+    """Why a sample stays out of the release, or None when it goes in. A tree the critic
+    rejected ships only when a reviewer kept it, or when ``critic_rejected`` allows it."""
     if reviewed_only and not res.reviewed:
         return "unreviewed"
     if res.reviewed and not res.keep:
         return "rejected" if res.status == "rejected" else "unresolved_conflict"
+    if not res.reviewed and critic_verdict == "rejected" and not critic_rejected:
+        return "critic_rejected"
     if min_agreement is not None and (res.agreement is None or res.agreement < min_agreement):
         return "below_min_agreement"
     return None
@@ -165,7 +179,8 @@ def build(
             plan.counts["excluded_where"] += 1
             continue
         res = resolve(key, decisions.get(key, []), row["emotion_label"])
-        why = excluded(res, reviewed_only, min_agreement)
+        why = excluded(res, reviewed_only, min_agreement, row["critic_verdict"],
+                       options.critic_rejected)  # fmt: skip
         if why is None and options.text_formats and row["qa_count"] is None:
             why = "no_annotation"  # nothing to render: every format holds the same samples
         if why is not None:

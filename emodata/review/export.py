@@ -362,6 +362,7 @@ def review_section(result: ExportResult, reviewed_only: bool, min_agreement: flo
         f"{c['unreviewed']} not reviewed.",
         f"- Left out: {c['excluded_rejected']} rejected, {c['excluded_unresolved_conflict']} "
         f"unresolved conflicts, {c['excluded_unreviewed']} unreviewed, "
+        f"{c['excluded_critic_rejected']} unreviewed with a tree the critic rejected, "
         f"{c['excluded_below_min_agreement']} below the agreement threshold.",
         f"- Agreement: Fleiss' kappa {kappa} over {a.get('items_multi', 0)} samples with two "
         f"or more reviewers.",

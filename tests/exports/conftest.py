@@ -41,8 +41,11 @@ def reviewed(synth_run, tmp_path) -> dict:
     store.submit(rejected["key"], "alice", "reject", reason="blurred", sample_version="v")
     store.submit(accepted["key"], "bob", "accept", sample_version="v")
     store.close()
+    critic = stats.query(str(run), "select key from idx where critic_verdict = 'rejected'")
     return {
         "run": run,
+        # unreviewed trees the critic rejected: left out of a release by default
+        "critic_rejected": {r["key"] for r in critic} - {r["key"] for r in rows[:3]},
         "fixed": fixed["key"],
         "label": new_label,
         "rejected": rejected["key"],

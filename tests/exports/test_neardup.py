@@ -118,7 +118,7 @@ def test_groups_in_the_release_with_and_without_recorded_hashes(dup_runs, tmp_pa
     found = {}
     for name, run in dup_runs.items():
         res = export(str(run), str(tmp_path / name), options=ReleaseOptions.parse(dedup=None,
-                     split="train=0.5,test=0.5"))  # fmt: skip
+                     split="train=0.5,test=0.5", critic_rejected=True))  # fmt: skip
         nd = res.checks["near_dup"]
         assert nd["groups"] == 4 and nd["clips_in_groups"] == 8 and nd["dropped"] == 0
         assert nd["signatures_computed"] == (40 if name == "legacy" else 0)
@@ -136,7 +136,11 @@ def test_groups_in_the_release_with_and_without_recorded_hashes(dup_runs, tmp_pa
 
 def test_dedup_near_keeps_one_per_group_by_the_rule(dup_runs, tmp_path):
     run = dup_runs["hashed"]
-    res = export(str(run), str(tmp_path / "d"), options=ReleaseOptions.parse(dedup="near"))
+    res = export(
+        str(run),
+        str(tmp_path / "d"),
+        options=ReleaseOptions.parse(dedup="near", critic_rejected=True),
+    )
     assert res.counts["excluded_near_duplicate"] == 4 and res.counts["exported"] == 36
     rank = {"accepted": 3, "revised": 2, None: 1, "rejected": 0}
     src = stats.query(str(run), "select key, duration_s, critic_verdict from idx")
@@ -151,14 +155,18 @@ def test_dedup_near_keeps_one_per_group_by_the_rule(dup_runs, tmp_path):
 
 
 def _groups_of(run: Path, tmp_path: Path) -> dict[str, set[str]]:
-    export(str(run), str(tmp_path / "all"), options=ReleaseOptions.parse(split="all=1"))
+    export(
+        str(run),
+        str(tmp_path / "all"),
+        options=ReleaseOptions.parse(split="all=1", critic_rejected=True),
+    )
     return _groups(tmp_path / "all")
 
 
 def test_cli_dedup_summary(dup_runs, tmp_path):
     proc = run_cli("export", str(dup_runs["legacy"]), "--out", str(tmp_path / "r"), "--dedup",
-                   "near")  # fmt: skip
+                   "near", "--include-critic-rejected")  # fmt: skip
     assert "near-duplicates: 4 groups (8 clips), 4 left out" in proc.stdout
     proc = run_cli("export", str(dup_runs["legacy"]), "--out", str(tmp_path / "j"), "--dedup",
-                   "near", "--json")  # fmt: skip
+                   "near", "--include-critic-rejected", "--json")  # fmt: skip
     assert json.loads(proc.stdout)["checks"]["near_dup"]["dropped"] == 4

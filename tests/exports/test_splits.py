@@ -107,7 +107,7 @@ def test_loader_split_needs_a_split_release(people_run):
 
 def test_seeds_change_the_assignment_reproducibly(people_run, tmp_path):
     def assignment(seed: int, name: str) -> dict[str, str]:
-        opts = ReleaseOptions.parse(None, RATIOS, seed=seed)
+        opts = ReleaseOptions.parse(None, RATIOS, seed=seed, critic_rejected=True)
         export(str(people_run), str(tmp_path / name), options=opts)
         return {r["key"]: r["split"] for r in _rows(tmp_path / name)}
 

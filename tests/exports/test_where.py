@@ -11,7 +11,7 @@ from emodata.exports.plan import ReleaseOptions
 from emodata.review.export import ExportError, export
 from tests.conftest import run_cli
 
-WHERE = "critic_verdict != 'rejected' and face_tracks > 0 and asr_speech_ratio > 0.3"
+WHERE = "critic_verdict is not null and face_tracks > 0 and asr_speech_ratio > 0.3"
 
 
 def _keys(path) -> set[str]:
@@ -23,11 +23,11 @@ def test_where_selects_and_is_recorded(reviewed, tmp_path):
     want = {r["key"] for r in stats.query(str(run), f"select key from idx where {WHERE}")}
     assert 0 < len(want) < 60
     res = export(str(run), str(out), options=ReleaseOptions.parse("webdataset,emer", where=WHERE))
-    assert _keys(out) == want - {reviewed["rejected"]}  # the review still applies
+    # the review still applies, and unreviewed trees the critic rejected stay out
+    assert _keys(out) == want - {reviewed["rejected"]} - reviewed["critic_rejected"]
     assert res.counts["excluded_where"] == 60 - len(want)
-    assert all(
-        r["critic_verdict"] != "rejected" for r in stats.query(str(out), "select * from idx")
-    )
+    rows = stats.query(str(out), "select * from idx")
+    assert rows and all(r["face_tracks"] > 0 and r["asr_speech_ratio"] > 0.3 for r in rows)
     emer = (out / "emer" / "emer.csv").read_text().splitlines()
     assert len(emer) == len(_keys(out)) + 1
     card = (out / "README.md").read_text()
@@ -40,7 +40,7 @@ def test_where_takes_a_select_of_keys(reviewed, tmp_path):
     query = "select key from idx order by duration_s desc, key limit 5"
     export(str(run), str(tmp_path / "r"), options=ReleaseOptions.parse(where=query))
     want = {r["key"] for r in stats.query(str(run), query)} - {reviewed["rejected"]}
-    assert _keys(tmp_path / "r") == want
+    assert _keys(tmp_path / "r") == want - reviewed["critic_rejected"]
 
 
 def test_a_bad_query_is_named(reviewed, tmp_path):

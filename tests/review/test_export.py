@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from emodata import stats
+from emodata.exports.plan import ReleaseOptions
 from emodata.review.export import ExportError, export
 from emodata.review.media import load_sample
 from tests.conftest import run_cli
@@ -57,12 +58,16 @@ def test_release_applies_corrections_and_drops_rejected(run_dir, store, tmp_path
     store.submit(accepted["key"], "bob", "accept", sample_version="v")
     release = tmp_path / "release"
     result = export(str(run_dir), str(release))
-    assert result.counts["exported"] == 59
+    reviewed = {fixed["key"], rejected["key"], accepted["key"]}
+    critic = _critic_rejected(run_dir) - reviewed
+    assert critic, "the synthetic run has trees the critic rejected"
+    assert result.counts["exported"] == 59 - len(critic)
     assert result.counts["excluded_rejected"] == 1
+    assert result.counts["excluded_critic_rejected"] == len(critic)
 
     out = _release_rows(release)
     assert rejected["key"] not in out
-    assert set(out) == set(_keys(run_dir)) - {rejected["key"]}
+    assert set(out) == set(_keys(run_dir)) - {rejected["key"]} - critic
     new = out[fixed["key"]]
     assert (
         new["emotion_label"] in ("sad", "fear") and new["emotion_label"] != fixed["emotion_label"]
@@ -84,17 +89,41 @@ def test_release_applies_corrections_and_drops_rejected(run_dir, store, tmp_path
         assert doc["review"]["original"]["qa"] == {"1": fixed["emotion_label"]}
         assert doc["source_dataset"] == fixed["source_dataset"]
     assert json.loads(out[accepted["key"]]["review"])["status"] == "accepted"
-    unreviewed = out[rows[3]["key"]]
+    unreviewed = out[next(r["key"] for r in rows[3:] if r["key"] not in critic)]
     assert unreviewed["review"] is None
-    assert unreviewed["emotion_label"] == rows[3]["emotion_label"]
+    assert unreviewed["emotion_label"] == next(
+        r["emotion_label"] for r in rows if r["key"] == unreviewed["key"]
+    )
     # media bytes pass through untouched
     src = load_sample(str(run_dir), fixed)
     assert load_sample(str(release), new).mp4 == src.mp4
     card = (release / "README.md").read_text()
-    assert "## Human review" in card and "1 rejected" in card and "59 clips" in card
+    assert "## Human review" in card and "1 rejected" in card
+    assert f"{len(critic)} unreviewed with a tree the critic rejected" in card
+    assert f"{59 - len(critic)} clips" in card
     manifest = json.loads((release / "manifest.json").read_text())
-    assert manifest["release"]["counts"]["exported"] == 59
+    assert manifest["release"]["counts"]["exported"] == 59 - len(critic)
     assert not list(tmp_path.glob(".release*")), "the temporary folder is renamed away"
+
+
+def _critic_rejected(run_dir) -> set[str]:
+    query = "select key from idx where critic_verdict = 'rejected'"
+    return {r["key"] for r in stats.query(str(run_dir), query)}
+
+
+def test_critic_rejected_trees_ship_only_when_kept_or_asked(run_dir, store, tmp_path):
+    critic = sorted(_critic_rejected(run_dir))
+    kept, dropped = critic[0], critic[1]
+    store.submit(kept, "alice", "accept", sample_version="v")  # a reviewer overrides the critic
+    export(str(run_dir), str(tmp_path / "r1"))
+    out = _release_rows(tmp_path / "r1")
+    assert kept in out and dropped not in out
+    assert not set(critic[1:]) & set(out)
+
+    options = ReleaseOptions(critic_rejected=True)
+    result = export(str(run_dir), str(tmp_path / "r2"), options=options)
+    assert result.counts["excluded_critic_rejected"] == 0
+    assert set(critic) <= set(_release_rows(tmp_path / "r2"))
 
 
 def test_reviewed_only_and_min_agreement(run_dir, store, tmp_path):
@@ -153,7 +182,8 @@ def test_export_cli_and_release_is_a_loadable_run(run_dir, store, tmp_path):
     assert counts == {"excluded_rejected": 1, "excluded_unreviewed": 59}
     # stats over an empty release still work
     assert stats.summary(str(release))["clips"]["clips"] == 0
-    proc = run_cli("export", str(run_dir), "--out", str(tmp_path / "all"))
+    args = ("export", str(run_dir), "--out", str(tmp_path / "all"), "--include-critic-rejected")
+    proc = run_cli(*args)
     assert "59 samples exported" in proc.stdout
     rows = _release_rows(tmp_path / "all")
     assert keys[0] not in rows
