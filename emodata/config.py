@@ -98,6 +98,11 @@ class IngestConfig(_Section):
     max_duration_s: float = Field(4 * 3600, gt=0)
     require_audio: bool = False
     probe_timeout_s: float = Field(60, gt=0)
+    label_map: str | None = Field(
+        None,
+        description="The manifest's label column in another taxonomy: a map into "
+        "annotate.taxonomy (merr9, meld, cremad or a JSON file; see emodata.manifest_labels).",
+    )
     #: a run with at most this many inputs (on a local Ray) hashes, probes and plans scene cuts
     #: on the driver while Ray starts: a small run's fixed cost. 0: always on Ray.
     local_max_inputs: int = Field(64, ge=0)

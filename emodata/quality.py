@@ -121,6 +121,11 @@ def agreement(con: Any) -> dict[str, Any] | None:
     if not scores["clips"]:
         return None
     cells = _rows(con, f"select gold, pred, count(*) as n from {pairs} group by all")
+    mapped = _one(
+        con,
+        f"""select count(*) as n from idx where {_ANNOTATED} and {_GOLD} is not null
+            and json_extract_string(source_meta, '$.label_original') is not null""",
+    )["n"]
     preds = sorted({c["pred"] for c in cells})
     table: dict[str, dict[str, Any]] = {}
     for c in cells:
@@ -131,6 +136,7 @@ def agreement(con: Any) -> dict[str, Any] | None:
         "correct": scores["correct"],
         "accuracy": round(scores["correct"] / scores["clips"], 3),
         "macro_f1": round(float(scores["macro_f1"]), 3),
+        "mapped_labels": mapped,
         "confusion": [table[g] for g in sorted(table)],
     }
 

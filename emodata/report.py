@@ -148,7 +148,13 @@ def quality_section(q: dict[str, Any] | None) -> str:
     if a:
         lines.append(
             f"- agreement with the manifest's `label` on {a['clips']} clips: accuracy "
-            f"{a['accuracy']:.3f}, macro-F1 {a['macro_f1']:.3f}."
+            f"{a['accuracy']:.3f}, macro-F1 {a['macro_f1']:.3f}"
+            + (
+                f" ({a['mapped_labels']} manifest labels mapped from another taxonomy by "
+                "`ingest.label_map`; originals in `source_meta.label_original`)."
+                if a.get("mapped_labels")
+                else "."
+            )
         )
     text = "\n".join(lines) + "\n\nVerdicts by reason (check id of each revision request or "
     text += "rejection):\n\n" + markdown_table(q["verdicts"])

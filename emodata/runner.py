@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import layout, ray_adapter, report, stats
+from emodata import layout, manifest_labels, ray_adapter, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
@@ -194,6 +194,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     clock = time.perf_counter()
     found = scan_inputs(cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions)
     refs = found.refs
+    if cfg.ingest.label_map:
+        refs = manifest_labels.apply(refs, cfg.ingest.label_map, cfg.annotate.taxonomy)
     progress.inputs = len(refs)
     if "transcribe" in cfg.stages:
         _check_asr(cfg)

@@ -58,6 +58,8 @@ def _index(tmp_path):
             | {
                 "key": f"k{i}",
                 "label": gold,
+                # the first two manifest labels came through ingest.label_map
+                "source_meta": json.dumps({"label_original": f"orig-{gold}"}) if i < 2 else None,
                 "emotion_label": pred,
                 "valence": 0.1 * i,
                 "arousal": 0.0,
@@ -110,6 +112,7 @@ def test_quality_figures_on_a_known_confusion(tmp_path):
     assert (a["clips"], a["correct"], a["accuracy"]) == (7, 4, round(4 / 7, 3))
     f1 = {"happy": 4 / 6, "neutral": 2 / 3, "sad": 2 / 4, "angry": 0.0}
     assert a["macro_f1"] == pytest.approx(sum(f1.values()) / 4, abs=1e-3)
+    assert a["mapped_labels"] == sum(bool(g and g.strip()) for g, *_ in ROWS[:2])
     assert a["confusion"] == [
         {"manifest_label": "angry", "happy": 0, "neutral": 0, "sad": 1},
         {"manifest_label": "happy", "happy": 2, "neutral": 1, "sad": 0},
@@ -129,6 +132,7 @@ def test_the_card_and_stats_carry_an_annotation_quality_section(tmp_path):
     assert text.startswith("## Annotation quality")
     assert "kept (accepted or revised): **8 of 9** (89%)" in text
     assert "macro-F1 0.458" in text and "| angry | 0 | 0 | 1 |" in text
+    assert "manifest labels mapped from another taxonomy by `ingest.label_map`" in text
     res = CliRunner().invoke(main, ["stats", out])
     assert res.exit_code == 0, res.output
     assert "== annotation quality" in res.output and "macro_f1" in res.output

@@ -1,0 +1,116 @@
+"""A manifest's ``label`` column in another taxonomy, mapped into the run's (``ingest.label_map``).
+
+A labelled corpus brings its own label names (MELD's ``joy``, CREMA-D's ``HAP``, MERR's
+``worried``). ``ingest.label_map`` names a map from those to the run's taxonomy
+(``annotate.taxonomy``), so the index column ``label`` and the agreement figures speak the run's
+labels. Packaged maps live in ``schemas/input_label_maps/NAME.json`` (merr9, meld, cremad); any
+JSON file with the same shape works: ``{"name": ..., "map": {"their label": "run label" | null}}``.
+Keys match case- and space-insensitively. A ``null`` target marks a label with no counterpart:
+the clip's ``label`` stays empty. The manifest's own value is kept in ``source_meta`` as
+``label_original``.
+
+A run stops before any work when the map targets a label the taxonomy lacks or the manifest uses
+a label the map does not name: the message lists them, with counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from emodata.discover import SourceRef
+from emodata.errors import ConfigError
+from emodata.schemas import schemas_dir
+
+log = logging.getLogger(__name__)
+
+FOLDER = "input_label_maps"
+
+
+def known() -> list[str]:
+    return sorted(p.stem for p in (schemas_dir() / FOLDER).glob("*.json"))
+
+
+def _norm(label: object) -> str:
+    return str(label).strip().lower()
+
+
+@dataclass(frozen=True)
+class InputLabelMap:
+    name: str
+    source: str
+    mapping: dict[str, str | None]
+
+    def check(self, taxonomy: Iterable[str], labels: Counter[str]) -> None:
+        """Targets must be run labels; every manifest label must be mapped."""
+        stray = sorted({t for t in self.mapping.values() if t is not None} - set(taxonomy))
+        if stray:
+            raise ConfigError(
+                f"ingest.label_map {self.name} ({self.source}): targets {stray} are not in "
+                f"annotate.taxonomy {sorted(taxonomy)}"
+            )
+        missing = {lab: n for lab, n in labels.items() if lab not in self.mapping}
+        if missing:
+            named = ", ".join(
+                f"{lab!r} ({n} row{'s' * (n != 1)})" for lab, n in sorted(missing.items())
+            )
+            raise ConfigError(
+                f"ingest.label_map {self.name} ({self.source}) does not map the manifest labels "
+                f"{named}; add them to a copy of the map (null for no counterpart) and pass "
+                "its path"
+            )
+
+
+def load(spec: str) -> InputLabelMap:
+    """A packaged map by name, or a JSON file by path."""
+    path = schemas_dir() / FOLDER / f"{spec}.json"
+    if not path.is_file():
+        path = Path(spec)
+        if not path.is_file():
+            raise ConfigError(
+                f"ingest.label_map {spec!r}: no such map; packaged: {', '.join(known())}, "
+                "or the path of a JSON file"
+            )
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"ingest.label_map {path}: not a readable JSON file ({e})") from None
+    mapping = doc.get("map") if isinstance(doc, dict) else None
+    if not isinstance(mapping, dict) or not all(
+        (isinstance(v, str) and v) or v is None for v in mapping.values()
+    ):
+        raise ConfigError(
+            f'ingest.label_map {path}: expected {{"map": {{label: run label or null}}}}'
+        )
+    return InputLabelMap(str(doc.get("name") or path.stem), str(path),
+                         {_norm(k): v for k, v in mapping.items()})  # fmt: skip
+
+
+def _label(ref: SourceRef) -> str | None:
+    value = ref.meta.get("label")
+    return None if value is None or not str(value).strip() else str(value)
+
+
+def apply(refs: list[SourceRef], spec: str, taxonomy: Iterable[str]) -> list[SourceRef]:
+    """``refs`` with each manifest label in the run's taxonomy (see the module docstring)."""
+    lmap = load(spec)
+    lmap.check(list(taxonomy), Counter(_norm(lab) for r in refs if (lab := _label(r))))
+    out, mapped, orphans = [], 0, 0
+    for ref in refs:
+        original = _label(ref)
+        if original is None:
+            out.append(ref)
+            continue
+        target = lmap.mapping[_norm(original)]
+        mapped += target is not None
+        orphans += target is None
+        out.append(SourceRef(ref.path, {**ref.meta, "label": target, "label_original": original}))
+    log.info(
+        "manifest labels mapped by %s: %d into the run's taxonomy, %d with no counterpart",
+        lmap.name, mapped, orphans,
+    )  # fmt: skip
+    return out
