@@ -34,9 +34,11 @@ def formats_section(formats: dict[str, dict[str, int]], splits: list[str] | None
     ]
     if formats:
         lines.append(
-            "\nThe same reviewed samples in each trainer's format. Media paths are relative to "
-            "the file that names them and point at `media/KEY.mp4` (clips copied once out of "
-            "the shards). Record shapes: `schemas/exports/` in the emodata repository.\n"
+            "\nThe same reviewed samples in each trainer's format, naming the clips copied once "
+            "out of the shards to `media/KEY.mp4`: swift and llava relative to this folder "
+            "(ms-swift: run here or set `ROOT_IMAGE_DIR` to it; LLaVA: `--video_folder` it), "
+            "sharegpt relative to `sharegpt/` (LLaMA-Factory's default `media_dir`). Record "
+            "shapes: `schemas/exports/` in the emodata repository.\n"
         )
     for name, counts in formats.items():
         if name == "media":

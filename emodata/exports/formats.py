@@ -2,9 +2,9 @@
 
 Each writer receives one :class:`~emodata.exports.answers.Rendered` sample at a time and streams
 it to its files under ``RELEASE/<format>/`` (JSON lists are opened with ``[`` and closed at the
-end, so no format holds the release in memory). Media paths are relative to the file that names
-them and point at ``RELEASE/media/KEY.mp4``. With splits, each split has its own files (named in
-:func:`split_path`). Record shapes are in ``schemas/exports/``.
+end, so no format holds the release in memory). Media paths point at ``RELEASE/media/KEY.mp4``,
+relative to where each recipe resolves them (:func:`media_path`). With splits, each split has
+its own files (named in :func:`split_path`). Record shapes are in ``schemas/exports/``.
 """
 
 from __future__ import annotations
@@ -46,9 +46,14 @@ def split_path(fmt: str, split: str | None, name: str | None = None) -> str:
     return f"{fmt}/{fmt}.{ext}" if split is None else f"{fmt}/{split}.{ext}"
 
 
-def media_path(from_file: str, key: str, ext: str = "mp4") -> str:
-    """``media/KEY.mp4`` relative to the folder of ``from_file`` (a release-relative path)."""
-    return "../" * from_file.count("/") + f"{MEDIA}/{key}.{ext}"
+def media_path(from_file: str | None, key: str, ext: str = "mp4") -> str:
+    """``media/KEY.mp4`` relative to the release (``from_file`` None), or to the folder of
+    ``from_file`` (a release-relative path).
+
+    ms-swift opens a relative path from the working directory or ``ROOT_IMAGE_DIR``, and LLaVA
+    joins it to ``--video_folder``: both take release-relative paths. LLaMA-Factory joins it to
+    ``media_dir``, by default the folder of ``dataset_info.json``: relative to the file."""
+    return "../" * (from_file or "").count("/") + f"{MEDIA}/{key}.{ext}"
 
 
 class _Files:
@@ -145,7 +150,7 @@ class SwiftWriter(FormatWriter):
                         {"role": "user", "content": f"<video>{question}"},
                         {"role": "assistant", "content": answer},
                     ],
-                    "videos": [media_path(rel, r.key)],
+                    "videos": [media_path(None, r.key)],
                     "source": SWIFT_SOURCE[kind],
                     "id": r.key,
                 }
@@ -169,7 +174,7 @@ class LlavaWriter(FormatWriter):
         for i, (question, answer) in enumerate(_turns(r)):
             conv.append({"from": "human", "value": f"<video>\n{question}" if i == 0 else question})
             conv.append({"from": "gpt", "value": answer})
-        item = {"id": r.key, "video": media_path(rel, r.key), "conversations": conv}
+        item = {"id": r.key, "video": media_path(None, r.key), "conversations": conv}
         self.files.list_item(rel, json.dumps(item, ensure_ascii=False))
         self.counts["records"] += 1
 

@@ -76,11 +76,11 @@ def test_every_format_is_split_the_same_way(split_release):
     for split, want in keys.items():
         llava = json.loads((out / "llava" / f"{split}.json").read_text())
         assert {i["id"] for i in llava} == want
-        assert all(i["video"] == f"../media/{i['id']}.mp4" for i in llava)
+        assert all(i["video"] == f"media/{i['id']}.mp4" for i in llava)
         lines = (out / "swift" / split / "emotion.jsonl").read_text().splitlines()
         swift = [json.loads(line) for line in lines]
         assert {x["id"] for x in swift} == want
-        assert all(x["videos"] == [f"../../media/{x['id']}.mp4"] for x in swift)
+        assert all(x["videos"] == [f"media/{x['id']}.mp4"] for x in swift)
         merr = json.loads((out / "merr" / split / "MERR_fine_grained.json").read_text())
         assert set(merr) == want
         assert len((out / "emer" / f"{split}.csv").read_text().splitlines()) == len(want) + 1
