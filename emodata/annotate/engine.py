@@ -240,7 +240,27 @@ class Annotator:
         if (ev.modality or {}).get("conflicts") and "conflict" in props:
             longest = props["conflict"].get("maxLength", 400)
             props["conflict"]["minLength"] = min(30, longest)
+        props["emotion"] = self._valence_per_label(props["emotion"])
         return schema
+
+    def _valence_per_label(self, emo: dict[str, Any]) -> dict[str, Any]:
+        """One branch per label (``anyOf``), its valence bounded by the taxonomy's range for
+        that label, so a decoder under the schema cannot write 'sad' with valence +0.8 (the
+        critic's ``valence_matches_label`` stays for backends without structured output)."""
+        labels = emo["properties"]["label"]["enum"]
+        if "valence" not in emo["properties"]:
+            return emo
+        branches = []
+        for label in labels:
+            lo, hi = self.cfg.taxonomy.get(label, (-1.0, 1.0))
+            branch = copy.deepcopy(emo)
+            valence = branch["properties"]["valence"]
+            lo = max(lo, valence.get("minimum", lo))
+            hi = min(hi, valence.get("maximum", hi))
+            branch["properties"]["label"] = {"enum": [label]}
+            branch["properties"]["valence"] = {**valence, "minimum": lo, "maximum": hi}
+            branches.append(branch)
+        return branches[0] if len(branches) == 1 else {"anyOf": branches}
 
     # ---- one round -------------------------------------------------------------------------
     def _round(self, calls: list[_Call]) -> None:

@@ -334,9 +334,29 @@ def test_a_measured_conflict_must_be_written_and_a_talking_face_keeps_every_labe
         :2
     ]
     assert conflicted_ask["properties"]["conflict"]["minLength"] == 30
-    labels = plain_ask["properties"]["emotion"]["properties"]["label"]["enum"]
-    assert set(labels) == set(DEFAULT_TAXONOMY)
+    branches = plain_ask["properties"]["emotion"]["anyOf"]
+    labels = [b["properties"]["label"]["enum"] for b in branches]
+    assert sorted(labels) == sorted([label] for label in DEFAULT_TAXONOMY)
     assert "minLength" not in plain_ask["properties"]["conflict"]
+
+
+def test_each_label_is_asked_with_its_own_valence_range():
+    """Structured output cannot pair a label with a valence the taxonomy rules out."""
+    import jsonschema
+
+    backend = Scripted({"reasoner": reasoner(happy_tree())})
+    annotate([measured()], backend)
+    asked = next(r for r in backend.requests if r.schema_name == "reasoner").schema
+    for branch in asked["properties"]["emotion"]["anyOf"]:
+        (label,) = branch["properties"]["label"]["enum"]
+        valence = branch["properties"]["valence"]
+        lo, hi = DEFAULT_TAXONOMY[label]
+        assert (valence["minimum"], valence["maximum"]) == (lo, hi)
+    emotion = happy_tree()["emotion"]
+    check = jsonschema.Draft202012Validator(asked["properties"]["emotion"])
+    assert check.is_valid(emotion)
+    assert not check.is_valid(emotion | {"label": "sad"})  # happy's positive valence
+    assert check.is_valid(emotion | {"label": "sad", "valence": -0.4})
 
 
 def test_an_answer_outside_the_narrowed_schema_meets_the_critic_not_a_schema_error():
