@@ -17,6 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import tenacity
+
 from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.prompts import schema_hint
 from emodata.annotate.settings import BackendConfig
@@ -25,6 +27,10 @@ from emodata.redact import install_log_filter, redact, watch_env
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 60.0
+
+
+class _AskAgain(Exception):
+    """The endpoint refused ``response_format``: the same request goes again without it."""
 
 
 def _retry_after(err: Exception) -> float | None:
@@ -107,38 +113,70 @@ class OpenAIBackend(Backend):
         return isinstance(err, o.APIStatusError) and status is not None and status >= 500
 
     def _one(self, req: Request) -> Response:
-        delay = self.cfg.backoff_s
-        attempts = 0
-        while True:
-            attempts += 1
-            t0 = time.perf_counter()
+        """One request with retries: tenacity waits the server's Retry-After when it sends
+        one, else an exponential backoff from ``backoff_s`` (capped at MAX_BACKOFF_S); only
+        transient errors are retried, at most ``max_retries`` times. A schema the endpoint
+        refuses (``structured: auto``) is asked again without it and costs no attempt."""
+        tries = 0
+
+        def call() -> Any:
+            nonlocal tries
+            tries += 1
             kwargs = self._kwargs(req)
             try:
-                out = self._client.chat.completions.create(**kwargs)
+                return self._client.chat.completions.create(**kwargs)
             except Exception as err:
                 if "response_format" in kwargs and self._refused_schema(err):
-                    attempts -= 1
-                    continue
-                if not self._transient(err) or attempts > self.cfg.max_retries:
-                    return Response(req.id, attempts=attempts, error=_describe(err))
-                wait = _retry_after(err)
-                wait = min(MAX_BACKOFF_S, delay if wait is None else wait)
-                log.warning("%s on %s; retry %d in %.1f s", _describe(err), req.id, attempts, wait)
-                time.sleep(wait)
-                delay *= 2
-                continue
-            usage = out.usage
-            choice = out.choices[0] if out.choices else None
-            text = choice.message.content if choice is not None else None
-            return Response(
-                req.id,
-                text=text or "",
-                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                latency_s=time.perf_counter() - t0,
-                attempts=attempts,
-                meta={"finish_reason": getattr(choice, "finish_reason", None)},
-            )
+                    tries -= 1
+                    raise _AskAgain from err
+                raise
+
+        backoff = tenacity.wait_exponential(multiplier=self.cfg.backoff_s, max=MAX_BACKOFF_S)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            err = state.outcome.exception() if state.outcome else None
+            if isinstance(err, _AskAgain):
+                return 0.0
+            after = _retry_after(err)
+            return min(MAX_BACKOFF_S, backoff(state) if after is None else after)
+
+        def log_retry(state: tenacity.RetryCallState) -> None:
+            err = state.outcome.exception() if state.outcome else None
+            if not isinstance(err, _AskAgain):
+                log.warning(
+                    "%s on %s; retry %d in %.1f s",
+                    _describe(err), req.id, tries, state.upcoming_sleep,
+                )  # fmt: skip
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(
+                lambda e: isinstance(e, _AskAgain) or self._transient(e)
+            ),
+            stop=lambda state: tries > self.cfg.max_retries,
+            wait=wait,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        t0 = time.perf_counter()
+        try:
+            for attempt in retrying:
+                with attempt:
+                    t0 = time.perf_counter()
+                    out = call()
+        except Exception as err:  # the last attempt's error, or one not worth retrying
+            return Response(req.id, attempts=tries, error=_describe(err))
+        usage = out.usage
+        choice = out.choices[0] if out.choices else None
+        text = choice.message.content if choice is not None else None
+        return Response(
+            req.id,
+            text=text or "",
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=time.perf_counter() - t0,
+            attempts=tries,
+            meta={"finish_reason": getattr(choice, "finish_reason", None)},
+        )
 
     def _refused_schema(self, err: Exception) -> bool:
         """auto mode: a 400 on a structured request switches this backend to prompt mode."""
