@@ -1,6 +1,7 @@
 """write: WebDataset shards, index fragments and ledger fragments, atomically and in order.
 
-Per shard: the tar is written under a temporary name and renamed, then its ledger fragment, then
+Per shard: the tar is written (webdataset's ``TarWriter``; each member's data offset and size
+go to the index) under a temporary name and renamed, then its ledger fragment, then
 its index fragment. The index fragment is the completion marker: a shard without one is
 incomplete and is removed on the next run. File names carry the run's tag
 (``shard-000004-1f0c2a.tar``) so that two writers can never overwrite each other's files.
@@ -8,16 +9,15 @@ incomplete and is removed on the next run. File names carry the run's tag
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import tarfile
 from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from webdataset import TarWriter
 
 from emodata import __version__, layout
 from emodata.discover import split_meta
@@ -119,7 +119,7 @@ class ShardWriter:
         self.ledger = ledger
         for sub in (layout.SHARDS, layout.INDEX, layout.FAILURES):
             fs.makedirs(f"{self.root}/{sub}", exist_ok=True)
-        self._tar: tarfile.TarFile | None = None
+        self._tar: TarWriter | None = None
         self._fh: Any = None
         self._rows: list[dict[str, Any]] = []
         self._bytes = 0
@@ -141,13 +141,16 @@ class ShardWriter:
         if self._tar is None:
             self._open_shard()
         assert self._tar is not None
+        start = self._tar.tarstream.offset
+        self._tar.write(
+            {"__key__": item.key, **{name[len(item.key) + 1 :]: d for name, d in members}}
+        )
         offsets: dict[str, list[int]] = {}
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime, info.mode = len(data), 0, 0o644
-            info.uname = info.gname = ""
-            self._tar.addfile(info, io.BytesIO(data))
-            offsets[name] = [self._tar.offset - _padded(len(data)), len(data)]
+        for info in self._tar.tarstream.members[-len(members) :]:  # written in key order
+            offsets[info.name] = [start + _BLOCK, info.size]
+            start += _BLOCK + _padded(info.size)
+        assert start == self._tar.tarstream.offset, "a tar header took more than one block"
+        self._tar.tarstream.members.clear()  # the index keeps the offsets; no need in memory
         self._bytes += size
         self._rows.append(self._index_row(item, offsets, size))
         item.blobs = {}
@@ -194,13 +197,14 @@ class ShardWriter:
         name = layout.shard_name(self.seq, self.tag)
         self._tmp = f"{self.root}/{layout.SHARDS}/{layout.tmp_name(name)}"
         self._fh = self.fs.open(self._tmp, "wb")
-        # both stay open across add() calls and are closed in _finish_shard
-        self._tar = tarfile.open(fileobj=self._fh, mode="w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
+        # both stay open across add() calls and are closed in _finish_shard; a fixed mtime, so
+        # shards do not depend on the clock
+        self._tar = TarWriter(self._fh, user="", group="", mode=0o644, encoder=False, mtime=0)
         self._rows, self._bytes = [], 0
 
     def _finish_shard(self) -> None:
         assert self._tar is not None
-        self._tar.close()
+        self._tar.close()  # closes the tar stream; the file is ours to close
         self._fh.close()
         name = layout.shard_name(self.seq, self.tag)
         self.fs.mv(self._tmp, f"{self.root}/{layout.SHARDS}/{name}")
