@@ -7,6 +7,7 @@ import appctx
 import panels
 import streamlit as st
 
+from emodata import layout
 from emodata.review import sample as sv
 
 
@@ -36,6 +37,13 @@ def render() -> None:
     run = appctx.run_location()
     try:
         media = appctx.sample_media(run.out_dir, row)
+    except layout.UnsafePath:
+        st.error(
+            f"Sample {key} is not shown: its index row names the shard {row['shard']}, "
+            "which leads outside the run's shards/ folder. The index is damaged or was edited; "
+            "`emodata verify` lists such rows."
+        )
+        return
     except OSError as e:
         st.error(f"Cannot read sample {key} from {row['shard']}: {e}")
         return

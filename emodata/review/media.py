@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
 
 from emodata import layout
+
+log = logging.getLogger(__name__)
 
 
 def members_of(row: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -25,8 +28,30 @@ def members_of(row: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 def shard_url(out_dir: str, shard: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and path of a shard an index row names; :class:`~emodata.layout.UnsafePath`
+    when the name leads outside the run's ``shards/`` (the file is then never opened)."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    return fs, f"{root.rstrip('/')}/{layout.SHARDS}/{shard}"
+    return fs, layout.shard_path(fs, root, shard)
+
+
+def unsafe_rows(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Key -> why, for the rows whose ``shard`` leads outside the run's ``shards/``."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    bad = {}
+    for row in rows:
+        try:
+            layout.shard_path(fs, root, row["shard"])
+        except layout.UnsafePath as e:
+            bad[row["key"]] = f"index row of sample {row['key']}: shard {e}"
+    return bad
+
+
+def confined(out_dir: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` without those whose shard leads outside the run's ``shards/`` (each logged)."""
+    bad = unsafe_rows(out_dir, rows)
+    for why in bad.values():
+        log.warning("left out: %s (the index is damaged or was edited)", why)
+    return [r for r in rows if r["key"] not in bad]
 
 
 def read_range(fs: fsspec.AbstractFileSystem, path: str, offset: int, size: int) -> bytes:
