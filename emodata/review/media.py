@@ -8,6 +8,7 @@ in the time it takes to read the clip itself.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -71,6 +72,13 @@ def read_members(
     wanted = list(members) if names is None else [n for n in names if n in members]
     fs, path = shard_url(out_dir, row["shard"])
     return {n: read_range(fs, path, *members[n]) for n in wanted}
+
+
+def data_url(data: bytes, mime: str) -> str:
+    """``data:`` URL of ``data``: the review app inlines clips and face crops in the page it
+    sends to an authorised session, so no separate URL (Streamlit's ``/media``) ever serves a
+    sample's media without the access token."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def sample_version(json_bytes: bytes) -> str:
