@@ -5,9 +5,10 @@ with ``shard = "../../secret.txt"`` (and member offsets into that file) made the
 read and show that file (serving it under ``/media``), ``emodata export`` copied it into the
 release as a sample, and the loader handed ``DIR/shards/../../secret.txt`` to WebDataset. A
 sample key like ``../../evil`` would likewise have named ``RELEASE/media/../../evil.mp4``.
-Now every such name goes through :func:`emodata.layout.inside`; a bad row is reported (an error
-box naming the key; the export leaves the sample out and counts it; the loader leaves it out
-and logs it) and the file outside is never opened, which an audit hook on ``open`` proves.
+Now every such name, local or on an object store, goes through :func:`emodata.layout.inside`;
+a bad row is reported (an error box naming the key; the export leaves the sample out and
+counts it; the loader leaves it out and logs it) and the file outside is never opened, which
+an audit hook on ``open`` proves.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ from emodata import layout, loader, stats
 from emodata.balanced import BalancedSamples
 from emodata.exports.plan import ReleaseOptions
 from emodata.review.export import export
+from emodata.review.media import load_sample
 from emodata.review.store import ReviewStore, store_path
 from emodata.review.synth import SynthSpec, make_run
 from emodata.verify import verify
+from tests import test_s3 as s3_server
 from tests.conftest import ROOT, run_cli
 
+s3_env = s3_server.s3_env  # moto's S3 server, a module fixture
 SECRET = b'{"secret": "TOP SECRET"}'
 APP = str(ROOT / "annotator_ui" / "app.py")
 
@@ -176,3 +180,32 @@ def test_verify_names_the_row(tampered, opened):
     report = verify(str(tampered["run"]))
     assert any("'../../secret.txt'" in line for line in report.lines()), report.lines()
     assert tampered["secret"] not in opened
+
+
+@pytest.mark.slow
+def test_object_store_run_confines_its_shards_too(s3_env, tmp_path):
+    """The same tampering on S3 (moto's server): the normalised path must stay under the root."""
+    fs = fsspec.filesystem("s3")
+    fs.mkdir("paths-bucket")
+    run = "s3://paths-bucket/runs/run"
+    make_run(run, SynthSpec(samples=4, shard_samples=4))
+    fs.pipe("paths-bucket/runs/secret.txt", SECRET)
+    index = tmp_path / "index.parquet"
+    name = fs.ls("paths-bucket/runs/run/index")[0]
+    fs.get(name, str(index))
+    bad = {}
+
+    def edit(rows: list[dict]) -> None:
+        bad["key"] = rows[0]["key"]
+        rows[0]["shard"] = "../../secret.txt"
+        rows[0]["shard_members"] = json.dumps({f"{rows[0]['key']}.json": [0, len(SECRET)]})
+
+    _tamper(index, edit)
+    fs.put(str(index), name)
+    urls, keys = loader.select(run)
+    assert bad["key"] not in keys and len(keys) == 3
+    assert urls and all(u.startswith("s3://paths-bucket/runs/run/shards/") for u in urls), urls
+    assert len([s for s in loader.dataset(run)]) == 3
+    row = stats.query(run, f"select * from idx where key = '{bad['key']}'")[0]
+    with pytest.raises(layout.UnsafePath, match="leads outside paths-bucket/runs/run/shards"):
+        load_sample(run, row)
