@@ -168,7 +168,6 @@ def build(
         if key in unsafe:
             log.warning("left out: %s (the index is damaged or was edited)", unsafe[key])
             plan.counts["excluded_unsafe_path"] += 1
-            plan.info.setdefault("unsafe_paths", []).append(unsafe[key])
             continue
         if chosen is not None and key not in chosen:
             plan.counts["excluded_where"] += 1

@@ -38,13 +38,18 @@ def shard_url(out_dir: str, shard: str) -> tuple[fsspec.AbstractFileSystem, str]
 def unsafe_rows(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, str]:
     """Key -> why, for the rows whose ``shard`` leads outside the run's ``shards/``."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    bad = {}
-    for row in rows:
+    why: dict[str, str | None] = {}  # per distinct shard name: rows share a few thousand names
+    for shard in {row["shard"] for row in rows}:
         try:
-            layout.shard_path(fs, root, row["shard"])
+            layout.shard_path(fs, root, shard)
+            why[shard] = None
         except layout.UnsafePath as e:
-            bad[row["key"]] = f"index row of sample {row['key']}: shard {e}"
-    return bad
+            why[shard] = str(e)
+    return {
+        row["key"]: f"index row of sample {row['key']}: shard {why[row['shard']]}"
+        for row in rows
+        if why[row["shard"]] is not None
+    }
 
 
 def confined(out_dir: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
