@@ -18,6 +18,7 @@ import streamlit as st
 from emodata.cues.face import LABELS
 from emodata.review import sample as sv
 from emodata.review.media import SampleMedia
+from emodata.review.plain import md
 from emodata.review.queue import NONE
 from emodata.review.store import Decision, ReviewError
 
@@ -45,15 +46,17 @@ def submit(key: str, media: SampleMedia, kind: str, reviewer: str, **kw: Any) ->
             uid=_uid(key), **kw,
         )  # fmt: skip
     except ReviewError as e:
-        st.error(str(e))
+        st.error(md(e))
         return None
     st.session_state.pop(f"uid:{key}", None)
     st.session_state[f"base:{key}"] = d.id
-    appctx.flash("success", f"Saved: {d.decision} on {key[:12]} by {d.reviewer} (#{d.id}).")
+    appctx.flash(
+        "success", f"Saved: {md(d.decision)} on {md(key[:12])} by {md(d.reviewer)} (#{d.id})."
+    )
     if d.conflicts:
         appctx.flash(
             "warning",
-            f"Sample {key[:12]} was decided by someone else while you had it open "
+            f"Sample {md(key[:12])} was decided by someone else while you had it open "
             f"(decision(s) {', '.join(map(str, d.conflicts))}). Both decisions are kept; "
             "reopen it to see them.",
         )
@@ -109,7 +112,8 @@ def correction_form(key: str, summary: dict[str, Any]) -> dict[str, Any] | None:
             for i, r in enumerate(summary["rationale"])
         ]  # fmt: skip
         answers = [
-            st.text_input(qa.get("question", f"Q{i + 1}"), qa.get("answer", ""), key=f"qa{i}:{key}")
+            st.text_input(md(qa.get("question", f"Q{i + 1}")), qa.get("answer", ""),
+                          key=f"qa{i}:{key}")
             for i, qa in enumerate(summary["qa"])
         ]  # fmt: skip
         saved = st.form_submit_button("Save correction", type="primary", shortcut="Ctrl+Enter")

@@ -19,15 +19,18 @@ import appctx  # noqa: E402
 import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="emodata review", layout="wide")
-appctx.check_access()
-run = appctx.run_location()
-st.sidebar.caption(f"Run: `{run.out_dir}`  \nStore: `{run.store_file}`")
-appctx.reviewer()
+# pages are declared before the access check, so a link to a sample (/sample?key=...) is still
+# the page shown once the token is entered; until then the navigation stays hidden
 nav = st.navigation(
     [
         st.Page(appctx.PAGES["queue"], title="Queue", url_path="queue", default=True),
         st.Page(appctx.PAGES["sample"], title="Sample", url_path="sample"),
         st.Page(appctx.PAGES["agreement"], title="Agreement", url_path="agreement"),
-    ]
+    ],
+    position="sidebar" if appctx.authorised() else "hidden",
 )
+appctx.check_access()
+run = appctx.run_location()
+st.sidebar.caption(f"Run: `{run.out_dir}`  \nStore: `{run.store_file}`")
+appctx.reviewer()
 nav.run()

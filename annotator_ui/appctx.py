@@ -82,10 +82,15 @@ def taxonomy(out_dir: str) -> list[str]:
     return sorted((config.get("annotate") or {}).get("taxonomy") or {})
 
 
+def authorised() -> bool:
+    """Whether this session may see data: the app has no token, or the session gave it."""
+    return not os.environ.get(ENV_TOKEN) or bool(st.session_state.get("authorised"))
+
+
 def check_access() -> None:
     """Ask for the access token when the app was started with one; stop until it matches."""
     token = os.environ.get(ENV_TOKEN)
-    if not token or st.session_state.get("authorised"):
+    if not token or authorised():
         return
     st.title("emodata review")
     given = st.text_input("Access token", type="password", key="token_input")

@@ -7,7 +7,6 @@ missing (no audio, no transcript, no faces, not annotated) instead of failing.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pandas as pd
@@ -16,20 +15,14 @@ import streamlit as st
 from emodata.cues.face import LABELS
 from emodata.review import sample as sv
 from emodata.review.decisions import latest_by_reviewer
-from emodata.review.media import SampleMedia
+from emodata.review.media import SampleMedia, data_url
+from emodata.review.plain import md
 from emodata.review.store import Decision
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-
-
-def _md(text: str) -> str:
-    """Model output and transcripts are untrusted: show them as text, never as markup."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
 def clip(media: SampleMedia) -> None:
     if media.mp4:
-        st.video(media.mp4, format="video/mp4")
+        st.video(data_url(media.mp4, "video/mp4"))
     else:
         st.info("No clip in this sample.")
 
@@ -41,9 +34,10 @@ def faces(media: SampleMedia) -> None:
         st.caption("No face crops (no face was found, or the faces stage did not run).")
         return
     names = list(media.faces)
-    st.image([media.faces[n] for n in names], width=96, caption=names)
+    crops = [data_url(media.faces[n], "image/jpeg") for n in names]
+    st.image(crops, width=96, caption=[md(n) for n in names])
     if tracks:
-        st.caption(f"{len(tracks)} track(s); main subject: track {main}")
+        st.caption(f"{len(tracks)} track(s); main subject: track {md(main)}")
 
 
 def transcript(media: SampleMedia) -> None:
@@ -53,7 +47,7 @@ def transcript(media: SampleMedia) -> None:
     if not text and not words:
         st.caption("No transcript (no speech, no audio, or the transcribe stage did not run).")
         return
-    st.markdown(f"> {_md(text)}")
+    st.markdown(f"> {md(text)}")
     if words:
         st.dataframe(pd.DataFrame(words), hide_index=True, height=180, key="words")
 
@@ -81,7 +75,7 @@ def cue_charts(media: SampleMedia) -> None:
 
 
 def _cue_text(cues: dict[str, Any], ids: list[str]) -> str:
-    return "; ".join(f"{c}: {cues.get(c, {}).get('text', '?')}" for c in ids)
+    return md("; ".join(f"{c}: {(cues.get(c) or {}).get('text', '?')}" for c in ids))
 
 
 def tree(summary: dict[str, Any], annotated: bool) -> None:
@@ -90,28 +84,28 @@ def tree(summary: dict[str, Any], annotated: bool) -> None:
         st.caption("Not annotated: the annotate stage did not run or did not finish for it.")
         return
     a, b, c, d = st.columns(4)
-    a.metric("Label", summary["label"] or "-")
+    a.metric("Label", md(summary["label"] or "-"))
     b.metric("Valence", "-" if summary["valence"] is None else f"{summary['valence']:+.2f}")
     c.metric("Arousal", "-" if summary["arousal"] is None else f"{summary['arousal']:+.2f}")
     conf = summary["confidence"]
     d.metric("Confidence", "-" if conf is None else f"{conf:.2f}")
     if summary["terms"]:
-        st.caption("Terms: " + ", ".join(summary["terms"]))
-    st.markdown(f"**Caption.** {_md(summary['caption'] or '(none)')}")
+        st.caption("Terms: " + ", ".join(md(t) for t in summary["terms"]))
+    st.markdown(f"**Caption.** {md(summary['caption'] or '(none)')}")
     st.markdown("**Rationale**")
     for r in summary["rationale"]:
-        st.markdown(f"- {_md(r.get('claim', ''))}")
+        st.markdown(f"- {md(r.get('claim', ''))}")
         st.caption(_cue_text(summary["cues"], r.get("cues") or []))
     st.markdown("**QA**")
     for qa in summary["qa"]:
         st.markdown(
-            f"- *{_md(qa.get('kind', ''))}*: {_md(qa.get('question', ''))}  \n"
-            f"  → {_md(qa.get('answer', ''))}"
+            f"- *{md(qa.get('kind', ''))}*: {md(qa.get('question', ''))}  \n"
+            f"  → {md(qa.get('answer', ''))}"
         )
     verdict = summary["verdict"] or "-"
     reasons = summary["reasons"]
     box = st.error if verdict == "rejected" else st.warning if verdict == "revised" else st.success
-    box(f"Critic: **{_md(verdict)}**" + "".join(f"  \n{_md(r)}" for r in reasons))
+    box(f"Critic: **{md(verdict)}**" + "".join(f"  \n{md(r)}" for r in reasons))
     with st.expander("Attributes, expressions and cue catalog"):
         if summary["attributes"]:
             st.dataframe(pd.DataFrame(summary["attributes"]), hide_index=True, key="attrs")
@@ -131,7 +125,7 @@ def history(decisions: list[Decision], status: str, newer_than: int, me: str) ->
     if fresh:
         st.info(
             "Since you opened this sample: "
-            + "; ".join(f"{d.reviewer} chose {d.decision}" for d in fresh)
+            + "; ".join(f"{md(d.reviewer)} chose {md(d.decision)}" for d in fresh)
         )
     if not decisions:
         st.caption("None yet.")
@@ -140,9 +134,9 @@ def history(decisions: list[Decision], status: str, newer_than: int, me: str) ->
     st.markdown(
         "Latest per reviewer: "
         + "; ".join(
-            f"**{_md(d.reviewer)}** {d.decision}"
-            + (f" ({', '.join(sorted(d.edits))})" if d.edits else "")
-            + (f" ({_md(d.reason)})" if d.reason else "")
+            f"**{md(d.reviewer)}** {md(d.decision)}"
+            + (f" ({md(', '.join(sorted(d.edits)))})" if d.edits else "")
+            + (f" ({md(d.reason)})" if d.reason else "")
             for d in latest
         )
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from emodata import stats
-from emodata.review.media import read_members
+from emodata.review.media import confined, read_members
 
 #: ``balance="label"`` balances the released label: ``export_label`` when the export mapped
 #: labels (--labels), else ``emotion_label``
@@ -69,10 +69,9 @@ class BalancedSamples:
         self.out_dir, self.seed = out_dir, seed
         self.to_sample, self.transform = to_sample, transform
         self.rows: dict[str, list[dict[str, Any]]] = {}
-        for key, shard, members, label in rows:
-            self.rows.setdefault(str(label), []).append(
-                {"key": key, "shard": shard, "shard_members": members}
-            )
+        found = [{"key": k, "shard": s, "shard_members": m, "class": c} for k, s, m, c in rows]
+        for row in confined(out_dir, found):
+            self.rows.setdefault(str(row.pop("class")), []).append(row)
         self.classes = sorted(self.rows)
         self.largest = max((len(v) for v in self.rows.values()), default=0)
 

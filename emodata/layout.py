@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
 import re
 
 SHARDS = "shards"
@@ -18,6 +20,45 @@ DROPPED = f"{STATE}/dropped"
 
 # shard-000012.tar (older runs) or shard-000012-1f0c2a.tar (the writer's run tag)
 _SEQ = re.compile(r"(?:shard|part)-(\d{6})(?:-[0-9a-z]+)?\.(?:tar|parquet)$")
+
+
+class UnsafePath(ValueError):
+    """A name read from the index or a sample would lead outside the folder it belongs in."""
+
+
+def inside(folder: str, name: object, *, local: bool) -> str:
+    """``folder/name``, refused (:class:`UnsafePath`) unless it stays inside ``folder``.
+
+    Names come from data (an index row's ``shard``, a sample's key) and are never trusted as
+    paths: ``../../secret.txt``, an absolute path or a symlink out of the folder would otherwise
+    let a damaged or edited index read (and export) any file the process can open. Local paths
+    are resolved (symlinks followed) before the check; object-store paths (``bucket/run/...``,
+    as fsspec strips them) are normalised with :mod:`posixpath`, which is all they have.
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise UnsafePath(f"{name!r} is not a file name inside {folder}")
+    if local:
+        base = os.path.realpath(folder)
+        path = os.path.realpath(os.path.join(base, name))
+        ok = os.path.commonpath([base, path]) == base and path != base
+    else:
+        base = posixpath.normpath(folder)
+        path = posixpath.normpath(posixpath.join(base, name))
+        ok = path.startswith(base.rstrip("/") + "/")
+    if os.path.isabs(name) or not ok:
+        raise UnsafePath(f"{name!r} leads outside {folder}")
+    return path
+
+
+def is_local(fs: object) -> bool:
+    """Whether an fsspec filesystem is this machine's (so paths can be resolved)."""
+    protocol = getattr(fs, "protocol", ())
+    return bool({"file", "local"} & set((protocol,) if isinstance(protocol, str) else protocol))
+
+
+def shard_path(fs: object, root: str, shard: object) -> str:
+    """Where the shard an index row names lives: always inside the run's ``shards/``."""
+    return inside(f"{root.rstrip('/')}/{SHARDS}", shard, local=is_local(fs))
 
 
 def run_tag(run_id: str) -> str:

@@ -22,6 +22,7 @@ import webdataset as wds
 from emodata import layout, stats
 from emodata.balanced import BalancedSamples
 from emodata.media import wav_to_float32
+from emodata.review.media import confined
 
 
 def _fsspec_open(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any):
@@ -67,13 +68,10 @@ def select(
 ) -> tuple[list[str], set[str]]:
     """(shard URLs in order, selected keys) for ``query`` (a WHERE clause or a SELECT of keys),
     within ``split`` when given (a release exported with ``--split``)."""
-    rows = _rows(out_dir, query, split)
+    rows = confined(out_dir, _rows(out_dir, query, split))
     fs, root = fsspec.core.url_to_fs(out_dir)
-    shards = sorted({r["shard"] for r in rows})
-    base = f"{root.rstrip('/')}/{layout.SHARDS}"
-    urls = [
-        fs.unstrip_protocol(f"{base}/{s}") if "://" in out_dir else f"{base}/{s}" for s in shards
-    ]
+    paths = [layout.shard_path(fs, root, s) for s in sorted({r["shard"] for r in rows})]
+    urls = [fs.unstrip_protocol(p) if "://" in out_dir else p for p in paths]
     return urls, {r["key"] for r in rows}
 
 

@@ -113,8 +113,11 @@ def size_problems(
 def header_problems(fs: fsspec.AbstractFileSystem, root: str, frag: Fragment) -> list[Problem]:
     """Read each member's tar header at its recorded offset: right name, right size."""
     bad: list[str] = []
-    with fs.open(f"{root}/{layout.SHARDS}/{frag.shard}", "rb") as f:
+    with fs.open(layout.shard_path(fs, root, frag.shard), "rb") as f:
         for name, (off, size) in sorted(frag.members.items(), key=lambda m: m[1][0]):
+            if off < _BLOCK:  # an edited index: no room for the header in front of the data
+                bad.append(f"{name}: offset {off} leaves no room for a tar header")
+                continue
             f.seek(off - _BLOCK)
             buf = f.read(_BLOCK)
             try:

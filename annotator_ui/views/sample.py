@@ -7,7 +7,9 @@ import appctx
 import panels
 import streamlit as st
 
+from emodata import layout
 from emodata.review import sample as sv
+from emodata.review.plain import md
 
 
 def _current_key() -> str | None:
@@ -28,7 +30,7 @@ def render() -> None:
     q = appctx.queue()
     row = q.row(key)
     if row is None:
-        st.error(f"No sample {key} in this run.")
+        st.error(f"No sample {md(key)} in this run.")
         return
     st.session_state["current_key"] = key
     if st.query_params.get("key") != key:
@@ -36,18 +38,25 @@ def render() -> None:
     run = appctx.run_location()
     try:
         media = appctx.sample_media(run.out_dir, row)
+    except layout.UnsafePath:
+        st.error(
+            f"Sample {md(key)} is not shown: its index row names the shard {md(row['shard'])}, "
+            "which leads outside the run's shards/ folder. The index is damaged or was edited; "
+            "`emodata verify` lists such rows."
+        )
+        return
     except OSError as e:
-        st.error(f"Cannot read sample {key} from {row['shard']}: {e}")
+        st.error(f"Cannot read sample {md(key)} from {md(row['shard'])}: {md(e)}")
         return
     base = actions.base_id(key)
     tree = sv.annotation(media.doc)
     summary = sv.tree_summary(tree)
     status = q.status(key)
-    st.title(f"Sample {key[:12]}")
+    st.title(f"Sample {md(key[:12])}")
     st.caption(
-        f"{row.get('source_dataset') or 'no dataset'} · {row.get('license') or 'licence unknown'}"
-        f" · {row['duration_s']:.2f} s · shard {row['shard']} · status **{status}**"
-        f" · version {media.version}"
+        f"{md(row.get('source_dataset') or 'no dataset')}"
+        f" · {md(row.get('license') or 'licence unknown')} · {row['duration_s']:.2f} s"
+        f" · shard {md(row['shard'])} · status **{md(status)}** · version {md(media.version)}"
     )
     left, right = st.columns([5, 6], gap="large")
     with left:

@@ -17,6 +17,7 @@ from typing import Any
 
 import fsspec
 
+from emodata import layout
 from emodata.exports.answers import KINDS, Rendered
 
 TEXT_FORMATS = ("swift", "llava", "sharegpt", "merr", "emer")
@@ -276,7 +277,8 @@ class MediaWriter:
 
     def add(self, key: str, blobs: dict[str, bytes]) -> None:
         for ext in ("mp4", "wav"):
-            if blobs.get(ext):
-                with self.fs.open(f"{self.folder}/{key}.{ext}", "wb") as f:
+            if blobs.get(ext):  # the plan left out keys that lead elsewhere: this never raises
+                path = layout.inside(self.folder, f"{key}.{ext}", local=layout.is_local(self.fs))
+                with self.fs.open(path, "wb") as f:
                     f.write(blobs[ext])
                 self.counts[ext] += 1

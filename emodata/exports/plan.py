@@ -12,6 +12,7 @@ then reads only those.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -20,9 +21,9 @@ from typing import Any
 
 import duckdb
 
-from emodata import stats
+from emodata import layout, stats
 from emodata.exports import identity, neardup, splits
-from emodata.exports.formats import parse_formats
+from emodata.exports.formats import MEDIA, parse_formats
 from emodata.exports.labels import LabelSpace
 from emodata.exports.labels import check as check_labels
 from emodata.exports.labels import load as load_labels
@@ -30,8 +31,10 @@ from emodata.exports.settings import ReleaseConfig
 from emodata.fingerprint import frame_hashes
 from emodata.loader import select_sql
 from emodata.review.decisions import Resolution, resolve
-from emodata.review.media import members_of, shard_url
+from emodata.review.media import members_of, shard_url, unsafe_rows
 from emodata.review.store import Decision, ReviewStore
+
+log = logging.getLogger(__name__)
 
 _PLAN_COLUMNS = (
     "key, source_id, shard, shard_members, emotion_label, valence, arousal, qa_count, "
@@ -171,10 +174,15 @@ def build(
     plan = Plan()
     rows = stats.query(out_dir, f"select {_PLAN_COLUMNS} from idx order by key")
     chosen = selected(out_dir, options.where) if options.where else None
+    unsafe = unsafe_paths(out_dir, rows)
     kept: list[dict[str, Any]] = []
     for row in rows:
         key = row["key"]
         plan.model_labels[key] = row["emotion_label"]
+        if key in unsafe:
+            log.warning("left out: %s (the index is damaged or was edited)", unsafe[key])
+            plan.counts["excluded_unsafe_path"] += 1
+            continue
         if chosen is not None and key not in chosen:
             plan.counts["excluded_where"] += 1
             continue
@@ -196,6 +204,19 @@ def build(
     if options.split:
         _split(plan, kept, options, found)
     return plan
+
+
+def unsafe_paths(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Key -> why, for rows whose shard leads outside the run's ``shards/`` or whose key would
+    name a file outside the release's folders (``media/KEY.mp4``, tar members ``KEY.json``):
+    such samples are left out, and their files are never opened."""
+    bad = unsafe_rows(out_dir, rows)
+    for row in rows:
+        try:
+            layout.inside(MEDIA, f"{row['key']}.mp4", local=False)
+        except layout.UnsafePath:
+            bad.setdefault(row["key"], f"sample key {row['key']!r} leads outside the release")
+    return bad
 
 
 def _map_labels(plan: Plan, kept: list[dict[str, Any]], space: LabelSpace) -> None:

@@ -369,4 +369,10 @@ def review_section(result: ExportResult, reviewed_only: bool, min_agreement: flo
         "- Corrected fields replace the model's; the originals are kept in the sample JSON and "
         "the index column `review` (`review.original`).\n",
     ]
+    if c["excluded_unsafe_path"]:
+        lines.insert(
+            4,
+            f"- Left out: {c['excluded_unsafe_path']} whose index row names a path outside the "
+            "run (a damaged or edited index; those files were not read).",
+        )
     return "\n".join(lines)

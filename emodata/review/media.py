@@ -8,14 +8,18 @@ in the time it takes to read the clip itself.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
 
 from emodata import layout
+
+log = logging.getLogger(__name__)
 
 
 def members_of(row: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -25,8 +29,35 @@ def members_of(row: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 def shard_url(out_dir: str, shard: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and path of a shard an index row names; :class:`~emodata.layout.UnsafePath`
+    when the name leads outside the run's ``shards/`` (the file is then never opened)."""
     fs, root = fsspec.core.url_to_fs(out_dir)
-    return fs, f"{root.rstrip('/')}/{layout.SHARDS}/{shard}"
+    return fs, layout.shard_path(fs, root, shard)
+
+
+def unsafe_rows(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, str]:
+    """Key -> why, for the rows whose ``shard`` leads outside the run's ``shards/``."""
+    fs, root = fsspec.core.url_to_fs(out_dir)
+    why: dict[str, str | None] = {}  # per distinct shard name: rows share a few thousand names
+    for shard in {row["shard"] for row in rows}:
+        try:
+            layout.shard_path(fs, root, shard)
+            why[shard] = None
+        except layout.UnsafePath as e:
+            why[shard] = str(e)
+    return {
+        row["key"]: f"index row of sample {row['key']}: shard {why[row['shard']]}"
+        for row in rows
+        if why[row["shard"]] is not None
+    }
+
+
+def confined(out_dir: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` without those whose shard leads outside the run's ``shards/`` (each logged)."""
+    bad = unsafe_rows(out_dir, rows)
+    for why in bad.values():
+        log.warning("left out: %s (the index is damaged or was edited)", why)
+    return [r for r in rows if r["key"] not in bad]
 
 
 def read_range(fs: fsspec.AbstractFileSystem, path: str, offset: int, size: int) -> bytes:
@@ -46,6 +77,13 @@ def read_members(
     wanted = list(members) if names is None else [n for n in names if n in members]
     fs, path = shard_url(out_dir, row["shard"])
     return {n: read_range(fs, path, *members[n]) for n in wanted}
+
+
+def data_url(data: bytes, mime: str) -> str:
+    """``data:`` URL of ``data``: the review app inlines clips and face crops in the page it
+    sends to an authorised session, so no separate URL (Streamlit's ``/media``) ever serves a
+    sample's media without the access token."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def sample_version(json_bytes: bytes) -> str:

@@ -16,6 +16,7 @@ import json
 import random
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -333,8 +334,13 @@ def _item(
     return Item(clip_key(sid[:20], start, start + secs), rec, blobs)
 
 
-def make_run(out_dir: str, spec: SynthSpec | None = None) -> dict[str, Any]:
-    """Write a complete run (shards, index, manifest, card) of ``spec.samples`` samples."""
+def make_run(
+    out_dir: str, spec: SynthSpec | None = None, edit: Callable[[int, Item], Item] | None = None
+) -> dict[str, Any]:
+    """Write a complete run (shards, index, manifest, card) of ``spec.samples`` samples.
+
+    ``edit(i, item)``, when given, may change each item before it is written (tests use it to
+    plant hostile samples that the real writer then indexes like any other)."""
     spec = spec or SynthSpec()
     fs, root = fsspec.core.url_to_fs(out_dir)
     root = root.rstrip("/")
@@ -358,7 +364,8 @@ def make_run(out_dir: str, spec: SynthSpec | None = None) -> dict[str, Any]:
         pool = _lavfi_pool(spec, Path(tmp))
     people = People(spec.people, spec.embedding_model, spec.seed) if spec.people else None
     for i in range(spec.samples):
-        writer.add(_item(i, spec, rng, pool, people))
+        item = _item(i, spec, rng, pool, people)
+        writer.add(edit(i, item) if edit is not None else item)
     writer.close()
     summary = stats.summary(out_dir)
     run_info = {

@@ -18,7 +18,7 @@ async function videoState(page) {
   );
   return video.evaluate((v) => ({
     readyState: v.readyState, duration: v.duration, width: v.videoWidth,
-    error: v.error ? v.error.code : null, src: v.currentSrc,
+    error: v.error ? v.error.code : null, src: v.currentSrc.slice(0, 80),
   }));
 }
 

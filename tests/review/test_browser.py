@@ -117,7 +117,7 @@ def test_clip_plays_and_decisions_reach_the_store_and_other_sessions(served, run
     video = out["video"]
     assert video["error"] is None, video
     assert video["readyState"] >= 2 and video["duration"] > 0.5 and video["width"] == 96, video
-    assert "/media/" in video["src"]
+    assert video["src"].startswith("data:video/mp4;base64,")  # inline: no /media URL
 
     history = ReviewStore(store_path(str(run_dir))).all()
     assert [(d.sample_key, d.reviewer, d.decision) for d in history] == [
