@@ -104,7 +104,8 @@ class IngestConfig(_Section):
         "annotate.taxonomy (merr9, meld, cremad or a JSON file; see emodata.manifest_labels).",
     )
     #: a run with at most this many inputs (on a local Ray) hashes, probes and plans scene cuts
-    #: on the driver while Ray starts: a small run's fixed cost. 0: always on Ray.
+    #: on the driver while Ray starts: a small run's fixed cost; without a model stage it
+    #: encodes there too and does not start Ray. 0: always on Ray.
     local_max_inputs: int = Field(64, ge=0)
 
     @field_validator("extensions")

@@ -7,6 +7,7 @@ content id, and streams finished clips into the shard writer. Heavy work runs on
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -47,6 +48,9 @@ from emodata.state import PriorState, scan
 from emodata.writer import LedgerBook, ShardWriter
 
 log = logging.getLogger(__name__)
+
+#: stages that load models (Ray actors); a small local run with none of them skips Ray
+MODEL_STAGES = ("transcribe", "faces", "cues", "annotate")
 
 
 @dataclass
@@ -234,22 +238,30 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             progress.end_phase()
         return todo, skipped, clips
 
-    progress.set(activity="starting Ray")
-    with ThreadPoolExecutor(2) as pool:
+    # a small local run without model stages is FFmpeg work only: the driver's threads do it
+    # all, and Ray is not started
+    driver_only = local and not any(s in cfg.stages for s in MODEL_STAGES)
+    with ThreadPoolExecutor(3) as pool:
         # great_expectations takes seconds to import, and a small run ingests and plans on the
-        # driver: both overlap Ray's start-up
+        # driver: both overlap Ray's start-up, as does the shard writer's import of webdataset
         pending = pool.submit(_checkpoints, cfg, config_dump)
+        pool.submit(importlib.import_module, "webdataset")
         early = pool.submit(front, cfg.ray.num_cpus or os.cpu_count() or 1) if local else None
-        resources = ray_adapter.init_ray(
-            cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
-        )
-        clock = _lap(timings, "ray start", clock)
-        progress.set(activity="")
+        if driver_only:
+            resources = {"CPU": float(cfg.ray.num_cpus or os.cpu_count() or 1)}
+        else:
+            progress.set(activity="starting Ray")
+            resources = ray_adapter.init_ray(
+                cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
+            )
+            clock = _lap(timings, "ray start", clock)
+            progress.set(activity="")
         checkpoints = pending.result()
         clock = _lap(timings, "expectation suites (after ray)", clock)
         front_result = early.result() if early is not None else None
         clock = _lap(timings, "driver-side ingest and plan (after ray)", clock)
-    ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
+    if not driver_only:
+        ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
     workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
     boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
     todo, skipped, clips = front_result or front(workers)
@@ -279,6 +291,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             checkpoints,
             boundaries,
             progress,
+            driver_only,
         )
         for phase in ("plan", "process"):
             if progress.phases[phase].started is not None:
@@ -363,9 +376,10 @@ def _process(
     checkpoints: Any,
     boundaries: list[str],
     progress: Progress,
+    driver_only: bool = False,
 ) -> None:
     """Plan clips (unless the driver did already), then stream them through segment and the
-    model stages into the writer."""
+    model stages into the writer (``driver_only``: segment in the driver's threads)."""
     if "segment" in cfg.stages and todo:
         clips = planned
         if clips is None:
@@ -374,7 +388,20 @@ def _process(
         log.info("segment: %d clip(s) to encode", len(clips))
         progress.planned = len(clips)
         progress.start_phase("process", total=len(clips))
-        if clips:
+        if clips and driver_only:
+            progress.stages = ["segment"]
+            batch: list[Item] = []
+            done = [0, 0]  # [out of the stage, of them failed], as the workers' counter has it
+            for item in _map_local(SegmentStage(cfg.segment), clips, workers):
+                done[0] += 1
+                done[1] += not item.ok
+                progress.stage_done["segment"] = list(done)
+                batch.append(item)
+                if len(batch) >= 4:
+                    _write_batch(batch, writer, checkpoints, boundaries, progress)
+                    batch = []
+            _write_batch(batch, writer, checkpoints, boundaries, progress)
+        elif clips:
             counter = ray_adapter.new_counter()
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
             ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers, counter)

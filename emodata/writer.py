@@ -17,7 +17,6 @@ from typing import Any
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
-from webdataset import TarWriter
 
 from emodata import __version__, layout
 from emodata.discover import split_meta
@@ -119,7 +118,7 @@ class ShardWriter:
         self.ledger = ledger
         for sub in (layout.SHARDS, layout.INDEX, layout.FAILURES):
             fs.makedirs(f"{self.root}/{sub}", exist_ok=True)
-        self._tar: TarWriter | None = None
+        self._tar: Any = None  # webdataset.TarWriter of the open shard
         self._fh: Any = None
         self._rows: list[dict[str, Any]] = []
         self._bytes = 0
@@ -199,6 +198,8 @@ class ShardWriter:
         self._fh = self.fs.open(self._tmp, "wb")
         # both stay open across add() calls and are closed in _finish_shard; a fixed mtime, so
         # shards do not depend on the clock
+        from webdataset import TarWriter  # imports torch when it is installed: not at start-up
+
         self._tar = TarWriter(self._fh, user="", group="", mode=0o644, encoder=False, mtime=0)
         self._rows, self._bytes = [], 0
 
