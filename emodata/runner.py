@@ -30,6 +30,7 @@ from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
+from emodata.fsutil import write_atomic
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
@@ -102,10 +103,7 @@ class IngestCache:
             }
         )
         self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = self.path + ".tmp"
-        with self.fs.open(tmp, "wb") as f:
-            pq.write_table(table, f)
-        self.fs.mv(tmp, self.path)
+        write_atomic(self.fs, self.path, lambda f: pq.write_table(table, f))
 
 
 def _ingest(
@@ -306,6 +304,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "shards_written": writer.shards_written,
             "ledger_rows": ledger.new_rows,
             "removed_incomplete": len(prior.removed),
+            "unreadable_set_aside": [src for src, _ in prior.corrupt],
             "skipped_by_extension": dict(found.skipped.most_common()),
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
@@ -313,7 +312,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     }
     progress.start_phase("done")
     progress.flush(force=True, state="failed validation" if final_failures else "finished")
-    manifest = report.write_manifest(fs, root, run_info, config_dump, summary["clips"])
+    manifest = report.write_manifest(
+        fs, root, run_info, config_dump, summary["clips"], earlier=prior.rebuilt_runs
+    )
     report.write_card(fs, root, manifest, summary)
     if final_failures and cfg.validate_.stop_on_batch_failure:
         raise ValidationFailed(

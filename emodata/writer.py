@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from emodata import __version__, layout
 from emodata.discover import split_meta
+from emodata.fsutil import remove_quietly, write_atomic
 from emodata.records import Item
 from emodata.redact import redact
 from emodata.schemas import index_schema, ledger_schema, stage_status_fields
@@ -160,6 +161,19 @@ class ShardWriter:
             self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
             self.seq += 1
 
+    def abort(self) -> None:
+        """Drop the shard being written (the run failed): remove its temporary file, so only
+        finished shards stay; the rerun writes the rest."""
+        if self._tar is None:
+            return
+        for close in (self._tar.close, self._fh.close):
+            try:
+                close()
+            except OSError as e:  # a full disk fails the close too; the file goes anyway
+                log.debug("closing the unfinished shard: %s", e)
+        remove_quietly(self.fs, self._tmp)
+        self._tar, self._fh, self._rows, self._bytes = None, None, [], 0
+
     # -- internals ----------------------------------------------------------------------------
     def _members(self, item: Item) -> list[tuple[str, bytes]]:
         blobs = {
@@ -216,7 +230,4 @@ class ShardWriter:
         self.seq += 1
 
     def _write_parquet(self, table: pa.Table, sub: str, name: str) -> None:
-        tmp = f"{self.root}/{sub}/{layout.tmp_name(name)}"
-        with self.fs.open(tmp, "wb") as f:
-            pq.write_table(table, f)
-        self.fs.mv(tmp, f"{self.root}/{sub}/{name}")
+        write_atomic(self.fs, f"{self.root}/{sub}/{name}", lambda f: pq.write_table(table, f))
