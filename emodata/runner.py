@@ -45,6 +45,7 @@ from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
 from emodata.stages.transcribe import TranscribeStage
 from emodata.state import PriorState, scan
+from emodata.writable import require_folder
 from emodata.writer import LedgerBook, ShardWriter
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
-    fs.makedirs(root, exist_ok=True)
+    require_folder(fs, root, "--output")  # a file in the way, read-only: say so before any work
     acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
     progress = Progress(fs, root, run_id, view=view)
     timings: dict[str, float] = {}
@@ -257,6 +258,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     progress.skipped = skipped
 
     with contextlib.ExitStack() as stack:
+        stack.push(writer.abort_on_error)  # a failed run leaves no half-written shard behind
         llm = None
         if "annotate" in cfg.stages and todo:
             progress.set(activity="starting the annotate backend (a local LLM server takes ~1 min)")
@@ -280,7 +282,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             if progress.phases[phase].started is not None:
                 timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
         clock = time.perf_counter()
-    writer.close()
+        writer.close()
 
     final_failures = []
     if checkpoints is not None:
@@ -413,7 +415,10 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
                 log.debug("stage counts unavailable: %s", e)
                 continue
             progress.stage_notes(notes)
-            progress.flush()
+            try:
+                progress.flush()
+            except OSError as e:  # a full disk: the writer meets it too and stops the run
+                log.debug("progress not saved: %s", e)
 
     thread = threading.Thread(target=poll, name="emodata-stage-counts", daemon=True)
     thread.start()

@@ -174,6 +174,12 @@ class ShardWriter:
         remove_quietly(self.fs, self._tmp)
         self._tar, self._fh, self._rows, self._bytes = None, None, [], 0
 
+    def abort_on_error(self, kind: type[BaseException] | None, *_: object) -> bool:
+        """``ExitStack.push`` callback: :meth:`abort` when the block raised (never swallows)."""
+        if kind is not None:
+            self.abort()
+        return False
+
     # -- internals ----------------------------------------------------------------------------
     def _members(self, item: Item) -> list[tuple[str, bytes]]:
         blobs = {
@@ -217,12 +223,21 @@ class ShardWriter:
         self._tar.close()
         self._fh.close()
         name = layout.shard_name(self.seq, self.tag)
-        self.fs.mv(self._tmp, f"{self.root}/{layout.SHARDS}/{name}")
-        ledger = self.ledger.take()
-        if ledger is not None:
-            self._write_parquet(ledger, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
-        table = pa.Table.from_pylist(self._rows, schema=index_schema())
-        self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
+        shard = f"{self.root}/{layout.SHARDS}/{name}"
+        self.fs.mv(self._tmp, shard)
+        ledger_path = f"{self.root}/{layout.FAILURES}/{layout.ledger_name(self.seq, self.tag)}"
+        try:
+            ledger = self.ledger.take()
+            if ledger is not None:
+                self._write_parquet(ledger, layout.FAILURES, ledger_path.rsplit("/", 1)[-1])
+            table = pa.Table.from_pylist(self._rows, schema=index_schema())
+            self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
+        except BaseException:
+            # no index fragment, no shard: its clips are redone by the next run (a run killed
+            # here leaves the shard, which the next run removes for the same reason)
+            remove_quietly(self.fs, shard)
+            remove_quietly(self.fs, ledger_path)
+            raise
         log.info("wrote %s (%d samples, %.1f MB)", name, len(self._rows), self._bytes / 1e6)
         self.samples_written += len(self._rows)
         self.shards_written.append(name)
