@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from emodata.errors import ConfigError, ValidationFailed
+from emodata.errors import ConfigError, OutputError, ValidationFailed
 from emodata.lease import LeaseHeld
 
 
@@ -87,13 +87,19 @@ def run(ctx, input_, output, config_file, stages, address, num_cpus, sets, force
         overrides["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
     verbose = bool((ctx.obj or {}).get("verbose"))
     log_file = None
+    cfg = None
     try:
         cfg = load_config(config_file, overrides)
+        _require_output(cfg.output)
         _force_unlock(cfg.output, force_unlock)
         log_file = None if verbose else _run_log(cfg.output)
         result = _run_with_view(cfg, log_file)
     except ConfigError as e:
         raise click.UsageError(f"config: {e}") from None
+    except OutputError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:  # a full disk or a folder turned read-only while writing
+        _explain_os_error(e, "--output", cfg.output if cfg else output, RESUME)
     except LeaseHeld as e:
         _discard_log(log_file, cfg.output)  # a refused run leaves DIR as it found it
         log_file = None
@@ -108,6 +114,30 @@ def run(ctx, input_, output, config_file, stages, address, num_cpus, sets, force
     finally:
         if log_file is not None and log_file.exists():
             click.echo(f"  logs       {log_file}\n")
+
+
+RESUME = "the shards already finished are kept, and the next run resumes after them"
+
+
+def _require_output(output: str | None) -> None:
+    """A file where DIR should be, or a read-only DIR: one line before any work."""
+    import fsspec
+
+    from emodata.writable import require_folder
+
+    if output:
+        fs, root = fsspec.core.url_to_fs(output)
+        require_folder(fs, root, "--output")
+
+
+def _explain_os_error(e: OSError, flag: str, folder: str | None, after: str) -> None:
+    """Raise a one-line error for a write problem under ``folder``; anything else goes on."""
+    from emodata.writable import explain_url
+
+    message = explain_url(e, flag, folder, after, sibling=flag == "--out") if folder else None
+    if message is None:
+        raise e
+    raise click.ClickException(message) from None
 
 
 def _run_log(output: str | None) -> Path | None:
@@ -465,8 +495,10 @@ def export_cmd(
     try:
         result = export(out_dir, release, store=store, reviewed_only=reviewed_only,
                         min_agreement=min_agreement, options=options)  # fmt: skip
-    except (ReviewError, RuntimeError) as e:
+    except (ReviewError, RuntimeError) as e:  # ExportError, OutputError included
         raise click.ClickException(str(e)) from None
+    except OSError as e:  # a full disk or a read-only folder while writing the release
+        _explain_os_error(e, "--out", release, "nothing was released")
     click.echo(json.dumps(result.as_dict(), default=str) if as_json else result.render())
 
 

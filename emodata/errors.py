@@ -76,3 +76,8 @@ class ValidationFailed(RuntimeError):
     def __init__(self, message: str, report_path: str) -> None:
         super().__init__(message)
         self.report_path = report_path
+
+
+class OutputError(RuntimeError):
+    """An output folder that cannot be written (a file in the way, read-only, no space left);
+    the message names the folder and the fix."""

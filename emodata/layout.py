@@ -17,6 +17,7 @@ VALIDATION_JSON = "validation_report.json"
 INGEST_CACHE = f"{STATE}/ingest.parquet"
 LEASE = f"{STATE}/lease.json"
 DROPPED = f"{STATE}/dropped"
+CORRUPT = f"{STATE}/corrupt"
 
 # shard-000012.tar (older runs) or shard-000012-1f0c2a.tar (the writer's run tag)
 _SEQ = re.compile(r"(?:shard|part)-(\d{6})(?:-[0-9a-z]+)?\.(?:tar|parquet)$")

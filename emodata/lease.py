@@ -28,6 +28,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from emodata import layout
+from emodata.fsutil import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +217,8 @@ class Lease:
         while not self._stop.wait(self.every_s):
             try:
                 self.refresh()
+            except OSError as e:  # a full disk: the next beat retries, the writer reports it
+                log.warning("lease heartbeat not written: %s", e)
             except Exception:  # a failed heartbeat must not kill the run; the next one retries
                 log.exception("lease heartbeat failed")
 
@@ -231,10 +234,7 @@ class Lease:
             self.lost = True
             return
         self.holder.heartbeat = time.time()
-        tmp = f"{self.root}/{layout.STATE}/{layout.tmp_name('lease.json')}"
-        with self.fs.open(tmp, "wb") as f:
-            f.write(_encode(self.holder))
-        self.fs.mv(tmp, self.path)
+        write_atomic(self.fs, self.path, _encode(self.holder))
 
     def release(self) -> None:
         self._stop.set()

@@ -9,6 +9,7 @@ status DIR`` reads it, from any machine that sees DIR) and hands the same state 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections import Counter
@@ -18,7 +19,9 @@ from typing import Any, Protocol
 
 import fsspec
 
-from emodata import layout
+from emodata.fsutil import write_atomic
+
+log = logging.getLogger(__name__)
 
 PROGRESS = "progress.json"
 PHASES = ("ingest", "plan", "process", "validate")
@@ -214,11 +217,8 @@ class Progress:
             if not force and now - self._last < self.every_s:
                 return
             self._last = now
-            head, name = self.path.rsplit("/", 1)
-            tmp = f"{head}/{layout.tmp_name(name)}"
-            with self.fs.open(tmp, "w") as f:
-                f.write(json.dumps(self.snapshot(state), indent=2) + "\n")
-            self.fs.mv(tmp, self.path)
+            text = json.dumps(self.snapshot(state), indent=2) + "\n"
+            write_atomic(self.fs, self.path, text.encode("utf-8"))
 
 
 def read(out_dir: str) -> dict[str, Any] | None:
@@ -227,4 +227,9 @@ def read(out_dir: str) -> dict[str, Any] | None:
     if not fs.exists(path):
         return None
     with fs.open(path, "r") as f:
-        return json.load(f)
+        text = f.read()
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        log.warning("%s is unreadable (%s); the next run rewrites it", path, e)
+        return None

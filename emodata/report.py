@@ -10,7 +10,8 @@ from typing import Any
 
 import fsspec
 
-from emodata import __version__, layout
+from emodata import __version__, corrupt, layout
+from emodata.fsutil import write_atomic
 from emodata.media import ffmpeg_version
 
 _LIBS = ("ray", "pyarrow", "webdataset", "great-expectations", "duckdb", "numpy", "pydantic")
@@ -37,13 +38,15 @@ def write_manifest(
     run: dict[str, Any],
     config: dict[str, Any],
     totals: dict[str, Any],
+    earlier: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Rewrite manifest.json, keeping the history of earlier runs in ``runs``."""
+    """Rewrite manifest.json, keeping the history of earlier runs in ``runs``.
+
+    ``earlier``: the runs to keep when there is no manifest.json (it was unreadable and set
+    aside at the start); one found unreadable now is set aside here, not fatal after the work.
+    """
     path = f"{root}/{layout.MANIFEST}"
-    runs: list[dict[str, Any]] = []
-    if fs.exists(path):
-        with fs.open(path, "r") as f:
-            runs = json.load(f).get("runs", [])
+    runs = corrupt.manifest_runs(fs, root) if fs.exists(path) else list(earlier or [])
     runs = [r for r in runs if r.get("run_id") != run["run_id"]] + [run]
     manifest = {
         "format": "emodata/1",
@@ -59,11 +62,7 @@ def write_manifest(
 
 
 def _atomic_text(fs: fsspec.AbstractFileSystem, path: str, text: str) -> None:
-    head, name = path.rsplit("/", 1)
-    tmp = f"{head}/{layout.tmp_name(name)}"
-    with fs.open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    fs.mv(tmp, path)
+    write_atomic(fs, path, text.encode("utf-8"))
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:

@@ -31,6 +31,7 @@ from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
+from emodata.fsutil import write_atomic
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
@@ -45,6 +46,7 @@ from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
 from emodata.stages.transcribe import TranscribeStage
 from emodata.state import PriorState, scan
+from emodata.writable import require_folder
 from emodata.writer import LedgerBook, ShardWriter
 
 log = logging.getLogger(__name__)
@@ -106,10 +108,7 @@ class IngestCache:
             }
         )
         self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = self.path + ".tmp"
-        with self.fs.open(tmp, "wb") as f:
-            pq.write_table(table, f)
-        self.fs.mv(tmp, self.path)
+        write_atomic(self.fs, self.path, lambda f: pq.write_table(table, f))
 
 
 def _ingest(
@@ -191,7 +190,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
-    fs.makedirs(root, exist_ok=True)
+    require_folder(fs, root, "--output")  # a file in the way, read-only: say so before any work
     acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
     progress = Progress(fs, root, run_id, view=view)
     timings: dict[str, float] = {}
@@ -273,6 +272,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     progress.skipped = skipped
 
     with contextlib.ExitStack() as stack:
+        stack.push(writer.abort_on_error)  # a failed run leaves no half-written shard behind
         llm = None
         if "annotate" in cfg.stages and todo:
             progress.set(activity="starting the annotate backend (a local LLM server takes ~1 min)")
@@ -297,7 +297,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             if progress.phases[phase].started is not None:
                 timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
         clock = time.perf_counter()
-    writer.close()
+        writer.close()
 
     final_failures = []
     if checkpoints is not None:
@@ -321,6 +321,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "shards_written": writer.shards_written,
             "ledger_rows": ledger.new_rows,
             "removed_incomplete": len(prior.removed),
+            "unreadable_set_aside": [src for src, _ in prior.corrupt],
             "skipped_by_extension": dict(found.skipped.most_common()),
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
@@ -328,7 +329,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     }
     progress.start_phase("done")
     progress.flush(force=True, state="failed validation" if final_failures else "finished")
-    manifest = report.write_manifest(fs, root, run_info, config_dump, summary["clips"])
+    manifest = report.write_manifest(
+        fs, root, run_info, config_dump, summary["clips"], earlier=prior.rebuilt_runs
+    )
     report.write_card(fs, root, manifest, summary)
     if final_failures and cfg.validate_.stop_on_batch_failure:
         raise ValidationFailed(
@@ -441,7 +444,10 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
                 log.debug("stage counts unavailable: %s", e)
                 continue
             progress.stage_notes(notes)
-            progress.flush()
+            try:
+                progress.flush()
+            except OSError as e:  # a full disk: the writer meets it too and stops the run
+                log.debug("progress not saved: %s", e)
 
     thread = threading.Thread(target=poll, name="emodata-stage-counts", daemon=True)
     thread.start()

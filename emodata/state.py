@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import fsspec
 import pyarrow.parquet as pq
 
-from emodata import layout, verify
+from emodata import corrupt, layout, verify
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ class PriorState:
     next_seq: int = 0
     removed: list[str] = field(default_factory=list)
     redo_shards: list[str] = field(default_factory=list)  # missing or resized: clips redone
+    corrupt: list[tuple[str, str]] = field(default_factory=list)  # unreadable: (path, moved to)
+    rebuilt_runs: list[dict[str, Any]] | None = None  # manifest.json was unreadable
 
     def source_done(self, source_id: str) -> bool:
         n = self.clip_counts.get(source_id)
@@ -37,7 +40,8 @@ def _ls(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
 
 
 def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
-    """Read finished work and clean up what a killed run left half-written.
+    """Read finished work, clean up what a killed run left half-written and set aside state
+    files that cannot be read (``emodata.corrupt``).
 
     Run only while holding DIR's lease (``emodata.lease``): the cleanup deletes temporary files,
     which would be another writer's work in progress otherwise.
@@ -50,7 +54,9 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
             if p.rsplit("/", 1)[-1].startswith("."):
                 fs.rm(p)
                 state.removed.append(p)
-    state.redo_shards = [p.shard for p in verify.drop_broken(fs, root)]
+    found = corrupt.check(fs, root)
+    state.corrupt, state.rebuilt_runs = found.moved, found.runs
+    state.redo_shards = found.index_shards + [p.shard for p in verify.drop_broken(fs, root)]
     indexed = set()
     for p in _ls(fs, f"{root}/{layout.INDEX}"):
         seq = layout.seq_of(p)

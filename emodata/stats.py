@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
 import duckdb
@@ -12,8 +12,11 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from emodata import layout
+from emodata.corrupt import CorruptState, read_json
 from emodata.schemas import index_schema, ledger_schema, release_columns
 from emodata.verify import shard_sizes
+
+log = logging.getLogger(__name__)
 
 
 def _dataset(
@@ -207,7 +210,10 @@ def skipped_files(out_dir: str) -> list[dict[str, Any]]:
     path = f"{root.rstrip('/')}/{layout.MANIFEST}"
     if not fs.exists(path):
         return []
-    with fs.open(path, "r") as f:
-        runs = json.load(f).get("runs", [])
+    try:
+        runs = read_json(fs, path).get("runs", [])
+    except CorruptState as e:
+        log.warning("%s; the next run sets it aside and rebuilds it", e)
+        return []
     skipped = (runs[-1].get("counts") or {}).get("skipped_by_extension") or {} if runs else {}
     return [{"extension": ext, "files": n} for ext, n in skipped.items()]

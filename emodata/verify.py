@@ -14,9 +14,9 @@ import tarfile
 from dataclasses import dataclass, field
 
 import fsspec
-import pyarrow.parquet as pq
 
 from emodata import layout
+from emodata.corrupt import CorruptState, read_parquet
 
 log = logging.getLogger(__name__)
 
@@ -53,25 +53,37 @@ class Fragment:
 class Problem:
     shard: str
     what: str
-    clips: int
+    clips: int | None  # None: not known (the index fragment cannot be read)
     index_path: str
 
     def line(self) -> str:
-        return f"{self.shard}: {self.what} ({self.clips} clip(s) in {self.index_path})"
+        where = (
+            self.index_path if self.clips is None else f"{self.clips} clip(s) in {self.index_path}"
+        )
+        return f"{self.shard}: {self.what} ({where})"
 
 
 def _ls(fs: fsspec.AbstractFileSystem, path: str) -> list[dict]:
     return fs.ls(path, detail=True) if fs.exists(path) else []
 
 
-def fragments(fs: fsspec.AbstractFileSystem, root: str) -> list[Fragment]:
+def fragments(
+    fs: fsspec.AbstractFileSystem, root: str, unreadable: list[CorruptState] | None = None
+) -> list[Fragment]:
+    """Every index fragment; one that cannot be read raises CorruptState, or is put in
+    ``unreadable`` when a list is given."""
     out = []
     for info in sorted(_ls(fs, f"{root}/{layout.INDEX}"), key=lambda i: i["name"]):
         p = info["name"]
         if layout.seq_of(p) is None or p.rsplit("/", 1)[-1].startswith((".", "_")):
             continue
-        with fs.open(p, "rb") as f:
-            t = pq.read_table(f, columns=["key", "shard", "shard_members"]).to_pydict()
+        try:
+            t = read_parquet(fs, p, ("key", "shard", "shard_members")).to_pydict()
+        except CorruptState as e:
+            if unreadable is None:
+                raise
+            unreadable.append(e)
+            continue
         frag = Fragment(p, layout.shard_of_index(p))
         for key, shard, members in zip(t["key"], t["shard"], t["shard_members"], strict=True):
             frag.keys.append(key)
@@ -158,8 +170,19 @@ def verify(out_dir: str) -> Report:
     root = root.rstrip("/")
     if not fs.isdir(root):
         raise FileNotFoundError(f"{out_dir} does not exist or is not a folder")
-    frags = fragments(fs, root)
-    problems = size_problems(fs, root, frags)
+    unreadable: list[CorruptState] = []
+    frags = fragments(fs, root, unreadable)
+    problems = [
+        Problem(
+            layout.shard_of_index(e.path),
+            f"its index fragment is unreadable ({e.why}); the next run sets it aside and redoes "
+            "its clips",
+            None,
+            e.path,
+        )
+        for e in unreadable
+    ]
+    problems += size_problems(fs, root, frags)
     resized = {p.shard for p in problems}  # missing or cut: one line says it all
     for frag in frags:
         if frag.named - {frag.shard}:
@@ -167,7 +190,7 @@ def verify(out_dir: str) -> Report:
             problems.append(Problem(frag.shard, what, len(frag.keys), frag.index_path))
         if frag.shard not in resized:
             problems += header_problems(fs, root, frag)
-    indexed = {f.shard for f in frags}
+    indexed = {f.shard for f in frags} | {layout.shard_of_index(e.path) for e in unreadable}
     orphans = sorted(s for s in shard_sizes(fs, root) if s not in indexed)
     return Report(len(frags), sum(len(f.keys) for f in frags), problems, orphans)
 
@@ -177,18 +200,27 @@ def drop_broken(fs: fsspec.AbstractFileSystem, root: str) -> list[Problem]:
     their clips. They move to ``_state/dropped/`` (kept for a post-mortem, never read again)."""
     root = root.rstrip("/")
     problems = size_problems(fs, root)
-    if not problems:
-        return []
-    dropped = f"{root}/{layout.DROPPED}"
-    fs.makedirs(dropped, exist_ok=True)
     for p in problems:
         log.warning("%s; its clips will be redone", p.line())
-        moves = [
-            (p.index_path, f"{dropped}/index-{p.index_path.rsplit('/', 1)[-1]}"),
-            (f"{root}/{layout.FAILURES}/{layout.ledger_of_shard(p.shard)}", None),
-            (f"{root}/{layout.SHARDS}/{p.shard}", None),
-        ]
-        for src, dest in moves:
-            if fs.exists(src):
-                fs.mv(src, dest or f"{dropped}/{src.rsplit('/', 1)[-1]}")
+        set_aside_shard(fs, root, p.shard, p.index_path)
     return problems
+
+
+def set_aside_shard(
+    fs: fsspec.AbstractFileSystem, root: str, shard: str, index_path: str | None = None
+) -> None:
+    """Move a shard, its ledger fragment and (when given) its index fragment to
+    ``_state/dropped/``: without its index fragment the shard's clips are redone, and without
+    the ledger fragment written with it they are not ledgered twice."""
+    root = root.rstrip("/")
+    dropped = f"{root}/{layout.DROPPED}"
+    fs.makedirs(dropped, exist_ok=True)
+    moves = [
+        (f"{root}/{layout.FAILURES}/{layout.ledger_of_shard(shard)}", None),
+        (f"{root}/{layout.SHARDS}/{shard}", None),
+    ]
+    if index_path is not None:
+        moves.insert(0, (index_path, f"{dropped}/index-{index_path.rsplit('/', 1)[-1]}"))
+    for src, dest in moves:
+        if fs.exists(src):
+            fs.mv(src, dest or f"{dropped}/{src.rsplit('/', 1)[-1]}")

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from emodata import __version__, layout
 from emodata.discover import split_meta
+from emodata.fsutil import remove_quietly, write_atomic
 from emodata.records import Item
 from emodata.redact import redact
 from emodata.schemas import index_schema, ledger_schema, stage_status_fields
@@ -162,6 +163,25 @@ class ShardWriter:
             self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
             self.seq += 1
 
+    def abort(self) -> None:
+        """Drop the shard being written (the run failed): remove its temporary file, so only
+        finished shards stay; the rerun writes the rest."""
+        if self._tar is None:
+            return
+        for close in (self._tar.close, self._fh.close):
+            try:
+                close()
+            except OSError as e:  # a full disk fails the close too; the file goes anyway
+                log.debug("closing the unfinished shard: %s", e)
+        remove_quietly(self.fs, self._tmp)
+        self._tar, self._fh, self._rows, self._bytes = None, None, [], 0
+
+    def abort_on_error(self, kind: type[BaseException] | None, *_: object) -> bool:
+        """``ExitStack.push`` callback: :meth:`abort` when the block raised (never swallows)."""
+        if kind is not None:
+            self.abort()
+        return False
+
     # -- internals ----------------------------------------------------------------------------
     def _members(self, item: Item) -> list[tuple[str, bytes]]:
         blobs = {
@@ -208,12 +228,21 @@ class ShardWriter:
         self._tar.close()  # closes the tar stream; the file is ours to close
         self._fh.close()
         name = layout.shard_name(self.seq, self.tag)
-        self.fs.mv(self._tmp, f"{self.root}/{layout.SHARDS}/{name}")
-        ledger = self.ledger.take()
-        if ledger is not None:
-            self._write_parquet(ledger, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
-        table = pa.Table.from_pylist(self._rows, schema=index_schema())
-        self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
+        shard = f"{self.root}/{layout.SHARDS}/{name}"
+        self.fs.mv(self._tmp, shard)
+        ledger_path = f"{self.root}/{layout.FAILURES}/{layout.ledger_name(self.seq, self.tag)}"
+        try:
+            ledger = self.ledger.take()
+            if ledger is not None:
+                self._write_parquet(ledger, layout.FAILURES, ledger_path.rsplit("/", 1)[-1])
+            table = pa.Table.from_pylist(self._rows, schema=index_schema())
+            self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
+        except BaseException:
+            # no index fragment, no shard: its clips are redone by the next run (a run killed
+            # here leaves the shard, which the next run removes for the same reason)
+            remove_quietly(self.fs, shard)
+            remove_quietly(self.fs, ledger_path)
+            raise
         log.info("wrote %s (%d samples, %.1f MB)", name, len(self._rows), self._bytes / 1e6)
         self.samples_written += len(self._rows)
         self.shards_written.append(name)
@@ -221,7 +250,4 @@ class ShardWriter:
         self.seq += 1
 
     def _write_parquet(self, table: pa.Table, sub: str, name: str) -> None:
-        tmp = f"{self.root}/{sub}/{layout.tmp_name(name)}"
-        with self.fs.open(tmp, "wb") as f:
-            pq.write_table(table, f)
-        self.fs.mv(tmp, f"{self.root}/{sub}/{name}")
+        write_atomic(self.fs, f"{self.root}/{sub}/{name}", lambda f: pq.write_table(table, f))

@@ -11,9 +11,11 @@ folder and renamed into place at the end: a failed export leaves no half-written
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,18 +24,23 @@ from typing import Any
 
 import fsspec
 
-from emodata import layout, report, stats
+from emodata import layout, report, stats, verify
+from emodata.corrupt import CorruptState, read_json
 from emodata.discover import KNOWN_META
 from emodata.exports import answers, card, hub, plan
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
 from emodata.exports.labels import LabelError
 from emodata.exports.plan import ReleaseOptions
 from emodata.exports.webdataset import ReleaseWriter
+from emodata.fsutil import remove_quietly
+from emodata.lease import Lease, LeaseHeld
+from emodata.lease import read as read_lease
 from emodata.records import Item
 from emodata.review.agreement import agreement_report
 from emodata.review.decisions import Resolution
 from emodata.review.media import members_of, shard_url
 from emodata.review.store import ReviewStore, store_path
+from emodata.writable import file_in_the_way, not_a_folder, require_folder
 from emodata.writer import LedgerBook
 
 log = logging.getLogger(__name__)
@@ -153,22 +160,28 @@ def export(
     min_agreement: float | None = None,
     options: ReleaseOptions | None = None,
 ) -> ExportResult:
-    """Write ``release`` from the run in ``out_dir`` and the decisions in its review store."""
+    """Write ``release`` from the run in ``out_dir`` and the decisions in its review store.
+
+    The release is built in a hidden work folder next to it (``.NAME.tmp/release``) and renamed
+    into place at the end; the work folder holds a lease (``emodata.lease``), so a second export
+    to the same place stops and names the first, and a failed export leaves nothing visible.
+    """
     options = options or ReleaseOptions()
     if min_agreement is not None and not 0.0 <= min_agreement <= 1.0:
         raise ExportError("--min-agreement must be in [0, 1]")
     fs, root = fsspec.core.url_to_fs(out_dir)
+    root = root.rstrip("/")
     rfs, rroot = fsspec.core.url_to_fs(release)
     rroot = rroot.rstrip("/")
-    if rfs.exists(rroot) and rfs.ls(rroot):
-        raise ExportError(f"{release} exists and is not empty: choose a new release folder")
+    _check_destination(rfs, rroot, release)
     spath = store_path(out_dir, store)
     if not spath.exists():
         raise ExportError(f"no review store at {spath}: nothing has been reviewed yet")
+    _check_shards(fs, root, out_dir)
     decisions = plan.grouped(ReviewStore(spath))
     if not stats.summary(out_dir)["clips"]["clips"]:
         raise ExportError(f"{out_dir} has no index rows")
-    manifest = _read_manifest(fs, root.rstrip("/"))
+    manifest = _read_manifest(fs, root, out_dir)
     try:
         chosen = plan.build(
             out_dir, decisions, options, reviewed_only=reviewed_only, min_agreement=min_agreement
@@ -176,11 +189,83 @@ def export(
     except (LabelError, plan.WhereError) as e:
         raise ExportError(str(e)) from None
     head, name = rroot.rsplit("/", 1) if "/" in rroot else (".", rroot)
-    tmp_root = f"{head}/{layout.tmp_name(name)}"
-    if rfs.exists(tmp_root):
-        rfs.rm(tmp_root, recursive=True)
-    now = datetime.now(UTC).isoformat()
-    run_id = f"release-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    work = f"{head}/{layout.tmp_name(name)}"
+    require_folder(rfs, head, "the folder of --out")  # read-only, a file in the way
+    now = datetime.now(UTC)
+    run_id = f"release-{now:%Y%m%dT%H%M%SZ}"
+    try:
+        held = Lease(rfs, work, f"{run_id}-{secrets.token_hex(3)}").acquire()
+    except LeaseHeld:
+        holder = read_lease(rfs, work)
+        who = holder.describe() if holder is not None else "another export"
+        raise ExportError(
+            f"{release} is being written by {who}: wait for it to end, or export to another --out"
+        ) from None
+    tmp_root = f"{work}/release"
+    try:
+        _check_destination(rfs, rroot, release)  # again, now that no other export can finish
+        if rfs.exists(tmp_root):  # what a dead export left: its lease was stale
+            rfs.rm(tmp_root, recursive=True)
+        result = _build(out_dir, release, rfs, tmp_root, rroot, manifest, chosen, decisions,
+                        options, now=now.isoformat(), run_id=run_id, reviewed_only=reviewed_only,
+                        min_agreement=min_agreement)  # fmt: skip
+    except BaseException:
+        remove_quietly(rfs, tmp_root, recursive=True)  # nothing half-written stays behind
+        raise
+    finally:
+        held.release()
+        _remove_work(rfs, work)
+    log.info("export: %s", dict(result.counts))
+    return result
+
+
+def _check_destination(fs: fsspec.AbstractFileSystem, root: str, release: str) -> None:
+    in_the_way = file_in_the_way(fs, root)
+    if in_the_way is not None:
+        raise ExportError(not_a_folder("--out", release, in_the_way))
+    if fs.exists(root) and fs.ls(root):
+        raise ExportError(f"{release} exists and is not empty: choose a new release folder")
+
+
+def _check_shards(fs: fsspec.AbstractFileSystem, root: str, out_dir: str) -> None:
+    """Refuse a release that would silently lack samples: every shard the index names must be
+    there with the size it was written with (one listing), every index fragment readable."""
+    unreadable: list[CorruptState] = []
+    problems = verify.size_problems(fs, root, verify.fragments(fs, root, unreadable))
+    lines = [f"{e.path} is unreadable ({e.why})" for e in unreadable]
+    lines += [p.line() for p in problems]
+    if lines:
+        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+        raise ExportError(_damaged(out_dir, "; ".join(lines[:3]) + more))
+
+
+def _remove_work(fs: fsspec.AbstractFileSystem, work: str) -> None:
+    """Remove the (now empty) work folder; one that another export has taken stays."""
+    for folder in (f"{work}/{layout.STATE}", work):
+        try:
+            fs.rmdir(folder)
+        except OSError as e:  # not empty: another export's lease is in it
+            log.debug("%s stays: %s", folder, e)
+            return
+
+
+def _build(
+    out_dir: str,
+    release: str,
+    rfs: fsspec.AbstractFileSystem,
+    tmp_root: str,
+    rroot: str,
+    manifest: dict[str, Any],
+    chosen: plan.Plan,
+    decisions: dict[str, Any],
+    options: ReleaseOptions,
+    *,
+    now: str,
+    run_id: str,
+    reviewed_only: bool,
+    min_agreement: float | None,
+) -> ExportResult:
+    """Write the release into ``tmp_root``, then rename it to ``rroot``."""
     writers = {  # one per split: the split names the shards (shard-000000-train.tar)
         s: _shard_writer(rfs, tmp_root, manifest, run_id if s is None else f"{run_id}-{s}")
         for s in chosen.split_names
@@ -195,10 +280,10 @@ def export(
         if not rows:
             continue
         sfs, shard_path = shard_url(out_dir, shard)
-        with sfs.open(shard_path, "rb") as fh:
+        with _source_shard(sfs, shard_path, out_dir) as fh:
             for row in rows:
                 entry = chosen.entries[row["key"]]
-                item, doc = _release_item(fh, row, entry, now)
+                item, doc = _release_item(fh, row, entry, now, out_dir)
                 if media is not None:
                     media.add(item.key, item.blobs)
                 label = entry.export_label if options.labels else row.get("emotion_label")
@@ -232,7 +317,6 @@ def export(
     sections += card.formats_section(result.formats, split_names)
     configs = hub.configs(split_names, {name: f.paths for name, f in formats.items()})
     _finish(rfs, tmp_root, rroot, manifest, result, now, sections, configs)
-    log.info("export: %s", dict(result.counts))
     return result
 
 
@@ -261,8 +345,26 @@ def _taxonomy(manifest: dict[str, Any]) -> list[str]:
     return list(annotate.get("taxonomy") or DEFAULT_TAXONOMY)
 
 
+@contextlib.contextmanager
+def _source_shard(fs: fsspec.AbstractFileSystem, path: str, out_dir: str) -> Iterator[Any]:
+    """The run's shard, open for reading; gone since the check: the same advice."""
+    try:
+        fh = fs.open(path, "rb")
+    except FileNotFoundError:
+        raise ExportError(_damaged(out_dir, f"{path} is missing")) from None
+    with fh:
+        yield fh
+
+
+def _damaged(out_dir: str, what: str) -> str:
+    return (
+        f"{out_dir} is damaged: {what}. The release would lack samples: run `emodata verify "
+        f"{out_dir}`, rerun `emodata run` into it to redo them, then export again"
+    )
+
+
 def _release_item(
-    fh: Any, row: dict[str, Any], entry: plan.Entry, now: str
+    fh: Any, row: dict[str, Any], entry: plan.Entry, now: str, out_dir: str
 ) -> tuple[Item, dict[str, Any]]:
     """The sample's item for the shard writer, and its JSON with the review applied and its
     release columns set (the JSON mirrors the index row)."""
@@ -274,9 +376,13 @@ def _release_item(
         fh.seek(offset)
         data = fh.read(size)
         if len(data) != size:
-            raise OSError(f"{row['shard']}: short read of {name}")
+            raise ExportError(_damaged(out_dir, f"{row['shard']} is cut short at {name}"))
         if name == f"{key}.json":
-            doc = json.loads(data)
+            try:
+                doc = json.loads(data)
+            except ValueError as e:
+                what = f"{row['shard']}: {name} is not JSON ({e})"
+                raise ExportError(_damaged(out_dir, what)) from None
         else:
             blobs[name.removeprefix(f"{key}.")] = data
     original = apply_edits(doc, row, res.edits) if res.edits else {}
@@ -300,12 +406,17 @@ def _release_item(
     return Item(key, rec, blobs), doc
 
 
-def _read_manifest(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, Any]:
+def _read_manifest(fs: fsspec.AbstractFileSystem, root: str, out_dir: str) -> dict[str, Any]:
     path = f"{root}/{layout.MANIFEST}"
     if not fs.exists(path):
         raise ExportError(f"{path} is missing: is this a run's output folder?")
-    with fs.open(path, "r") as f:
-        return json.load(f)
+    try:
+        return read_json(fs, path)
+    except CorruptState as e:
+        raise ExportError(
+            f"{path} is unreadable ({e.why}): rerun `emodata run` into {out_dir} (it sets the "
+            "file aside and writes a new one), then export again"
+        ) from None
 
 
 def _finish(

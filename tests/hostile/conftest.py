@@ -38,3 +38,34 @@ def clips(tmp_path):
         return make_clips(tmp_path / name, n, first_freq=first_freq)
 
     return make
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """Factory: a real tmpfs of ``size`` (e.g. "200k") mounted under tmp_path, read-only if
+    asked; unmounted after the test. Skips where mounting is not permitted (not root)."""
+    mounted: list[Path] = []
+
+    def mount(name: str, size: str, read_only: bool = False) -> Path:
+        point = tmp_path / name
+        point.mkdir()
+        opts = f"size={size}" + (",ro" if read_only else "")
+        res = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if res.returncode != 0:
+            pytest.skip(f"mounting a tmpfs is not permitted here: {res.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def remount(point: Path, size: str) -> None:
+    """Grow (or shrink) a tmpfs made by ``small_disk``."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(point)], check=True)
