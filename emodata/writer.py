@@ -173,6 +173,11 @@ class ShardWriter:
                 close()
             except OSError as e:  # a full disk fails the close too; the file goes anyway
                 log.debug("closing the unfinished shard: %s", e)
+        # tarfile's write stream retries a failed close when it is collected, into the file
+        # closed above: mark it closed
+        stream = getattr(self._tar.tarstream, "fileobj", None)
+        if stream is not None and hasattr(stream, "closed"):
+            stream.closed = True
         remove_quietly(self.fs, self._tmp)
         self._tar, self._fh, self._rows, self._bytes = None, None, [], 0
 

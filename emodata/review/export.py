@@ -275,27 +275,30 @@ def _build(
     space = options.labels.labels if options.labels else _taxonomy(manifest)
     result = ExportResult(release)
     result.counts.update(chosen.counts)
-    for shard, shard_rows in _shard_rows(out_dir):
-        rows = [r for r in shard_rows if r["key"] in chosen.entries]
-        if not rows:
-            continue
-        sfs, shard_path = shard_url(out_dir, shard)
-        with _source_shard(sfs, shard_path, out_dir) as fh:
-            for row in rows:
-                entry = chosen.entries[row["key"]]
-                item, doc = _release_item(fh, row, entry, now, out_dir)
-                if media is not None:
-                    media.add(item.key, item.blobs)
-                label = entry.export_label if options.labels else row.get("emotion_label")
-                rendered = answers.render(doc, row, label, space)
-                writers[entry.split].rows_by_key[item.key] = row
-                writers[entry.split].add(item)
-                for fmt in formats.values():
-                    fmt.add(rendered, entry.split)
-                result.counts["exported"] += 1
-                result.counts[entry.res.status] += 1
-    for writer in writers.values():
-        writer.close()
+    with contextlib.ExitStack() as stack:
+        for writer in writers.values():  # a failed export leaves no open shard behind
+            stack.push(writer.abort_on_error)
+        for shard, shard_rows in _shard_rows(out_dir):
+            rows = [r for r in shard_rows if r["key"] in chosen.entries]
+            if not rows:
+                continue
+            sfs, shard_path = shard_url(out_dir, shard)
+            with _source_shard(sfs, shard_path, out_dir) as fh:
+                for row in rows:
+                    entry = chosen.entries[row["key"]]
+                    item, doc = _release_item(fh, row, entry, now, out_dir)
+                    if media is not None:
+                        media.add(item.key, item.blobs)
+                    label = entry.export_label if options.labels else row.get("emotion_label")
+                    rendered = answers.render(doc, row, label, space)
+                    writers[entry.split].rows_by_key[item.key] = row
+                    writers[entry.split].add(item)
+                    for fmt in formats.values():
+                        fmt.add(rendered, entry.split)
+                    result.counts["exported"] += 1
+                    result.counts[entry.res.status] += 1
+        for writer in writers.values():
+            writer.close()
     result.formats = {name: fmt.close() for name, fmt in formats.items()}
     if media is not None:
         result.formats["media"] = dict(media.counts)

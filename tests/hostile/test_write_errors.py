@@ -171,7 +171,8 @@ def test_a_full_disk_leaves_nothing_half_written(tmp_path, monkeypatch, when):
     w.add(_item(0, 3000))  # shard 0 is open
     if when == "writing a shard":
         w.add(_item(1, 3000))  # shard 0 done, shard 1 open
-        w._tar.fileobj = _FullDisk(w._tar.fileobj, 0)  # shard 1's next bytes do not fit
+        stream = w._tar.tarstream.fileobj  # tarfile's write stream over the shard's file
+        stream.fileobj = _FullDisk(stream.fileobj, 0)  # shard 1's next bytes do not fit
     else:
         real_open = fs.open
         monkeypatch.setattr(fs, "open", lambda p, mode="rb": _FullDisk(real_open(p, mode), 0))
