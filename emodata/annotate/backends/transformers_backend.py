@@ -60,7 +60,7 @@ def _with_images(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
                 try:
                     image = Image.open(io.BytesIO(base64.b64decode(data, validate=True)))
                     image.load()
-                except (binascii.Error, OSError) as e:
+                except (binascii.Error, OSError, Image.DecompressionBombError) as e:
                     raise ValueError(f"image part does not decode: {e}") from e
                 images.append(image.convert("RGB"))
                 parts.append({"type": "image"})
