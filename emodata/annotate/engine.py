@@ -345,7 +345,8 @@ class Annotator:
         if body.startswith("```"):
             body = body.strip("`").removeprefix("json").strip()
         try:
-            value = json.loads(body)
+            # a raw newline or tab inside a string is the model's slip, not a wrong answer
+            value = json.loads(body, strict=False)
         except ValueError as e:
             return f"not JSON ({e.msg} at char {e.pos})"
         value = clamp(value, call.schema)
@@ -374,6 +375,8 @@ class Annotator:
         u["prompt_tokens"] += resp.prompt_tokens
         u["completion_tokens"] += resp.completion_tokens
         u["latency_s"] += resp.latency_s
+        if resp.image_tokens:
+            u["image_tokens"] = u.get("image_tokens", 0) + resp.image_tokens
         call.spent["prompt_tokens"] += resp.prompt_tokens
         call.spent["completion_tokens"] += resp.completion_tokens
         call.spent["latency_s"] += resp.latency_s

@@ -84,6 +84,8 @@ def prepare(cfg: AnnotateConfig, output: str) -> Iterator[AnnotateSession]:
                                 Path(resolved), b.concurrency, min(b.max_model_len, 3072), b.dtype
                             ),
                             threads=b.threads,
+                            # the perceiver's frames and the main face crop
+                            images_per_prompt=cfg.frames_per_clip + 1 if b.vision else 0,
                         )
                     )
                 except VLLMError as e:

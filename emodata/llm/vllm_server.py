@@ -12,8 +12,9 @@ by ``VLLM_CPU_KVCACHE_SPACE`` (sized by default from the model's config for the 
 be in flight: a cache too small for them makes vLLM preempt and recompute whole prompts), and
 ``HF_HUB_OFFLINE=1`` since models come from local folders. vLLM's CPU build keeps one core per
 engine for its scheduler; on a machine of a few cores that halves the compute, so by default the
-engine computes on every core (``threads``). The server runs in its own process group, so stopping
-it also ends the engine's worker processes.
+engine computes on every core (``threads``). A vision-language model is served with
+``--limit-mm-per-prompt`` set to the images a request carries (``images_per_prompt``). The
+server runs in its own process group, so stopping it also ends the engine's worker processes.
 
     with VLLMServer(resolve("smollm2-135m-instruct"), served_model_name="smollm2") as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="none")
@@ -116,6 +117,7 @@ class VLLMServer:
         log_path: Path | str | None = None,
         extra_args: Sequence[str] = (),
         venv: Path | str | None = None,
+        images_per_prompt: int = 0,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.served_model_name = served_model_name or self.model_dir.name
@@ -130,6 +132,8 @@ class VLLMServer:
         self.log_path = Path(log_path) if log_path else None
         self.extra_args = list(extra_args)
         self.venv = Path(venv) if venv else None
+        #: a vision-language model: images one request may carry (0: text only)
+        self.images_per_prompt = images_per_prompt
         self.ready_s: float | None = None
         self.pid: int | None = None  # of the last server started (its process group's id too)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -174,8 +178,37 @@ class VLLMServer:
             # budget on the whitespace the grammar allows
             "--structured-outputs-config",
             '{"backend": "xgrammar", "disable_any_whitespace": true}',
+            *self._multimodal_args(),
             *self.extra_args,
         ]
+
+    def _multimodal_args(self) -> list[str]:
+        """A VLM: as many images per request as asked, no video; a text model: nothing."""
+        if not self.images_per_prompt:
+            return []
+        limits = {"image": self.images_per_prompt, "video": 0}
+        return ["--limit-mm-per-prompt", json.dumps(limits)]
+
+    def _check_vision_env(self) -> None:
+        """transformers 5's image processors, which vLLM's VLMs use, import torchvision; the vLLM
+        CPU environment leaves it out (the CUDA build on PyPI breaks a CPU torch)."""
+        python = str((self.venv or vllm_venv()) / "bin" / "python")
+        probe = subprocess.run(
+            [python, "-c", "import torchvision.transforms.v2"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+            raise VLLMError(
+                f"serving the vision-language model {self.model_dir} needs torchvision in the "
+                f"vLLM environment ({python}), which cannot import it ({last}): install the CPU "
+                "build matching its torch, e.g. `uv pip install --python "
+                f"{python} torchvision==0.28.0+cpu --index-url "
+                "https://download.pytorch.org/whl/cpu` (or serve the model on a GPU node)"
+            )
 
     def _thread_env(self) -> dict[str, str]:
         cores = sorted(os.sched_getaffinity(0))
@@ -195,6 +228,8 @@ class VLLMServer:
                 f"{self.model_dir} is not a Hugging Face model folder (no config.json); "
                 "`emodata models pull smollm2-135m-instruct` makes one"
             )
+        if self.images_per_prompt:
+            self._check_vision_env()
         if self.port is None:
             self.port = free_port(self.host)
         if self.log_path is None:

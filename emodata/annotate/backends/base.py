@@ -25,6 +25,7 @@ class Response:
     completion_tokens: int = 0
     latency_s: float = 0.0
     attempts: int = 1  # transport attempts, retries included
+    image_tokens: int = 0  # of prompt_tokens, those the images became (where the backend knows)
     error: str | None = None  # set when no text came back after every retry
     meta: dict[str, Any] = field(default_factory=dict)
 
