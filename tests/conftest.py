@@ -110,3 +110,19 @@ def ffmpeg_clip(tmp_path):
 def pytest_configure(config):
     if shutil.which("ffmpeg") is None:
         raise pytest.UsageError("ffmpeg is not installed: run `make test`, which sets it up")
+
+
+def _has_cuda_gpu() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    return subprocess.run(["nvidia-smi", "-L"], capture_output=True, check=False).returncode == 0
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` run where a CUDA GPU is; elsewhere (CI) they are reported skipped."""
+    if not any("gpu" in item.keywords for item in items) or _has_cuda_gpu():
+        return
+    skip = pytest.mark.skip(reason="marked gpu: needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

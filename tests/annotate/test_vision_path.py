@@ -91,7 +91,10 @@ def _request(clip: Clip, images: list[bytes]) -> Request:
     return Request("r", [{"role": "user", "content": message["content"]}], max_tokens=4)
 
 
+# vLLM needs torchvision for every vision model; its CUDA wheels bring it, but the CPU build
+# in .venv-vllm has none (its CPU wheel is only on PyTorch's own index): a GPU machine runs this
 @pytest.mark.slow
+@pytest.mark.gpu
 def test_vllm_server_sees_the_frames_and_the_face_crop(vlm, clip, tmp_path):
     # as a run does it: no base_url, so the session starts a local vLLM server for the model,
     # sized for frames_per_clip frames and the face crop per request
