@@ -162,6 +162,11 @@ def _fragments(fs: fsspec.AbstractFileSystem, root: str, sub: str) -> list[str]:
     ]
 
 
+def reason(e: Exception) -> str:
+    """A reader's error in a few words, for a warning that names the file."""
+    return _short(e)
+
+
 def _short(e: Exception) -> str:
     """The gist of a reader's error: Arrow's ``Could not open Parquet input source '<Buffer>':
     Parquet magic bytes not found in footer. Either ...`` -> ``Parquet magic bytes not found in

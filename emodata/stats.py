@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from emodata import layout
 from emodata.corrupt import CorruptState, read_json
+from emodata.corrupt import reason as corrupt_reason
 from emodata.schemas import index_schema, ledger_schema, release_columns
 from emodata.verify import shard_sizes
 
@@ -29,7 +30,28 @@ def _dataset(
     ]
     if shards is not None:  # index fragments count only while their shard is there
         files = [p for p in files if layout.shard_of_index(p) in shards]
-    return pads.dataset(sorted(files), schema=schema, filesystem=fs, format="parquet")
+    return pads.dataset(_readable(fs, sorted(files)), schema=schema, filesystem=fs,
+                        format="parquet")  # fmt: skip
+
+
+def _readable(fs: fsspec.AbstractFileSystem, files: list[str]) -> list[str]:
+    """``files`` whose Parquet footer reads; the others are named in a warning and not
+    counted (the next ``emodata run`` sets them aside and redoes what they held)."""
+    out = []
+    for path in files:
+        try:
+            with fs.open(path, "rb") as f:
+                pq.read_metadata(f)
+        except (pa.ArrowException, OSError) as e:
+            if isinstance(e, FileNotFoundError):  # removed since the listing: nothing to count
+                continue
+            log.warning(
+                "%s is unreadable (%s): not counted; the next `emodata run` into this folder "
+                "sets it aside and redoes its clips", path, corrupt_reason(e),
+            )  # fmt: skip
+            continue
+        out.append(path)
+    return out
 
 
 def _index_schema(fs: fsspec.AbstractFileSystem, path: str) -> pa.Schema:

@@ -54,6 +54,22 @@ def test_a_truncated_index_fragment_is_set_aside_and_its_shard_redone(tmp_path, 
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [names[0], names[2]]
 
 
+def test_stats_and_status_count_past_an_unreadable_index_fragment(tmp_path, caplog):
+    from emodata import stats
+
+    names = _three_shards(tmp_path)
+    frag = tmp_path / "index" / names[1].replace(".tar", ".parquet")
+    _truncate(frag)
+    with caplog.at_level(logging.WARNING):
+        assert stats.summary(str(tmp_path))["clips"]["clips"] == 2
+    assert f"{frag} is unreadable (Parquet magic bytes not found in footer)" in caplog.text
+    assert "the next `emodata run` into this folder sets it aside" in caplog.text
+    res = run_cli("status", str(tmp_path))
+    assert "2 clips" in res.stdout and "Traceback" not in res.stderr
+    assert run_cli("stats", str(tmp_path)).returncode == 0
+    assert frag.exists()  # reading never moves state; a run does
+
+
 def test_verify_names_an_unreadable_index_fragment(tmp_path):
     names = _three_shards(tmp_path)
     frag = tmp_path / "index" / names[0].replace(".tar", ".parquet")
