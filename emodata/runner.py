@@ -30,6 +30,7 @@ from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
+from emodata.fsutil import storable_text
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
@@ -69,7 +70,8 @@ def _fingerprint(fs: fsspec.AbstractFileSystem, path: str) -> str:
 
 
 class IngestCache:
-    """Ingest results by (path, size, mtime): a rerun does not hash and probe again."""
+    """Ingest results by (path, size, mtime): a rerun does not hash and probe again. Paths are
+    stored as ``storable_text`` (a name that is not UTF-8 with its bytes escaped)."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
         self.fs, self.path = fs, f"{root}/{layout.INGEST_CACHE}"
@@ -82,7 +84,7 @@ class IngestCache:
             }
 
     def get(self, path: str, fp: str) -> Item | None:
-        hit = self.rows.get(path)
+        hit = self.rows.get(storable_text(path))
         if hit is None or hit[0] != fp:
             return None
         return Item(path, json.loads(hit[1]))
@@ -90,7 +92,7 @@ class IngestCache:
     def put(self, item: Item, fp: str) -> None:
         err = item.error
         if err is None or err["kind"] == "filtered":  # failures are retried, decisions kept
-            self.rows[item.key] = (fp, json.dumps(item.record, sort_keys=True))
+            self.rows[storable_text(item.key)] = (fp, json.dumps(item.record, sort_keys=True))
 
     def save(self) -> None:
         paths = sorted(self.rows)
