@@ -26,6 +26,8 @@ class Reason(StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     DUPLICATE = "duplicate"
+    DUPLICATE_MANIFEST_ROW = "duplicate_manifest_row"  # a manifest row naming an input again
+    NO_PATH = "no_path"  # a manifest row with an empty path
     SCENE_TOO_SHORT = "scene_too_short"
     FFMPEG_ERROR = "ffmpeg_error"
     IO_ERROR = "io_error"
@@ -47,6 +49,8 @@ FILTER_REASONS = frozenset(
         Reason.TOO_SHORT,
         Reason.TOO_LONG,
         Reason.DUPLICATE,
+        Reason.DUPLICATE_MANIFEST_ROW,
+        Reason.NO_PATH,
         Reason.SCENE_TOO_SHORT,
         Reason.EXPECTATION_FAILED,
     }
@@ -68,6 +72,11 @@ class ItemError(Exception):
 
 class ConfigError(ValueError):
     """A bad config file or flag; the message names the field."""
+
+
+class InputError(ConfigError):
+    """Inputs that cannot be read at all (an empty or broken manifest): the run does not start,
+    and the message names the file, the line or row when known, and the fix."""
 
 
 class ValidationFailed(RuntimeError):

@@ -13,6 +13,7 @@ import os
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from emodata import layout, manifest_labels, ray_adapter, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
-from emodata.discover import SourceRef, scan_inputs
+from emodata.discover import SkippedRow, SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.fsutil import storable_text
 from emodata.lease import acquire as acquire_lease
@@ -189,15 +190,16 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
-    fs.makedirs(root, exist_ok=True)
-    acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
-    progress = Progress(fs, root, run_id, view=view)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
+    # inputs first: a manifest that cannot be read stops the run before DIR is touched
     found = scan_inputs(cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions)
     refs = found.refs
     if cfg.ingest.label_map:
         refs = manifest_labels.apply(refs, cfg.ingest.label_map, cfg.annotate.taxonomy)
+    fs.makedirs(root, exist_ok=True)
+    acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
+    progress = Progress(fs, root, run_id, view=view)
     progress.inputs = len(refs)
     if "transcribe" in cfg.stages:
         _check_asr(cfg)
@@ -210,6 +212,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     config_dump = cfg.dump()
     clock = _lap(timings, "discover and checks", clock)
     ledger = LedgerBook(prior.ledger, run_id)
+    for skipped_row in found.skipped_rows:
+        ledger.add(_row_item(cfg.input, skipped_row))
     writer = ShardWriter(
         fs,
         root,
@@ -311,6 +315,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "ledger_rows": ledger.new_rows,
             "removed_incomplete": len(prior.removed),
             "skipped_by_extension": dict(found.skipped.most_common()),
+            "manifest_rows": found.manifest_rows,
+            "manifest_rows_skipped": dict(Counter(r.reason for r in found.skipped_rows)),
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
         "timings": timings,
@@ -325,6 +331,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             f"{root}/{layout.VALIDATION_REPORT}",
         )
     return RunResult(cfg.output, run_info, summary)
+
+
+def _row_item(manifest: str, row: SkippedRow) -> Item:
+    """A manifest row that is not an input of its own, as a ledger entry keyed by its row."""
+    item = Item(f"manifest-row-{row.row}", {"path": row.path or manifest, "meta": row.meta})
+    return item.fail("ingest", Reason(row.reason), row.message)
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:
