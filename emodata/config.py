@@ -103,6 +103,8 @@ class IngestConfig(_Section):
         description="The manifest's label column in another taxonomy: a map into "
         "annotate.taxonomy (merr9, meld, cremad or a JSON file; see emodata.manifest_labels).",
     )
+    #: seconds a remote input (https://, s3://) may stay silent while connecting or sending
+    remote_timeout_s: float = Field(30, gt=0)
     #: a run with at most this many inputs (on a local Ray) hashes, probes and plans scene cuts
     #: on the driver while Ray starts: a small run's fixed cost. 0: always on Ray.
     local_max_inputs: int = Field(64, ge=0)

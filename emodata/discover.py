@@ -30,6 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from emodata.errors import ConfigError, InputError
+from emodata.remote import DEFAULT_TIMEOUT_S, url_to_fs
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,8 @@ def _is_url(path: str) -> bool:
     return "://" in path
 
 
-def _fs(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, root = fsspec.core.url_to_fs(path)
-    return fs, root
+def _fs(path: str, timeout_s: float) -> tuple[fsspec.AbstractFileSystem, str]:
+    return url_to_fs(path, timeout_s)
 
 
 def _unstrip(fs: fsspec.AbstractFileSystem, original: str, p: str) -> str:
@@ -86,24 +86,42 @@ def discover(spec: str, extensions: list[str], audio_extensions: list[str] = ())
     return scan_inputs(spec, extensions, audio_extensions).refs
 
 
-def scan_inputs(spec: str, extensions: list[str], audio_extensions: list[str] = ()) -> Discovery:
+def scan_inputs(
+    spec: str,
+    extensions: list[str],
+    audio_extensions: list[str] = (),
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Discovery:
     """Resolve ``spec`` to its sources. In a folder, files with a video extension are inputs;
     audio-only media extensions are inputs too (ingest ledgers them as ``audio_only``); every
-    other file is counted in ``skipped`` by extension."""
+    other file is counted in ``skipped`` by extension. A remote listing or manifest that stays
+    silent for ``timeout_s`` is an ``InputError``."""
+    try:
+        return _scan(spec, extensions, audio_extensions, timeout_s)
+    except TimeoutError:
+        raise InputError(
+            f"{spec}: no answer within {timeout_s:g}s (ingest.remote_timeout_s): check the "
+            "address, or raise the timeout"
+        ) from None
+
+
+def _scan(
+    spec: str, extensions: list[str], audio_extensions: list[str], timeout_s: float
+) -> Discovery:
     exts = tuple(e.lower() for e in (*extensions, *audio_extensions))
     is_manifest = spec.lower().endswith(MANIFEST_SUFFIXES)
     skipped: Counter[str] = Counter()
     manifest_rows, skipped_rows = 0, []
     if is_manifest:
-        refs, skipped_rows = read_manifest(spec)
+        refs, skipped_rows = read_manifest(spec, timeout_s)
         manifest_rows = len(refs) + len(skipped_rows)
         refs, skipped_rows = _first_rows(refs, skipped_rows)
     elif any(ch in spec for ch in "*?["):
-        refs = _glob(spec)
+        refs = _glob(spec, timeout_s)
         if not refs:
             raise ConfigError(f"input: {spec} matches no file")
     else:
-        fs, root = _fs(spec)
+        fs, root = _fs(spec, timeout_s)
         if not fs.exists(root):
             raise ConfigError(f"input: {spec} does not exist")
         if fs.isdir(root):
@@ -157,9 +175,9 @@ def _first_rows(
     return out, sorted(skipped, key=lambda r: r.row)
 
 
-def _glob(spec: str) -> list[SourceRef]:
+def _glob(spec: str, timeout_s: float) -> list[SourceRef]:
     if _is_url(spec):
-        fs, pattern = _fs(spec)
+        fs, pattern = _fs(spec, timeout_s)
         return [SourceRef(fs.unstrip_protocol(p)) for p in fs.glob(pattern) if not fs.isdir(p)]
     return [SourceRef(p) for p in globlib.glob(spec, recursive=True) if not _isdir(p)]
 
@@ -168,9 +186,11 @@ def _isdir(p: str) -> bool:
     return fsspec.filesystem("file").isdir(p)
 
 
-def read_manifest(spec: str) -> tuple[list[SourceRef], list[SkippedRow]]:
+def read_manifest(
+    spec: str, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> tuple[list[SourceRef], list[SkippedRow]]:
     """The rows of a manifest as inputs (in file order), plus its rows without a path."""
-    fs, path = _fs(spec)
+    fs, path = _fs(spec, timeout_s)
     if not fs.exists(path):
         raise ConfigError(f"input: manifest {spec} does not exist")
     with fs.open(path, "rb") as f:

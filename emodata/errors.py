@@ -31,6 +31,7 @@ class Reason(StrEnum):
     SCENE_TOO_SHORT = "scene_too_short"
     FFMPEG_ERROR = "ffmpeg_error"
     IO_ERROR = "io_error"
+    REMOTE_TIMEOUT = "remote_timeout"  # a remote input gave no byte within ingest.remote_timeout_s
     EXPECTATION_FAILED = "expectation_failed"
     LLM_ERROR = "llm_error"  # the model endpoint failed after every retry
     LLM_INVALID_OUTPUT = "llm_invalid_output"  # output broke its schema after every repair

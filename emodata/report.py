@@ -179,8 +179,8 @@ def render_summary(root: str, summary: dict[str, Any], run: dict[str, Any]) -> s
         f"  dataset    {c['clips']} clips from {c['sources']} sources, "
         f"{c['clip_seconds'] / 60:.1f} min, {c['shards']} shards, {c['bytes'] / 1e6:.1f} MB",
     ]
-    if n.get("manifest_rows"):
-        rows_skipped = n.get("manifest_rows_skipped") or {}
+    rows_skipped = n.get("manifest_rows_skipped") or {}
+    if rows_skipped:
         lines.append(
             f"  manifest   {n['manifest_rows']} rows: {n['inputs']} inputs"
             + "".join(f", {k} {r} (ledgered)" for r, k in rows_skipped.items())

@@ -31,13 +31,14 @@ from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SkippedRow, SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
-from emodata.fsutil import storable_text
+from emodata.fsutil import is_url, storable_text
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
 from emodata.models import model_path
 from emodata.progress import Progress, View
 from emodata.records import Item
+from emodata.remote import object_version, timed_out, url_to_fs
 from emodata.stages.annotate import AnnotateStage
 from emodata.stages.base import Resources, Stage
 from emodata.stages.cues import CuesStage
@@ -64,10 +65,9 @@ class RunResult:
 def _fingerprint(fs: fsspec.AbstractFileSystem, path: str) -> str:
     try:
         info = fs.info(path)
-    except (FileNotFoundError, OSError):
-        return "missing"
-    stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or ""
-    return f"{info.get('size')}:{stamp}"
+    except (FileNotFoundError, OSError) as e:
+        return "timeout" if timed_out(e) else "missing"  # ingest then ledgers why
+    return object_version(info) or f"{info.get('size')}:"
 
 
 class IngestCache:
@@ -120,10 +120,16 @@ def _ingest(
     progress: Progress,
     local: bool = False,
 ) -> list[Item]:
-    items, todo, fps = [], [], {}
+    items, todo = [], []
+    timeout = cfg.ingest.remote_timeout_s
     for ref in refs:
-        fs, p = in_fs.setdefault(ref.path, fsspec.core.url_to_fs(ref.path))
-        fp = fps[ref.path] = _fingerprint(fs, p)
+        in_fs.setdefault(ref.path, url_to_fs(ref.path, timeout))
+    # remote stat calls wait on the network: side by side, each bounded by the timeout
+    with ThreadPoolExecutor(16 if any(is_url(r.path) for r in refs) else 1) as pool:
+        stamps = pool.map(lambda r: _fingerprint(*in_fs[r.path]), refs)
+        fps = dict(zip((r.path for r in refs), stamps, strict=True))
+    for ref in refs:
+        fp = fps[ref.path]
         hit = cache.get(ref.path, fp)
         if hit is not None:
             hit.record["meta"] = ref.meta
@@ -193,7 +199,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     # inputs first: a manifest that cannot be read stops the run before DIR is touched
-    found = scan_inputs(cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions)
+    found = scan_inputs(
+        cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions, cfg.ingest.remote_timeout_s
+    )
     refs = found.refs
     if cfg.ingest.label_map:
         refs = manifest_labels.apply(refs, cfg.ingest.label_map, cfg.annotate.taxonomy)
@@ -391,7 +399,8 @@ def _process(
         if clips:
             counter = ray_adapter.new_counter()
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
-            ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers, counter)
+            segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
+            ds = ray_adapter.apply_stage(ds, segment, workers, counter)
             models: list[Stage] = []
             if "transcribe" in cfg.stages:
                 models.append(TranscribeStage(cfg.transcribe))
@@ -456,7 +465,7 @@ def _plan(
     Planning first and encoding second lets the clips of one long source spread over all
     workers instead of queueing behind one task.
     """
-    stage = ScenePlanStage(cfg.segment)
+    stage = ScenePlanStage(cfg.segment, cfg.ingest.remote_timeout_s)
     if local:
         done = _map_local(stage, sources, workers)
     else:

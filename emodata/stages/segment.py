@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from emodata.config import SegmentConfig
 from emodata.errors import Reason
 from emodata.fingerprint import frame_hashes
-from emodata.fsutil import local_path
 from emodata.media import EncodeSpec, encode_clip, scene_cuts
 from emodata.records import Item, clip_key
+from emodata.remote import DEFAULT_TIMEOUT_S, local_path
 from emodata.stages.base import Resources, Stage
 
 
@@ -71,12 +71,13 @@ def encode_spec(c: SegmentConfig, threads: int | None = None) -> EncodeSpec:
 @dataclass
 class ScenePlanStage(Stage):
     config: SegmentConfig
+    remote_timeout_s: float = DEFAULT_TIMEOUT_S
     name = "segment"
     timed = False
 
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
-        src = local_path(rec["path"])
+        src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
         cuts = scene_cuts(
             src, self.config.scene_threshold, self.config.timeout_s, self.config.decode_threads
         )
@@ -123,6 +124,7 @@ class ScenePlanStage(Stage):
 @dataclass
 class SegmentStage(Stage):
     config: SegmentConfig
+    remote_timeout_s: float = DEFAULT_TIMEOUT_S
     name = "segment"
 
     def __post_init__(self) -> None:
@@ -133,9 +135,8 @@ class SegmentStage(Stage):
         c = self.config
         spec = encode_spec(c)
         t0 = time.perf_counter()
-        clip = encode_clip(
-            local_path(rec["path"]), rec["start_s"], rec["end_s"], rec["has_audio"], spec
-        )
+        src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
+        clip = encode_clip(src, rec["start_s"], rec["end_s"], rec["has_audio"], spec)
         item.blobs["mp4"] = clip.mp4
         if clip.wav is not None:
             item.blobs["wav"] = clip.wav
