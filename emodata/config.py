@@ -140,6 +140,9 @@ class SegmentConfig(_Section):
     )
     cpus_per_task: float = Field(1.0, gt=0)
     timeout_s: float = Field(600, gt=0)
+    #: most seconds a clip's MP4 video or WAV may differ from the clip's length: a frame at 25 fps
+    #: is 0.04 s, so 0.1 s passes frame rounding and catches lost stretches of a source
+    max_duration_gap_s: float = Field(0.1, gt=0)
 
     @model_validator(mode="after")
     def _bounds(self) -> SegmentConfig:

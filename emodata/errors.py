@@ -30,6 +30,8 @@ class Reason(StrEnum):
     NO_PATH = "no_path"  # a manifest row with an empty path
     SCENE_TOO_SHORT = "scene_too_short"
     FFMPEG_ERROR = "ffmpeg_error"
+    DECODE_ERROR = "decode_error"  # FFmpeg finished but reported errors decoding the source
+    DURATION_MISMATCH = "duration_mismatch"  # a clip's MP4 or WAV is not the clip's length
     IO_ERROR = "io_error"
     REMOTE_TIMEOUT = "remote_timeout"  # a remote input gave no byte within ingest.remote_timeout_s
     EXPECTATION_FAILED = "expectation_failed"
@@ -53,6 +55,8 @@ FILTER_REASONS = frozenset(
         Reason.DUPLICATE_MANIFEST_ROW,
         Reason.NO_PATH,
         Reason.SCENE_TOO_SHORT,
+        Reason.DECODE_ERROR,
+        Reason.DURATION_MISMATCH,
         Reason.EXPECTATION_FAILED,
     }
 )

@@ -12,9 +12,9 @@ import time
 from dataclasses import dataclass
 
 from emodata.config import SegmentConfig
-from emodata.errors import Reason
+from emodata.errors import ItemError, Reason
 from emodata.fingerprint import frame_hashes
-from emodata.media import EncodeSpec, encode_clip, scene_cuts
+from emodata.media import EncodedClip, EncodeSpec, encode_clip, scene_cuts
 from emodata.records import Item, clip_key
 from emodata.remote import DEFAULT_TIMEOUT_S, local_path
 from emodata.stages.base import Resources, Stage
@@ -137,6 +137,7 @@ class SegmentStage(Stage):
         t0 = time.perf_counter()
         src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
         clip = encode_clip(src, rec["start_s"], rec["end_s"], rec["has_audio"], spec)
+        _check_media(clip, rec["end_s"] - rec["start_s"], c.max_duration_gap_s)
         item.blobs["mp4"] = clip.mp4
         if clip.wav is not None:
             item.blobs["wav"] = clip.wav
@@ -149,6 +150,8 @@ class SegmentStage(Stage):
             height=clip.height,
             fps=c.fps,
             video_bytes=len(clip.mp4),
+            video_duration_s=clip.video_duration_s,
+            audio_duration_s=clip.audio_duration_s,
             audio_bytes=len(clip.wav or b""),
             num_frames=len(clip.frames),
             frame_rate=c.frame_rate,
@@ -156,3 +159,21 @@ class SegmentStage(Stage):
         )
         item.mark(self.name)
         return [item]
+
+
+def _check_media(clip: EncodedClip, length_s: float, max_gap_s: float) -> None:
+    """A clip is its source's decoded picture and sound for exactly its length: FFmpeg's decode
+    errors and an MP4 or WAV of another length are the source's fault, ledgered as such."""
+    if clip.decode_errors:
+        shown = " | ".join(clip.decode_errors[:3])
+        raise ItemError(
+            Reason.DECODE_ERROR,
+            f"FFmpeg reported {len(clip.decode_errors)} error line(s) decoding the source: {shown}",
+        )
+    for what, got in (("MP4 video", clip.video_duration_s), ("WAV", clip.audio_duration_s)):
+        if got is not None and abs(got - length_s) > max_gap_s:
+            raise ItemError(
+                Reason.DURATION_MISMATCH,
+                f"the {what} is {got:.3f}s for a {length_s:.3f}s clip "
+                f"(segment.max_duration_gap_s={max_gap_s})",
+            )
