@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from emodata.errors import ConfigError, OutputError, ValidationFailed
+from emodata.errors import ConfigError, InputError, OutputError, ValidationFailed
 from emodata.lease import LeaseHeld
 
 
@@ -88,12 +88,21 @@ def run(ctx, input_, output, config_file, stages, address, num_cpus, sets, force
     verbose = bool((ctx.obj or {}).get("verbose"))
     log_file = None
     cfg = None
+    made_dir = False
     try:
         cfg = load_config(config_file, overrides)
+        made_dir = bool(cfg.output) and _is_local(cfg.output)
+        made_dir = made_dir and not Path(_local(cfg.output)).exists()
         _require_output(cfg.output)
         _force_unlock(cfg.output, force_unlock)
         log_file = None if verbose else _run_log(cfg.output)
         result = _run_with_view(cfg, log_file)
+    except InputError as e:  # unreadable inputs: the run never started, DIR is left as it was
+        _discard_log(log_file, cfg.output)
+        log_file = None
+        if made_dir and not any(Path(_local(cfg.output)).iterdir()):
+            Path(_local(cfg.output)).rmdir()
+        raise click.ClickException(f"input: {e}") from None
     except ConfigError as e:
         raise click.UsageError(f"config: {e}") from None
     except OutputError as e:
@@ -152,6 +161,14 @@ def _run_log(output: str | None) -> Path | None:
     if "://" in output and not output.startswith("file://"):
         return Path.home() / ".cache" / "emodata" / "logs" / name
     return Path(output.removeprefix("file://")) / layout.STATE / "logs" / name
+
+
+def _is_local(output: str | None) -> bool:
+    return bool(output) and ("://" not in output or output.startswith("file://"))
+
+
+def _local(output: str) -> str:
+    return output.removeprefix("file://")
 
 
 def _discard_log(log_file: Path | None, output: str) -> None:

@@ -103,6 +103,8 @@ class IngestConfig(_Section):
         description="The manifest's label column in another taxonomy: a map into "
         "annotate.taxonomy (merr9, meld, cremad or a JSON file; see emodata.manifest_labels).",
     )
+    #: seconds a remote input (https://, s3://) may stay silent while connecting or sending
+    remote_timeout_s: float = Field(30, gt=0)
     #: a run with at most this many inputs (on a local Ray) hashes, probes and plans scene cuts
     #: on the driver while Ray starts: a small run's fixed cost; without a model stage it
     #: encodes there too and does not start Ray. 0: always on Ray.
@@ -139,6 +141,9 @@ class SegmentConfig(_Section):
     )
     cpus_per_task: float = Field(1.0, gt=0)
     timeout_s: float = Field(600, gt=0)
+    #: most seconds a clip's MP4 video or WAV may differ from the clip's length: a frame at 25 fps
+    #: is 0.04 s, so 0.1 s passes frame rounding and catches lost stretches of a source
+    max_duration_gap_s: float = Field(0.1, gt=0)
 
     @model_validator(mode="after")
     def _bounds(self) -> SegmentConfig:

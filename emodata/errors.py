@@ -26,9 +26,14 @@ class Reason(StrEnum):
     TOO_SHORT = "too_short"
     TOO_LONG = "too_long"
     DUPLICATE = "duplicate"
+    DUPLICATE_MANIFEST_ROW = "duplicate_manifest_row"  # a manifest row naming an input again
+    NO_PATH = "no_path"  # a manifest row with an empty path
     SCENE_TOO_SHORT = "scene_too_short"
     FFMPEG_ERROR = "ffmpeg_error"
+    DECODE_ERROR = "decode_error"  # FFmpeg finished but reported errors decoding the source
+    DURATION_MISMATCH = "duration_mismatch"  # a clip's MP4 or WAV is not the clip's length
     IO_ERROR = "io_error"
+    REMOTE_TIMEOUT = "remote_timeout"  # a remote input gave no byte within ingest.remote_timeout_s
     EXPECTATION_FAILED = "expectation_failed"
     LLM_ERROR = "llm_error"  # the model endpoint failed after every retry
     LLM_INVALID_OUTPUT = "llm_invalid_output"  # output broke its schema after every repair
@@ -47,7 +52,11 @@ FILTER_REASONS = frozenset(
         Reason.TOO_SHORT,
         Reason.TOO_LONG,
         Reason.DUPLICATE,
+        Reason.DUPLICATE_MANIFEST_ROW,
+        Reason.NO_PATH,
         Reason.SCENE_TOO_SHORT,
+        Reason.DECODE_ERROR,
+        Reason.DURATION_MISMATCH,
         Reason.EXPECTATION_FAILED,
     }
 )
@@ -68,6 +77,11 @@ class ItemError(Exception):
 
 class ConfigError(ValueError):
     """A bad config file or flag; the message names the field."""
+
+
+class InputError(ConfigError):
+    """Inputs that cannot be read at all (an empty or broken manifest): the run does not start,
+    and the message names the file, the line or row when known, and the fix."""
 
 
 class ValidationFailed(RuntimeError):

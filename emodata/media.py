@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -44,6 +44,8 @@ class Probe:
     has_audio: bool
     audio_codec: str | None
     audio_rate: int | None
+    #: the video stream's own duration (the container's may be the audio's)
+    video_duration_s: float | None = None
 
 
 def _rate(text: str | None) -> float | None:
@@ -116,6 +118,7 @@ def probe(path: str, timeout_s: float = 60) -> Probe:
         has_audio=audio is not None,
         audio_codec=audio.get("codec_name") if audio else None,
         audio_rate=int(audio["sample_rate"]) if audio and audio.get("sample_rate") else None,
+        video_duration_s=_duration(video, None, None) if video else None,
     )
 
 
@@ -229,6 +232,11 @@ class EncodedClip:
     frames: list[bytes]
     width: int
     height: int
+    #: measured on the outputs: the MP4's video stream and the WAV (None without audio)
+    video_duration_s: float | None = None
+    audio_duration_s: float | None = None
+    #: what FFmpeg reported at ``-v error`` while it still finished: decode errors of the source
+    decode_errors: list[str] = field(default_factory=list)
 
 
 def scale_filter(short_side: int) -> str:
@@ -313,7 +321,7 @@ def encode_clip(
                 str(out / "clip.wav"),
             ]
         cmd += ["-map", "[f]", "-an", "-q:v", "3", str(out / "frame%04d.jpg")]
-        _run(cmd, spec.timeout_s)
+        proc = _run(cmd, spec.timeout_s)
         mp4 = (out / "clip.mp4").read_bytes()
         if not mp4:
             raise ItemError(Reason.FFMPEG_ERROR, "ffmpeg wrote an empty clip")
@@ -321,8 +329,23 @@ def encode_clip(
         frames = [p.read_bytes() for p in sorted(out.glob("frame*.jpg"))]
         clip = probe(str(out / "clip.mp4"), spec.timeout_s)
         return EncodedClip(
-            mp4=mp4, wav=wav, frames=frames, width=clip.width or 0, height=clip.height or 0
+            mp4=mp4,
+            wav=wav,
+            frames=frames,
+            width=clip.width or 0,
+            height=clip.height or 0,
+            video_duration_s=clip.video_duration_s,
+            audio_duration_s=wav_seconds(wav) if wav is not None else None,
+            decode_errors=[
+                line.replace(path, "<input>") for line in proc.stderr.splitlines() if line.strip()
+            ],
         )
+
+
+def wav_seconds(data: bytes) -> float:
+    """Length of 16-bit PCM WAV bytes, from its header."""
+    with wave.open(io.BytesIO(data)) as w:
+        return w.getnframes() / w.getframerate()
 
 
 def wav_to_float32(data: bytes) -> np.ndarray:

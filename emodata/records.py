@@ -58,15 +58,17 @@ class Item:
         self.record.setdefault("stage_status", {})[stage] = status
 
 
+# keys are bytes: an input's key is its path, which may hold the lone surrogates of a file name
+# that is not UTF-8 (os.fsdecode); surrogateescape carries it through Arrow unchanged
 ITEM_SCHEMA = pa.schema(
-    [pa.field("key", pa.string()), pa.field("record", pa.string()), pa.field("blobs", pa.binary())]
+    [pa.field("key", pa.binary()), pa.field("record", pa.string()), pa.field("blobs", pa.binary())]
 )
 
 
 def items_to_table(items: list[Item]) -> pa.Table:
     return pa.table(
         {
-            "key": [i.key for i in items],
+            "key": [i.key.encode("utf-8", "surrogateescape") for i in items],
             "record": [json.dumps(i.record, sort_keys=True) for i in items],
             "blobs": [pickle.dumps(i.blobs, protocol=5) for i in items],
         },
@@ -77,6 +79,6 @@ def items_to_table(items: list[Item]) -> pa.Table:
 def table_to_items(table: pa.Table) -> list[Item]:
     cols = table.to_pydict()
     return [
-        Item(key=k, record=json.loads(r), blobs=pickle.loads(b))
+        Item(key=k.decode("utf-8", "surrogateescape"), record=json.loads(r), blobs=pickle.loads(b))
         for k, r, b in zip(cols["key"], cols["record"], cols["blobs"], strict=True)
     ]

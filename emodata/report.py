@@ -178,6 +178,12 @@ def render_summary(root: str, summary: dict[str, Any], run: dict[str, Any]) -> s
         f"  dataset    {c['clips']} clips from {c['sources']} sources, "
         f"{c['clip_seconds'] / 60:.1f} min, {c['shards']} shards, {c['bytes'] / 1e6:.1f} MB",
     ]
+    rows_skipped = n.get("manifest_rows_skipped") or {}
+    if rows_skipped:
+        lines.append(
+            f"  manifest   {n['manifest_rows']} rows: {n['inputs']} inputs"
+            + "".join(f", {k} {r} (ledgered)" for r, k in rows_skipped.items())
+        )
     skipped = n.get("skipped_by_extension") or {}
     if skipped:
         lines.append(

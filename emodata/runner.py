@@ -14,6 +14,7 @@ import os
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,15 +30,16 @@ from emodata import layout, manifest_labels, ray_adapter, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
-from emodata.discover import SourceRef, scan_inputs
+from emodata.discover import SkippedRow, SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
-from emodata.fsutil import write_atomic
+from emodata.fsutil import is_url, storable_text, write_atomic
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
 from emodata.models import model_path
 from emodata.progress import Progress, View
 from emodata.records import Item
+from emodata.remote import object_version, timed_out, url_to_fs
 from emodata.stages.annotate import AnnotateStage
 from emodata.stages.base import Resources, Stage
 from emodata.stages.cues import CuesStage
@@ -68,14 +70,14 @@ class RunResult:
 def _fingerprint(fs: fsspec.AbstractFileSystem, path: str) -> str:
     try:
         info = fs.info(path)
-    except (FileNotFoundError, OSError):
-        return "missing"
-    stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or ""
-    return f"{info.get('size')}:{stamp}"
+    except (FileNotFoundError, OSError) as e:
+        return "timeout" if timed_out(e) else "missing"  # ingest then ledgers why
+    return object_version(info) or f"{info.get('size')}:"
 
 
 class IngestCache:
-    """Ingest results by (path, size, mtime): a rerun does not hash and probe again."""
+    """Ingest results by (path, size, mtime): a rerun does not hash and probe again. Paths are
+    stored as ``storable_text`` (a name that is not UTF-8 with its bytes escaped)."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
         self.fs, self.path = fs, f"{root}/{layout.INGEST_CACHE}"
@@ -88,7 +90,7 @@ class IngestCache:
             }
 
     def get(self, path: str, fp: str) -> Item | None:
-        hit = self.rows.get(path)
+        hit = self.rows.get(storable_text(path))
         if hit is None or hit[0] != fp:
             return None
         return Item(path, json.loads(hit[1]))
@@ -96,7 +98,7 @@ class IngestCache:
     def put(self, item: Item, fp: str) -> None:
         err = item.error
         if err is None or err["kind"] == "filtered":  # failures are retried, decisions kept
-            self.rows[item.key] = (fp, json.dumps(item.record, sort_keys=True))
+            self.rows[storable_text(item.key)] = (fp, json.dumps(item.record, sort_keys=True))
 
     def save(self) -> None:
         paths = sorted(self.rows)
@@ -120,10 +122,16 @@ def _ingest(
     progress: Progress,
     local: bool = False,
 ) -> list[Item]:
-    items, todo, fps = [], [], {}
+    items, todo = [], []
+    timeout = cfg.ingest.remote_timeout_s
     for ref in refs:
-        fs, p = in_fs.setdefault(ref.path, fsspec.core.url_to_fs(ref.path))
-        fp = fps[ref.path] = _fingerprint(fs, p)
+        in_fs.setdefault(ref.path, url_to_fs(ref.path, timeout))
+    # remote stat calls wait on the network: side by side, each bounded by the timeout
+    with ThreadPoolExecutor(16 if any(is_url(r.path) for r in refs) else 1) as pool:
+        stamps = pool.map(lambda r: _fingerprint(*in_fs[r.path]), refs)
+        fps = dict(zip((r.path for r in refs), stamps, strict=True))
+    for ref in refs:
+        fp = fps[ref.path]
         hit = cache.get(ref.path, fp)
         if hit is not None:
             hit.record["meta"] = ref.meta
@@ -190,15 +198,18 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     fs, root = fsspec.core.url_to_fs(cfg.output)
     root = root.rstrip("/")
-    require_folder(fs, root, "--output")  # a file in the way, read-only: say so before any work
-    acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
-    progress = Progress(fs, root, run_id, view=view)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
-    found = scan_inputs(cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions)
+    # inputs first: a manifest that cannot be read stops the run before DIR is touched
+    found = scan_inputs(
+        cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions, cfg.ingest.remote_timeout_s
+    )
     refs = found.refs
     if cfg.ingest.label_map:
         refs = manifest_labels.apply(refs, cfg.ingest.label_map, cfg.annotate.taxonomy)
+    require_folder(fs, root, "--output")  # a file in the way, read-only: say so before any work
+    acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
+    progress = Progress(fs, root, run_id, view=view)
     progress.inputs = len(refs)
     if "transcribe" in cfg.stages:
         _check_asr(cfg)
@@ -211,6 +222,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     config_dump = cfg.dump()
     clock = _lap(timings, "discover and checks", clock)
     ledger = LedgerBook(prior.ledger, run_id)
+    for skipped_row in found.skipped_rows:
+        ledger.add(_row_item(cfg.input, skipped_row))
     writer = ShardWriter(
         fs,
         root,
@@ -323,6 +336,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "removed_incomplete": len(prior.removed),
             "unreadable_set_aside": [src for src, _ in prior.corrupt],
             "skipped_by_extension": dict(found.skipped.most_common()),
+            "manifest_rows": found.manifest_rows,
+            "manifest_rows_skipped": dict(Counter(r.reason for r in found.skipped_rows)),
         },
         "validation": "failed" if final_failures else "passed" if checkpoints else "not run",
         "timings": timings,
@@ -339,6 +354,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             f"{root}/{layout.VALIDATION_REPORT}",
         )
     return RunResult(cfg.output, run_info, summary)
+
+
+def _row_item(manifest: str, row: SkippedRow) -> Item:
+    """A manifest row that is not an input of its own, as a ledger entry keyed by its row."""
+    item = Item(f"manifest-row-{row.row}", {"path": row.path or manifest, "meta": row.meta})
+    return item.fail("ingest", Reason(row.reason), row.message)
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:
@@ -407,7 +428,8 @@ def _process(
         elif clips:
             counter = ray_adapter.new_counter()
             ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
-            ds = ray_adapter.apply_stage(ds, SegmentStage(cfg.segment), workers, counter)
+            segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
+            ds = ray_adapter.apply_stage(ds, segment, workers, counter)
             models: list[Stage] = []
             if "transcribe" in cfg.stages:
                 models.append(TranscribeStage(cfg.transcribe))
@@ -475,7 +497,7 @@ def _plan(
     Planning first and encoding second lets the clips of one long source spread over all
     workers instead of queueing behind one task.
     """
-    stage = ScenePlanStage(cfg.segment)
+    stage = ScenePlanStage(cfg.segment, cfg.ingest.remote_timeout_s)
     if local:
         done = _map_local(stage, sources, workers)
     else:

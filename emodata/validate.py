@@ -85,6 +85,11 @@ def row_view(key: str, record: dict[str, Any]) -> dict[str, Any]:
     """A flat row for row-level suites: scalar record fields plus facts derived from nested
     outputs (first and last word times, word order) that expectations can check."""
     row = {"key": key, **{k: v for k, v in record.items() if not isinstance(v, dict | list)}}
+    length = record.get("duration_s")
+    measured = [record.get(k) for k in ("video_duration_s", "audio_duration_s")]
+    if length is not None and any(m is not None for m in measured):
+        # how far the clip's MP4 video and WAV are from the clip's own length
+        row["media_duration_gap_s"] = max(abs(m - length) for m in measured if m is not None)
     t = record.get("transcript")
     if isinstance(t, dict):
         words = [w for s in t.get("segments", []) for w in s.get("words", [])]

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from emodata import __version__, layout
 from emodata.discover import split_meta
-from emodata.fsutil import remove_quietly, write_atomic
+from emodata.fsutil import remove_quietly, storable_text, write_atomic
 from emodata.records import Item
 from emodata.redact import redact
 from emodata.schemas import index_schema, ledger_schema, stage_status_fields
@@ -41,7 +41,7 @@ def sample_json(item: Item) -> dict[str, Any]:
     out = {k: v for k, v in rec.items() if k not in _INTERNAL}
     out.update(split_meta(rec.get("meta") or {}))
     out["key"] = item.key
-    out["source_path"] = rec["path"]
+    out["source_path"] = storable_text(rec["path"])
     out["stage_status"] = dict(rec.get("stage_status") or {})
     out["members"] = sorted(item.blobs)
     return out
@@ -62,7 +62,8 @@ class LedgerBook:
         rec = item.record
         stage = err.get("stage", default_stage)
         key = item.key if item.key != rec.get("path") else None
-        ident = (rec.get("path", ""), key or "", stage)
+        source_path = storable_text(rec.get("path", item.key))
+        ident = (source_path, key or "", stage)
         attempts, reasons = self.prior.get(ident, (0, set()))
         self.counts[(stage, err.get("kind", "failed"), err.get("reason", "?"))] = (
             self.counts.get((stage, err.get("kind", "failed"), err.get("reason", "?")), 0) + 1
@@ -73,13 +74,13 @@ class LedgerBook:
         self.new_rows += 1
         self.pending.append(
             {
-                "source_path": rec.get("path", item.key),
+                "source_path": source_path,
                 "source_id": rec.get("source_id"),
                 "key": key,
                 "stage": stage,
                 "kind": err.get("kind", "failed"),
                 "reason": err.get("reason", "internal_error"),
-                "message": redact(err.get("message", "")),
+                "message": storable_text(redact(err.get("message", ""))),
                 "attempt": attempts + 1,
                 "run_id": self.run_id,
                 "recorded_at": datetime.now(UTC),
@@ -205,7 +206,7 @@ class ShardWriter:
         status = rec.get("stage_status") or {}
         row.update(
             key=item.key,
-            source_path=rec["path"],
+            source_path=storable_text(rec["path"]),
             shard=layout.shard_name(self.seq, self.tag),
             shard_members=json.dumps(offsets, sort_keys=True),
             sample_bytes=size,

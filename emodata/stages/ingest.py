@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from emodata.config import IngestConfig
 from emodata.errors import ItemError, Reason
-from emodata.fsutil import local_path, sha256_file
+from emodata.fsutil import sha256_file
 from emodata.media import probe
 from emodata.records import Item
+from emodata.remote import local_path
 from emodata.stages.base import Stage
 
 
@@ -25,7 +26,7 @@ class IngestStage(Stage):
         rec = item.record
         path = rec["path"]
         try:
-            local = local_path(path)
+            local = local_path(path, self.config.remote_timeout_s)
             size = os.path.getsize(local)
         except FileNotFoundError:
             raise ItemError(Reason.MISSING, f"{path} does not exist") from None

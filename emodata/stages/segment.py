@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 
 from emodata.config import SegmentConfig
-from emodata.errors import Reason
+from emodata.errors import ItemError, Reason
 from emodata.fingerprint import frame_hashes
-from emodata.fsutil import local_path
-from emodata.media import EncodeSpec, encode_clip, scene_cuts
+from emodata.media import EncodedClip, EncodeSpec, encode_clip, scene_cuts
 from emodata.records import Item, clip_key
+from emodata.remote import DEFAULT_TIMEOUT_S, local_path
 from emodata.stages.base import Resources, Stage
 
 
@@ -71,12 +71,13 @@ def encode_spec(c: SegmentConfig, threads: int | None = None) -> EncodeSpec:
 @dataclass
 class ScenePlanStage(Stage):
     config: SegmentConfig
+    remote_timeout_s: float = DEFAULT_TIMEOUT_S
     name = "segment"
     timed = False
 
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
-        src = local_path(rec["path"])
+        src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
         cuts = scene_cuts(
             src, self.config.scene_threshold, self.config.timeout_s, self.config.decode_threads
         )
@@ -123,6 +124,7 @@ class ScenePlanStage(Stage):
 @dataclass
 class SegmentStage(Stage):
     config: SegmentConfig
+    remote_timeout_s: float = DEFAULT_TIMEOUT_S
     name = "segment"
 
     def __post_init__(self) -> None:
@@ -133,9 +135,9 @@ class SegmentStage(Stage):
         c = self.config
         spec = encode_spec(c)
         t0 = time.perf_counter()
-        clip = encode_clip(
-            local_path(rec["path"]), rec["start_s"], rec["end_s"], rec["has_audio"], spec
-        )
+        src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
+        clip = encode_clip(src, rec["start_s"], rec["end_s"], rec["has_audio"], spec)
+        _check_media(clip, rec["end_s"] - rec["start_s"], c.max_duration_gap_s)
         item.blobs["mp4"] = clip.mp4
         if clip.wav is not None:
             item.blobs["wav"] = clip.wav
@@ -148,6 +150,8 @@ class SegmentStage(Stage):
             height=clip.height,
             fps=c.fps,
             video_bytes=len(clip.mp4),
+            video_duration_s=clip.video_duration_s,
+            audio_duration_s=clip.audio_duration_s,
             audio_bytes=len(clip.wav or b""),
             num_frames=len(clip.frames),
             frame_rate=c.frame_rate,
@@ -155,3 +159,21 @@ class SegmentStage(Stage):
         )
         item.mark(self.name)
         return [item]
+
+
+def _check_media(clip: EncodedClip, length_s: float, max_gap_s: float) -> None:
+    """A clip is its source's decoded picture and sound for exactly its length: FFmpeg's decode
+    errors and an MP4 or WAV of another length are the source's fault, ledgered as such."""
+    if clip.decode_errors:
+        shown = " | ".join(clip.decode_errors[:3])
+        raise ItemError(
+            Reason.DECODE_ERROR,
+            f"FFmpeg reported {len(clip.decode_errors)} error line(s) decoding the source: {shown}",
+        )
+    for what, got in (("MP4 video", clip.video_duration_s), ("WAV", clip.audio_duration_s)):
+        if got is not None and abs(got - length_s) > max_gap_s:
+            raise ItemError(
+                Reason.DURATION_MISMATCH,
+                f"the {what} is {got:.3f}s for a {length_s:.3f}s clip "
+                f"(segment.max_duration_gap_s={max_gap_s})",
+            )
