@@ -269,9 +269,10 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             clock = _lap(timings, "ray start", clock)
             progress.set(activity="")
         checkpoints = pending.result()
-        clock = _lap(timings, "expectation suites (after ray)", clock)
+        after = "" if driver_only else " (after ray)"
+        clock = _lap(timings, f"expectation suites{after}", clock)
         front_result = early.result() if early is not None else None
-        clock = _lap(timings, "driver-side ingest and plan (after ray)", clock)
+        clock = _lap(timings, f"driver-side ingest and plan{after}", clock)
     if not driver_only:
         ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
     workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import fsspec
 import pytest
 
 from .conftest import NO_LLM_STAGES, ROOT, free_port
@@ -34,6 +35,9 @@ def s3_env():
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    # fsspec caches filesystem instances by their arguments: one made for another module's
+    # server would keep talking to that (stopped) endpoint
+    fsspec.get_filesystem_class("s3").clear_instance_cache()
     try:
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -44,6 +48,7 @@ def s3_env():
                 time.sleep(0.2)
         yield env
     finally:
+        fsspec.get_filesystem_class("s3").clear_instance_cache()
         proc.terminate()
         proc.wait()
         for k, v in old.items():
