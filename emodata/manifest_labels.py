@@ -15,16 +15,15 @@ a label the map does not name: the message lists them, with counts.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from emodata.discover import SourceRef
 from emodata.errors import ConfigError
-from emodata.schemas import schemas_dir
+from emodata.exports.labels import find_map, read_map
+from emodata.exports.labels import known as known_maps
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ FOLDER = "input_label_maps"
 
 
 def known() -> list[str]:
-    return sorted(p.stem for p in (schemas_dir() / FOLDER).glob("*.json"))
+    return known_maps(FOLDER)
 
 
 def _norm(label: object) -> str:
@@ -67,18 +66,13 @@ class InputLabelMap:
 
 def load(spec: str) -> InputLabelMap:
     """A packaged map by name, or a JSON file by path."""
-    path = schemas_dir() / FOLDER / f"{spec}.json"
-    if not path.is_file():
-        path = Path(spec)
-        if not path.is_file():
-            raise ConfigError(
-                f"ingest.label_map {spec!r}: no such map; packaged: {', '.join(known())}, "
-                "or the path of a JSON file"
-            )
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"ingest.label_map {path}: not a readable JSON file ({e})") from None
+    path = find_map(spec, FOLDER)
+    if path is None:
+        raise ConfigError(
+            f"ingest.label_map {spec!r}: no such map; packaged: {', '.join(known())}, "
+            "or the path of a JSON file"
+        )
+    doc = read_map(path, "ingest.label_map", ConfigError)
     mapping = doc.get("map") if isinstance(doc, dict) else None
     if not isinstance(mapping, dict) or not all(
         (isinstance(v, str) and v) or v is None for v in mapping.values()

@@ -24,8 +24,26 @@ class LabelError(ValueError):
     """A label space that cannot be used, or labels it does not map; the message names them."""
 
 
-def known() -> list[str]:
-    return sorted(p.stem for p in (schemas_dir() / MAPS).glob("*.json"))
+def known(folder: str = MAPS) -> list[str]:
+    return sorted(p.stem for p in (schemas_dir() / folder).glob("*.json"))
+
+
+def find_map(spec: str, folder: str = MAPS) -> Path | None:
+    """A packaged map (``schemas/FOLDER/SPEC.json``), else the file ``spec``; None if neither.
+    Export's label spaces and ingest's manifest maps are both found this way."""
+    path = schemas_dir() / folder / f"{spec}.json"
+    if path.is_file():
+        return path
+    path = Path(spec)
+    return path if path.is_file() else None
+
+
+def read_map(path: Path, option: str, error: type[Exception]) -> Any:
+    """The JSON in a map file, or ``error`` naming ``option`` and the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{option} {path}: not a readable JSON file ({e})") from None
 
 
 @dataclass
@@ -57,18 +75,13 @@ class LabelSpace:
 
 def load(spec: str) -> LabelSpace:
     """A packaged space by name, or a JSON file by path."""
-    path = schemas_dir() / MAPS / f"{spec}.json"
-    if not path.is_file():
-        path = Path(spec)
-        if not path.is_file():
-            raise LabelError(
-                f"--labels {spec!r}: unknown label set; known: {', '.join(known())}, "
-                "or the path of a JSON mapping file"
-            )
-    try:
-        spec_doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise LabelError(f"--labels {path}: not a readable JSON file ({e})") from None
+    path = find_map(spec)
+    if path is None:
+        raise LabelError(
+            f"--labels {spec!r}: unknown label set; known: {', '.join(known())}, "
+            "or the path of a JSON mapping file"
+        )
+    spec_doc = read_map(path, "--labels", LabelError)
     if not isinstance(spec_doc, dict):
         raise LabelError(f"--labels {path}: expected a JSON object")
     if "map" not in spec_doc and "from" not in spec_doc:  # a plain {source: target} mapping
