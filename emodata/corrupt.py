@@ -71,6 +71,22 @@ def read_parquet(fs: fsspec.AbstractFileSystem, path: str, columns: tuple[str, .
         raise CorruptState(path, _short(e)) from None
 
 
+def footer_problem(
+    fs: fsspec.AbstractFileSystem, path: str, columns: tuple[str, ...] = ()
+) -> str | None:
+    """Why ``path`` is not a readable Parquet file, or None: its footer (what a copy cut short
+    or a full disk loses) and ``columns`` in its schema. One small read, not the data."""
+    try:
+        with fs.open(path, "rb") as f:
+            names = set(pq.read_metadata(f).schema.names)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as e:
+        return _short(e)
+    missing = [c for c in columns if c not in names]
+    return f"no column {missing[0]!r}" if missing else None
+
+
 def read_json(fs: fsspec.AbstractFileSystem, path: str) -> dict[str, Any]:
     """The JSON object at ``path``; CorruptState when it is not one."""
     try:
@@ -119,21 +135,20 @@ def check(fs: fsspec.AbstractFileSystem, root: str) -> Found:
 
     root = root.rstrip("/")
     found = Found()
+    # fragments: their footers only (the run reads them whole right after, in state.scan)
     for p in _fragments(fs, root, layout.INDEX):
-        try:
-            read_parquet(fs, p, INDEX_COLUMNS)
-        except CorruptState as e:
+        why = footer_problem(fs, p, INDEX_COLUMNS)
+        if why is not None:
             shard = layout.shard_of_index(p)
             then = f"the clips of {shard} are redone"
-            found.moved.append((p, set_aside(fs, root, p, e.why, then)))
+            found.moved.append((p, set_aside(fs, root, p, why, then)))
             set_aside_shard(fs, root, shard)
             found.index_shards.append(shard)
     for p in _fragments(fs, root, layout.FAILURES):
-        try:
-            read_parquet(fs, p)
-        except CorruptState as e:
+        why = footer_problem(fs, p)
+        if why is not None:
             then = "its ledger rows are lost (failures are retried, decisions made again)"
-            found.moved.append((p, set_aside(fs, root, p, e.why, then)))
+            found.moved.append((p, set_aside(fs, root, p, why, then)))
     cache = f"{root}/{layout.INGEST_CACHE}"
     if fs.exists(cache):
         try:
@@ -160,11 +175,6 @@ def _fragments(fs: fsspec.AbstractFileSystem, root: str, sub: str) -> list[str]:
         for p in names
         if layout.seq_of(p) is not None and not p.rsplit("/", 1)[-1].startswith((".", "_"))
     ]
-
-
-def reason(e: Exception) -> str:
-    """A reader's error in a few words, for a warning that names the file."""
-    return _short(e)
 
 
 def _short(e: Exception) -> str:

@@ -12,8 +12,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from emodata import layout
-from emodata.corrupt import CorruptState, read_json
-from emodata.corrupt import reason as corrupt_reason
+from emodata.corrupt import CorruptState, footer_problem, read_json
 from emodata.schemas import index_schema, ledger_schema, release_columns
 from emodata.verify import shard_sizes
 
@@ -40,14 +39,13 @@ def _readable(fs: fsspec.AbstractFileSystem, files: list[str]) -> list[str]:
     out = []
     for path in files:
         try:
-            with fs.open(path, "rb") as f:
-                pq.read_metadata(f)
-        except (pa.ArrowException, OSError) as e:
-            if isinstance(e, FileNotFoundError):  # removed since the listing: nothing to count
-                continue
+            why = footer_problem(fs, path)
+        except FileNotFoundError:  # removed since the listing: nothing to count
+            continue
+        if why is not None:
             log.warning(
                 "%s is unreadable (%s): not counted; the next `emodata run` into this folder "
-                "sets it aside and redoes its clips", path, corrupt_reason(e),
+                "sets it aside and redoes its clips", path, why,
             )  # fmt: skip
             continue
         out.append(path)
