@@ -222,6 +222,13 @@ class WriteConfig(_Section):
     max_shard_bytes: int = Field(256 * 1024 * 1024, ge=1024 * 1024)
     max_shard_samples: int = Field(2000, ge=1)
     include_frames: bool = True
+    samples_per_task: int = Field(
+        256,
+        ge=1,
+        description="Clips one write task packs (into one shard or more): a shard holds at most "
+        "one task's clips, and a task holds them in memory while it writes.",
+    )
+    cpus_per_task: float = Field(0.5, gt=0, description="CPUs a write task asks Ray for.")
 
 
 class ValidateConfig(_Section):

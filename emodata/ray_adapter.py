@@ -5,9 +5,11 @@ This is the only module (besides the runner's ``ray.init``) that knows about Ray
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -168,3 +170,50 @@ def iter_items(ds: Dataset, batch_size: int = 8):
     """Stream finished items to the driver in order (when preserve_order is set)."""
     for batch in ds.iter_batches(batch_size=batch_size, batch_format="pyarrow", prefetch_batches=2):
         yield from table_to_items(batch)
+
+
+class _SharedNumbers:
+    """A :class:`~emodata.stages.write.Numbering` held by one Ray actor, for every write task."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def take(self, batch: str, part: int) -> int:
+        return ray.get(self.actor.take.remote(batch, part))
+
+
+def shared_numbering(first: int) -> _SharedNumbers:
+    from emodata.stages.write import Numbering
+
+    return _SharedNumbers(ray.remote(num_cpus=0)(Numbering).remote(first))
+
+
+@contextlib.contextmanager
+def worker_errors() -> Iterator[None]:
+    """Raise a worker's own ``OSError`` (a full disk, a read-only output while a write task
+    writes) as itself, not wrapped in Ray's task errors, so the run explains it like a write on
+    the driver; anything else goes on as Ray raised it."""
+    try:
+        yield
+    except Exception as e:
+        cause = _worker_cause(e)
+        if cause is not None:
+            raise cause from None
+        raise
+
+
+def _worker_cause(e: BaseException) -> OSError | None:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [e]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, OSError) and not isinstance(err, ray.exceptions.RayError):
+            return err
+        cause = getattr(err, "cause", None)  # RayTaskError's own exception
+        if not isinstance(cause, BaseException):
+            cause = None
+        todo += [err.__cause__, err.__context__, cause]
+    return None

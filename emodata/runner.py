@@ -1,13 +1,16 @@
 """``emodata run``: discovery, ingest, dedup, segment, validate, write; resumable.
 
 The driver does only light work: it lists inputs, keeps the ingest cache, de-duplicates by
-content id, and streams finished clips into the shard writer. Heavy work runs on Ray.
+content id and plans clips. Heavy work runs on Ray, writing included: the write tasks check,
+pack and index the clips on the workers (``emodata.stages.write``), and the driver hears one
+small status row per clip, never its media.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import json
 import logging
 import os
@@ -17,12 +20,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import fsspec
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -47,6 +49,7 @@ from emodata.stages.faces import FacesStage
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
 from emodata.stages.transcribe import TranscribeStage
+from emodata.stages.write import Numbering, RowChecks, WriteStage, WriteTarget
 from emodata.state import PriorState, scan
 from emodata.writable import require_folder
 from emodata.writer import LedgerBook, ShardWriter
@@ -180,12 +183,6 @@ def _dedup(items: list[Item]) -> list[Item]:
     return items
 
 
-def _index_frame(items: list[Item]) -> pd.DataFrame:
-    from emodata.validate import row_view
-
-    return pd.DataFrame([row_view(i.key, i.record) for i in items])
-
-
 @releasing  # DIR's lease, whether the run ends well or not
 def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     """Run the pipeline. ``view`` (``emodata.console``) draws progress; without one, Ray Data
@@ -224,17 +221,6 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     ledger = LedgerBook(prior.ledger, run_id)
     for skipped_row in found.skipped_rows:
         ledger.add(_row_item(cfg.input, skipped_row))
-    writer = ShardWriter(
-        fs,
-        root,
-        first_seq=prior.next_seq,
-        max_bytes=cfg.write.max_shard_bytes,
-        max_samples=cfg.write.max_shard_samples,
-        include_frames=cfg.write.include_frames,
-        run_id=run_id,
-        config_fingerprint=cfg.fingerprint(),
-        ledger=ledger,
-    )
     cluster = cfg.ray.address or os.environ.get("RAY_ADDRESS")
     local = not cluster and 0 < len(refs) <= cfg.ingest.local_max_inputs
 
@@ -275,8 +261,41 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         clock = _lap(timings, f"driver-side ingest and plan{after}", clock)
     if not driver_only:
         ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
-    workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
+    numbers = (
+        Numbering(prior.next_seq) if driver_only else ray_adapter.shared_numbering(prior.next_seq)
+    )
     boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
+    target = WriteTarget(
+        output=cfg.output,
+        write=cfg.write,
+        run_id=run_id,
+        fingerprint=cfg.fingerprint(),
+        numbers=numbers,
+        checks=None
+        if checkpoints is None
+        else RowChecks(
+            config_dump,
+            cfg.validate_.suites_dir,
+            boundaries,
+            built=checkpoints if driver_only else None,
+        ),
+    )
+    parts = itertools.count()
+    # the driver's own ledger rows (inputs that failed ingest or planning) go in a fragment of
+    # their own; it writes no shard
+    writer = ShardWriter(
+        fs,
+        root,
+        first_seq=0,
+        max_bytes=cfg.write.max_shard_bytes,
+        max_samples=cfg.write.max_shard_samples,
+        include_frames=cfg.write.include_frames,
+        run_id=run_id,
+        config_fingerprint=target.fingerprint,
+        ledger=ledger,
+        seqs=lambda: numbers.take("driver", next(parts)),
+    )
+    workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
     todo, skipped, clips = front_result or front(workers)
     for phase in ("ingest", "plan"):
         if progress.phases[phase].started is not None:
@@ -285,28 +304,15 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     log.info("segment: %d source(s) to do, %d clip(s) already written", len(todo), skipped)
     progress.skipped = skipped
 
+    tally = Tally()
     with contextlib.ExitStack() as stack:
-        stack.push(writer.abort_on_error)  # a failed run leaves no half-written shard behind
         llm = None
         if "annotate" in cfg.stages and todo:
             progress.set(activity="starting the annotate backend (a local LLM server takes ~1 min)")
             llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
             progress.set(activity="")
             clock = _lap(timings, "annotate backend start", clock)
-        _process(
-            cfg,
-            todo,
-            clips,
-            workers,
-            resources,
-            llm,
-            writer,
-            ledger,
-            checkpoints,
-            boundaries,
-            progress,
-            driver_only,
-        )
+        _process(cfg, todo, clips, workers, resources, llm, target, tally, ledger, progress)
         for phase in ("plan", "process"):
             if progress.phases[phase].started is not None:
                 timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
@@ -330,10 +336,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         "counts": {
             "inputs": len(refs),
             "sources_processed": len(todo),
-            "written": writer.samples_written,
+            "written": tally.written,
             "skipped_done": skipped,
-            "shards_written": writer.shards_written,
-            "ledger_rows": ledger.new_rows,
+            "shards_written": sorted(tally.shards),
+            "ledger_rows": ledger.new_rows + tally.ledger_rows,
+            "driver_media_bytes": tally.media_bytes,
+            "driver_status_bytes": tally.status_bytes,
             "removed_incomplete": len(prior.removed),
             "unreadable_set_aside": [src for src, _ in prior.corrupt],
             "skipped_by_extension": dict(found.skipped.most_common()),
@@ -371,9 +379,14 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
 
 
 def _select(sources: list[Item], prior: PriorState, ledger: LedgerBook) -> tuple[list[Item], int]:
-    """Sources with clips still to write; ingest failures go to the ledger."""
+    """Sources with clips still to write; ingest failures go to the ledger. A source takes
+    along what earlier runs ledgered for it (the write tasks number their ledger rows' attempts
+    and keep a decision on record once)."""
     todo: list[Item] = []
     skipped = 0
+    earlier: dict[str, list[list[Any]]] = {}
+    for (path, key, stage), (attempts, reasons) in ledger.prior.items():
+        earlier.setdefault(path, []).append([path, key, stage, attempts, sorted(reasons)])
     for item in sources:
         if not item.ok:
             ledger.add(item)
@@ -385,8 +398,31 @@ def _select(sources: list[Item], prior: PriorState, ledger: LedgerBook) -> tuple
         if sid in prior.done_keys:
             item.record["done_keys"] = sorted(prior.done_keys[sid])
             skipped += len(prior.done_keys[sid])
+        if storable_text(item.key) in earlier:
+            item.record["ledger_prior"] = earlier[storable_text(item.key)]
         todo.append(item)
     return todo, skipped
+
+
+@dataclass
+class Tally:
+    """What the driver hears back from the write tasks: counts, not clips."""
+
+    written: int = 0
+    ledger_rows: int = 0
+    shards: set[str] = field(default_factory=set)
+    media_bytes: int = 0  # media in what reached the driver: 0 by design, counted to show it
+    status_bytes: int = 0
+
+    def add(self, status: Item, progress: Progress) -> None:
+        self.media_bytes += sum(len(b) for b in status.blobs.values())
+        self.status_bytes += len(json.dumps(status.record)) + len(status.key)
+        shard = status.record.get("shard")
+        if shard:
+            self.written += 1
+            self.shards.add(shard)
+        self.ledger_rows += bool(status.record.get("ledgered"))
+        progress.item(status.record, status.ok)
 
 
 def _process(
@@ -396,62 +432,63 @@ def _process(
     workers: int,
     resources: dict[str, float],
     llm: AnnotateSession | None,
-    writer: ShardWriter,
+    target: WriteTarget,
+    tally: Tally,
     ledger: LedgerBook,
-    checkpoints: Any,
-    boundaries: list[str],
     progress: Progress,
-    driver_only: bool = False,
 ) -> None:
-    """Plan clips (unless the driver did already), then stream them through segment and the
-    model stages into the writer (``driver_only``: segment in the driver's threads)."""
-    if "segment" in cfg.stages and todo:
-        clips = planned
-        if clips is None:
-            progress.start_phase("plan", total=len(todo))
-            clips = _plan(cfg, todo, workers, ledger, progress)
-        log.info("segment: %d clip(s) to encode", len(clips))
-        progress.planned = len(clips)
-        progress.start_phase("process", total=len(clips))
-        if clips and driver_only:
-            progress.stages = ["segment"]
-            batch: list[Item] = []
-            done = [0, 0]  # [out of the stage, of them failed], as the workers' counter has it
-            for item in _map_local(SegmentStage(cfg.segment), clips, workers):
-                done[0] += 1
-                done[1] += not item.ok
-                progress.stage_done["segment"] = list(done)
-                batch.append(item)
-                if len(batch) >= 4:
-                    _write_batch(batch, writer, checkpoints, boundaries, progress)
-                    batch = []
-            _write_batch(batch, writer, checkpoints, boundaries, progress)
-        elif clips:
-            counter = ray_adapter.new_counter()
-            ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
-            segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
-            ds = ray_adapter.apply_stage(ds, segment, workers, counter)
-            models: list[Stage] = []
-            if "transcribe" in cfg.stages:
-                models.append(TranscribeStage(cfg.transcribe))
-            if "faces" in cfg.stages:
-                models.append(FacesStage(cfg.faces))
-            if "cues" in cfg.stages:
-                models.append(CuesStage(cfg.cues))
-            if "annotate" in cfg.stages and llm is not None:
-                models.append(AnnotateStage(llm.config, llm.cache_url))
-            fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
-            for stage in models:
-                ds = ray_adapter.apply_stage(ds, stage, workers, counter)
-            progress.stages = ["segment", *(m.name for m in models)]
-            batch: list[Item] = []
-            with _watch_stages(counter, progress):
-                for item in ray_adapter.iter_items(ds, batch_size=4):
-                    batch.append(item)
-                    if len(batch) >= 4:
-                        _write_batch(batch, writer, checkpoints, boundaries, progress)
-                        batch = []
-                _write_batch(batch, writer, checkpoints, boundaries, progress)
+    """Plan clips (unless the driver did already), then stream them through segment, the model
+    stages and write; the driver hears the write tasks' status rows (``target.numbers`` is a
+    local :class:`Numbering` when the driver's own threads do all the work)."""
+    if "segment" not in cfg.stages or not todo:
+        return
+    clips = planned
+    if clips is None:
+        progress.start_phase("plan", total=len(todo))
+        clips = _plan(cfg, todo, workers, ledger, progress)
+    log.info("segment: %d clip(s) to encode", len(clips))
+    progress.planned = len(clips)
+    progress.start_phase("process", total=len(clips))
+    if not clips:
+        return
+    write = WriteStage(target)
+    if isinstance(target.numbers, Numbering):  # a small run on the driver's threads
+        progress.stages = ["segment"]
+        batch: list[Item] = []
+        done = [0, 0]  # [out of the stage, of them failed], as the workers' counter has it
+        for item in _map_local(SegmentStage(cfg.segment), clips, workers):
+            done[0] += 1
+            done[1] += not item.ok
+            progress.stage_done["segment"] = list(done)
+            batch.append(item)
+            if len(batch) >= write.batch_size:
+                for status in write.process(batch):
+                    tally.add(status, progress)
+                batch = []
+        for status in write.process(batch) if batch else ():
+            tally.add(status, progress)
+        return
+    counter = ray_adapter.new_counter()
+    ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
+    segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
+    ds = ray_adapter.apply_stage(ds, segment, workers, counter)
+    models: list[Stage] = []
+    if "transcribe" in cfg.stages:
+        models.append(TranscribeStage(cfg.transcribe))
+    if "faces" in cfg.stages:
+        models.append(FacesStage(cfg.faces))
+    if "cues" in cfg.stages:
+        models.append(CuesStage(cfg.cues))
+    if "annotate" in cfg.stages and llm is not None:
+        models.append(AnnotateStage(llm.config, llm.cache_url))
+    fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
+    for stage in models:
+        ds = ray_adapter.apply_stage(ds, stage, workers, counter)
+    ds = ray_adapter.apply_stage(ds, write, workers, counter)
+    progress.stages = ["segment", *(m.name for m in models), "write"]
+    with _watch_stages(counter, progress), ray_adapter.worker_errors():
+        for status in ray_adapter.iter_items(ds, batch_size=64):
+            tally.add(status, progress)
 
 
 @contextlib.contextmanager
@@ -530,13 +567,13 @@ def _check_asr(cfg: RunConfig) -> None:
     else:
         from emodata.asr.faster_whisper_backend import require_faster_whisper as require
     require()
-    for field in ("model", "align_model"):
-        name = getattr(cfg.transcribe, field)
+    for name_of in ("model", "align_model"):
+        name = getattr(cfg.transcribe, name_of)
         try:
             if name:
                 model_path(name)
         except ModelError as e:
-            raise ConfigError(f"transcribe.{field}: {e}") from None
+            raise ConfigError(f"transcribe.{name_of}: {e}") from None
 
 
 def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> None:
@@ -586,30 +623,6 @@ def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:
     from emodata.validate import Checkpoints
 
     return Checkpoints(config_dump, cfg.validate_.suites_dir)
-
-
-def _write_batch(
-    batch: list[Item],
-    writer: ShardWriter,
-    checkpoints: Any,
-    boundaries: list[str],
-    progress: Progress,
-) -> None:
-    """Row-level checkpoints of every stage boundary the items crossed, then the writer."""
-    if checkpoints is not None:
-        ok = [i for i in batch if i.ok]
-        for boundary in boundaries:
-            if not ok:
-                break
-            bad = checkpoints.check_rows(boundary, _index_frame(ok))
-            for pos, why in bad.items():
-                ok[pos].fail("validate", Reason.EXPECTATION_FAILED, why)
-            ok = [i for i in ok if i.ok]
-        for item in ok:
-            item.mark("validate")
-    for item in batch:
-        progress.item(item.record, item.ok)
-        writer.add(item)
 
 
 def _final_check(fs: fsspec.AbstractFileSystem, root: str, checkpoints: Any) -> list[Any]:

@@ -9,8 +9,10 @@ incomplete and is removed on the next run. File names carry the run's tag
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +30,7 @@ from emodata.schemas import index_schema, ledger_schema, stage_status_fields
 log = logging.getLogger(__name__)
 
 _BLOCK = 512
-_INTERNAL = {"error", "done_keys", "meta", "path", "stage_status"}
+_INTERNAL = {"error", "done_keys", "ledger_prior", "meta", "path", "stage_status"}
 
 
 def _padded(n: int) -> int:
@@ -56,6 +58,7 @@ class LedgerBook:
         self.pending: list[dict[str, Any]] = []
         self.counts: dict[tuple[str, str, str], int] = {}
         self.new_rows = 0
+        self.new_keys: set[str] = set()  # items that added a row
 
     def add(self, item: Item, default_stage: str = "ingest") -> None:
         err = item.error or {}
@@ -72,6 +75,7 @@ class LedgerBook:
             return  # the same decision is already on record
         self.prior[ident] = (attempts + 1, reasons | {err.get("reason", "")})
         self.new_rows += 1
+        self.new_keys.add(item.key)
         self.pending.append(
             {
                 "source_path": source_path,
@@ -110,9 +114,13 @@ class ShardWriter:
         run_id: str,
         config_fingerprint: str,
         ledger: LedgerBook,
+        seqs: Callable[[], int] | None = None,
     ) -> None:
+        """``seqs`` hands out file sequence numbers when several writers share a run (the write
+        tasks on the workers draw from one counter); alone, a writer counts from ``first_seq``."""
         self.fs, self.root = fs, root.rstrip("/")
-        self.seq = first_seq
+        self._seqs = seqs or itertools.count(first_seq).__next__
+        self.seq = -1  # the open shard's number (or the last one written)
         self.max_bytes, self.max_samples = max_bytes, max_samples
         self.include_frames = include_frames
         self.run_id, self.fingerprint = run_id, config_fingerprint
@@ -129,10 +137,11 @@ class ShardWriter:
         self._status_fields = stage_status_fields()
 
     # -- public -----------------------------------------------------------------------------
-    def add(self, item: Item) -> None:
+    def add(self, item: Item) -> str | None:
+        """Write ``item`` (or ledger it when it failed); returns the shard it went into."""
         if not item.ok:
             self.ledger.add(item)
-            return
+            return None
         members = self._members(item)
         size = sum(_BLOCK + _padded(len(data)) for _, data in members)
         if self._tar is not None and (
@@ -155,14 +164,15 @@ class ShardWriter:
         self._bytes += size
         self._rows.append(self._index_row(item, offsets, size))
         item.blobs = {}
+        return layout.shard_name(self.seq, self.tag)
 
     def close(self) -> None:
         if self._tar is not None:
             self._finish_shard()
         leftover = self.ledger.take()
         if leftover is not None:
+            self.seq = self._seqs()
             self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
-            self.seq += 1
 
     def abort(self) -> None:
         """Drop the shard being written (the run failed): remove its temporary file, so only
@@ -219,6 +229,7 @@ class ShardWriter:
         return row
 
     def _open_shard(self) -> None:
+        self.seq = self._seqs()
         name = layout.shard_name(self.seq, self.tag)
         self._tmp = f"{self.root}/{layout.SHARDS}/{layout.tmp_name(name)}"
         self._fh = self.fs.open(self._tmp, "wb")
@@ -253,7 +264,6 @@ class ShardWriter:
         self.samples_written += len(self._rows)
         self.shards_written.append(name)
         self._tar, self._fh, self._rows, self._bytes = None, None, [], 0
-        self.seq += 1
 
     def _write_parquet(self, table: pa.Table, sub: str, name: str) -> None:
         write_atomic(self.fs, f"{self.root}/{sub}/{name}", lambda f: pq.write_table(table, f))
