@@ -20,7 +20,8 @@ DROPPED = f"{STATE}/dropped"
 CORRUPT = f"{STATE}/corrupt"
 
 # shard-000012.tar (older runs) or shard-000012-1f0c2a.tar (the writer's run tag)
-_SEQ = re.compile(r"(?:shard|part)-(\d{6})(?:-[0-9a-z]+)?\.(?:tar|parquet)$")
+# (numbers past 999999 take more digits)
+_SEQ = re.compile(r"(?:shard|part)-(\d{6,})(?:-[0-9a-z]+)?\.(?:tar|parquet)$")
 
 
 class UnsafePath(ValueError):

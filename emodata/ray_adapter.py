@@ -172,22 +172,6 @@ def iter_items(ds: Dataset, batch_size: int = 8):
         yield from table_to_items(batch)
 
 
-class _SharedNumbers:
-    """A :class:`~emodata.stages.write.Numbering` held by one Ray actor, for every write task."""
-
-    def __init__(self, actor: Any) -> None:
-        self.actor = actor
-
-    def take(self, batch: str, part: int) -> int:
-        return ray.get(self.actor.take.remote(batch, part))
-
-
-def shared_numbering(first: int) -> _SharedNumbers:
-    from emodata.stages.write import Numbering
-
-    return _SharedNumbers(ray.remote(num_cpus=0)(Numbering).remote(first))
-
-
 @contextlib.contextmanager
 def worker_errors() -> Iterator[None]:
     """Raise a worker's own ``OSError`` (a full disk, a read-only output while a write task

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import itertools
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ from emodata.stages.faces import FacesStage
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
 from emodata.stages.transcribe import TranscribeStage
-from emodata.stages.write import Numbering, RowChecks, WriteStage, WriteTarget
+from emodata.stages.write import RowChecks, WriteStage, WriteTarget, number_clips
 from emodata.state import PriorState, scan
 from emodata.writable import require_folder
 from emodata.writer import LedgerBook, ShardWriter
@@ -261,16 +260,13 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         clock = _lap(timings, f"driver-side ingest and plan{after}", clock)
     if not driver_only:
         ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
-    numbers = (
-        Numbering(prior.next_seq) if driver_only else ray_adapter.shared_numbering(prior.next_seq)
-    )
     boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
     target = WriteTarget(
         output=cfg.output,
         write=cfg.write,
         run_id=run_id,
         fingerprint=cfg.fingerprint(),
-        numbers=numbers,
+        first_seq=prior.next_seq,
         checks=None
         if checkpoints is None
         else RowChecks(
@@ -280,9 +276,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             built=checkpoints if driver_only else None,
         ),
     )
-    parts = itertools.count()
     # the driver's own ledger rows (inputs that failed ingest or planning) go in a fragment of
-    # their own; it writes no shard
+    # their own, numbered after every clip's (``number_clips``); it writes no shard
+    driver_seq = [prior.next_seq]
     writer = ShardWriter(
         fs,
         root,
@@ -293,7 +289,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         run_id=run_id,
         config_fingerprint=target.fingerprint,
         ledger=ledger,
-        seqs=lambda: numbers.take("driver", next(parts)),
+        seqs=lambda: driver_seq[0],
     )
     workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
     todo, skipped, clips = front_result or front(workers)
@@ -312,7 +308,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
             progress.set(activity="")
             clock = _lap(timings, "annotate backend start", clock)
-        _process(cfg, todo, clips, workers, resources, llm, target, tally, ledger, progress)
+        driver_seq[0] += _process(
+            cfg, todo, clips, workers, resources, llm, target, tally, ledger, progress, driver_only
+        )
         for phase in ("plan", "process"):
             if progress.phases[phase].started is not None:
                 timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
@@ -436,12 +434,13 @@ def _process(
     tally: Tally,
     ledger: LedgerBook,
     progress: Progress,
-) -> None:
+    driver_only: bool,
+) -> int:
     """Plan clips (unless the driver did already), then stream them through segment, the model
-    stages and write; the driver hears the write tasks' status rows (``target.numbers`` is a
-    local :class:`Numbering` when the driver's own threads do all the work)."""
+    stages and write (``driver_only``: segment and write in the driver's threads); the driver
+    hears the write tasks' status rows. Returns how many file numbers the clips may use."""
     if "segment" not in cfg.stages or not todo:
-        return
+        return 0
     clips = planned
     if clips is None:
         progress.start_phase("plan", total=len(todo))
@@ -450,9 +449,10 @@ def _process(
     progress.planned = len(clips)
     progress.start_phase("process", total=len(clips))
     if not clips:
-        return
+        return 0
+    numbered = number_clips(clips)
     write = WriteStage(target)
-    if isinstance(target.numbers, Numbering):  # a small run on the driver's threads
+    if driver_only:
         progress.stages = ["segment"]
         batch: list[Item] = []
         done = [0, 0]  # [out of the stage, of them failed], as the workers' counter has it
@@ -467,7 +467,7 @@ def _process(
                 batch = []
         for status in write.process(batch) if batch else ():
             tally.add(status, progress)
-        return
+        return numbered
     counter = ray_adapter.new_counter()
     ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
@@ -489,6 +489,7 @@ def _process(
     with _watch_stages(counter, progress), ray_adapter.worker_errors():
         for status in ray_adapter.iter_items(ds, batch_size=64):
             tally.add(status, progress)
+    return numbered
 
 
 @contextlib.contextmanager

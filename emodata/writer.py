@@ -30,7 +30,7 @@ from emodata.schemas import index_schema, ledger_schema, stage_status_fields
 log = logging.getLogger(__name__)
 
 _BLOCK = 512
-_INTERNAL = {"error", "done_keys", "ledger_prior", "meta", "path", "stage_status"}
+_INTERNAL = {"error", "done_keys", "ledger_prior", "meta", "path", "stage_status", "write_order"}
 
 
 def _padded(n: int) -> int:
@@ -116,8 +116,9 @@ class ShardWriter:
         ledger: LedgerBook,
         seqs: Callable[[], int] | None = None,
     ) -> None:
-        """``seqs`` hands out file sequence numbers when several writers share a run (the write
-        tasks on the workers draw from one counter); alone, a writer counts from ``first_seq``."""
+        """``seqs`` hands out file numbers where several writers share a run (each write task
+        on the workers numbers its own, ``emodata.stages.write``); alone, a writer counts from
+        ``first_seq``."""
         self.fs, self.root = fs, root.rstrip("/")
         self._seqs = seqs or itertools.count(first_seq).__next__
         self.seq = -1  # the open shard's number (or the last one written)

@@ -6,9 +6,12 @@ stage that produced it), writes its own shards, index fragments and ledger fragm
 (:class:`emodata.writer.ShardWriter`: tmp then rename, the index fragment last as the completion
 marker) and returns one small status row per clip. No media goes back to the driver.
 
-File numbers come from one :class:`Numbering` for the run, asked by batch and part: a task that
-Ray runs again (a worker lost, a node gone) gets the same numbers for the same clips, so it
-rewrites the same files instead of adding a second copy of its clips to the index.
+File numbers need no coordination: a batch of k clips writes at most k files (a shard holds at
+least one clip; a ledger-only fragment only when some clip failed), so the batch numbers them
+from the run's first free number plus the planned place of its first clip. Two batches never
+share a number, and a task that Ray runs again (a worker lost, a node gone) gets the same
+numbers for the same clips: it rewrites its files instead of adding a second copy of its clips
+to the index. Numbers have gaps; only their order and uniqueness matter.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import fsspec
 
@@ -32,26 +35,11 @@ from emodata.writer import LedgerBook, ShardWriter
 STATUS_FIELDS = ("error", "timings", "source_id")
 
 
-class Numbers(Protocol):
-    def take(self, batch: str, part: int) -> int: ...
-
-
-class Numbering:
-    """Shard and ledger file numbers of one run, from ``first`` on; the same (batch, part)
-    always gets the same number. Held by the driver, or by a Ray actor for the workers."""
-
-    def __init__(self, first: int = 0) -> None:
-        self.next = first
-        self.given: dict[tuple[str, int], int] = {}
-        self._lock = threading.Lock()
-
-    def take(self, batch: str, part: int) -> int:
-        with self._lock:
-            n = self.given.get((batch, part))
-            if n is None:
-                n = self.given[(batch, part)] = self.next
-                self.next += 1
-            return n
+def number_clips(clips: list[Item], first: int = 0) -> int:
+    """Give each planned clip its place (``write_order``); returns the next free place."""
+    for n, clip in enumerate(clips, first):
+        clip.record["write_order"] = n
+    return first + len(clips)
 
 
 class RowChecks:
@@ -121,7 +109,7 @@ class WriteTarget:
     write: WriteConfig
     run_id: str
     fingerprint: str
-    numbers: Numbers
+    first_seq: int  # the first file number no earlier run used
     checks: RowChecks | None = None
 
 
@@ -133,10 +121,6 @@ def prior_ledger(items: list[Item]) -> dict[tuple[str, str, str], tuple[int, set
         for source_path, key, stage, attempts, reasons in item.record.get("ledger_prior") or ():
             prior[(source_path, key, stage)] = (attempts, set(reasons))
     return prior
-
-
-def batch_id(items: list[Item]) -> str:
-    return hashlib.sha1("\n".join(sorted(i.key for i in items)).encode()).hexdigest()[:16]
 
 
 class WriteStage(Stage):
@@ -157,8 +141,7 @@ class WriteStage(Stage):
         if t.checks is not None:
             t.checks.apply(items)
         fs, root = fsspec.core.url_to_fs(t.output)
-        parts = itertools.count()
-        batch = batch_id(items)
+        numbers = itertools.count(t.first_seq + min(i.record["write_order"] for i in items))
         writer = ShardWriter(
             fs,
             root.rstrip("/"),
@@ -169,7 +152,7 @@ class WriteStage(Stage):
             run_id=t.run_id,
             config_fingerprint=t.fingerprint,
             ledger=LedgerBook(prior_ledger(items), t.run_id),
-            seqs=lambda: t.numbers.take(batch, next(parts)),
+            seqs=numbers.__next__,
         )
         where: dict[str, str | None] = {}
         try:

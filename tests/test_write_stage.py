@@ -1,0 +1,156 @@
+"""The write stage as the workers run it: status rows back, files written, retries idempotent."""
+
+from __future__ import annotations
+
+import errno
+import json
+import pickle
+
+import fsspec
+import pyarrow.parquet as pq
+import pytest
+
+from emodata import ray_adapter
+from emodata.config import RunConfig, WriteConfig
+from emodata.errors import Reason
+from emodata.records import Item
+from emodata.stages.write import RowChecks, WriteStage, WriteTarget, number_clips
+from emodata.state import scan
+from tests.test_writer import _item
+
+
+def _target(tmp_path, checks=None, first_seq=0, **write) -> WriteTarget:
+    return WriteTarget(
+        output=str(tmp_path),
+        write=WriteConfig(**write),
+        run_id="20260101T000000Z-abc123",
+        fingerprint="f",
+        first_seq=first_seq,
+        checks=checks,
+    )
+
+
+def _clips(*ids: int, size: int = 2_000) -> list[Item]:
+    clips = [_item(i, size) for i in ids]
+    number_clips(clips)
+    return clips
+
+
+def _index_keys(root) -> list[str]:
+    return sorted(pq.read_table(root / "index").column("key").to_pylist())
+
+
+def test_batches_number_their_files_apart_without_asking_anyone(tmp_path):
+    """A batch numbers its files from its first clip's planned place: as many clips as it has,
+    it cannot run into the next batch's numbers, whatever order the batches finish in."""
+    clips = _clips(0, 1, 2, 3, 4, 5)
+    stage = WriteStage(_target(tmp_path, first_seq=10, max_shard_samples=1))
+    stage.process(clips[3:])  # a later batch finishes first
+    stage.process(clips[:3])
+    names = sorted(p.name for p in (tmp_path / "shards").iterdir())
+    assert names == [f"shard-{n:06d}-abc123.tar" for n in range(10, 16)]
+    assert _index_keys(tmp_path) == sorted(c.key for c in clips)
+
+
+def test_status_rows_carry_no_media_and_name_the_shard(tmp_path):
+    *items, failed = _clips(0, 1, 2, 3, 4, 9)
+    failed.fail("faces", Reason.INTERNAL_ERROR, "boom")
+    stage = WriteStage(_target(tmp_path, max_shard_samples=2))
+    assert stage.batch_size == 2  # a task packs no more than one shard's worth
+    out = stage.process([*items, failed])
+    assert [s.key for s in out] == [i.key for i in [*items, failed]]
+    assert all(s.blobs == {} for s in out)
+    assert all(set(s.record) <= {"error", "timings", "source_id", "shard", "ledgered"} for s in out)
+    shards = [s.record["shard"] for s in out[:5]]
+    assert shards == ["shard-000000-abc123.tar"] * 2 + ["shard-000001-abc123.tar"] * 2 + [
+        "shard-000002-abc123.tar"
+    ]
+    assert out[5].record["shard"] is None and out[5].record["ledgered"] is True
+    assert out[5].record["error"]["reason"] == "internal_error"
+    assert len(json.dumps([s.record for s in out])) < 2_000  # small, whatever the media
+    assert _index_keys(tmp_path) == sorted(i.key for i in items)
+    ledger = pq.read_table(tmp_path / "failures").to_pylist()
+    assert [(r["stage"], r["key"]) for r in ledger] == [("faces", failed.key)]
+
+
+def test_a_retried_task_rewrites_its_files_instead_of_adding_copies(tmp_path):
+    first = _clips(0, 1, 2)
+    WriteStage(_target(tmp_path, max_shard_samples=2)).process(first)
+    files = sorted(p.name for p in (tmp_path / "shards").iterdir())
+    # Ray runs the task again on the same clips (its worker died after writing)
+    again = _clips(0, 1, 2)
+    WriteStage(_target(tmp_path, max_shard_samples=2)).process(again)
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == files
+    assert _index_keys(tmp_path) == sorted(i.key for i in first)
+    assert not list(tmp_path.rglob(".*"))
+
+
+def test_earlier_ledger_rows_travel_with_the_item(tmp_path):
+    """A write task sees only its clips: the prior attempts they carry number the new rows, and
+    a decision already on record is not written again."""
+    filtered = Item("k1", {"path": "/in/a.mp4"}).fail("segment", Reason.SCENE_TOO_SHORT, "short")
+    failed = Item("k2", {"path": "/in/a.mp4"}).fail("faces", Reason.INTERNAL_ERROR, "boom")
+    prior = [["/in/a.mp4", "k1", "segment", 1, ["scene_too_short"]]]
+    prior += [["/in/a.mp4", "k2", "faces", 2, ["internal_error"]]]
+    number_clips([filtered, failed])
+    for item in (filtered, failed):
+        item.record["ledger_prior"] = prior
+    out = WriteStage(_target(tmp_path)).process([filtered, failed])
+    assert [s.record["ledgered"] for s in out] == [False, True]
+    rows = pq.read_table(tmp_path / "failures").to_pylist()
+    assert [(r["key"], r["attempt"]) for r in rows] == [("k2", 3)]
+    assert scan(fsspec.filesystem("file"), str(tmp_path)).next_seq == 1
+
+
+def test_row_checks_pickle_as_settings_and_fail_rows_on_the_worker(tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "short.json").write_text(
+        json.dumps(
+            {
+                "name": "rows.small",
+                "level": "row",
+                "boundary": "write",
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": "video_bytes", "max_value": 5_000},
+                    }
+                ],
+            }
+        )
+    )
+    checks = RowChecks(RunConfig().dump(), str(suites), ["ingest", "segment", "write"])
+    shipped = pickle.dumps(checks)
+    assert len(shipped) < 50_000 and b"great_expectations" not in shipped
+    out_dir = tmp_path / "out"
+    stage = WriteStage(_target(out_dir, checks=pickle.loads(shipped)))
+    clips = [_item(0, 2_000), _item(1, 9_000)]
+    number_clips(clips)
+    out = stage.process(clips)
+    assert out[0].ok and out[0].record["shard"]
+    assert out[1].record["error"]["stage"] == "validate"
+    assert "rows.small" in out[1].record["error"]["message"]
+    docs = [json.loads(m) for m in _json_members(out_dir)]
+    assert [d["stage_status"]["validate"] for d in docs] == ["ok"]
+
+
+def _json_members(root) -> list[bytes]:
+    import tarfile
+
+    out = []
+    for shard in sorted((root / "shards").glob("*.tar")):
+        with tarfile.open(shard) as tar:
+            out += [tar.extractfile(m).read() for m in tar if m.name.endswith(".json")]
+    return out
+
+
+def test_a_workers_os_error_reaches_the_driver_as_itself():
+    full = OSError(errno.ENOSPC, "No space left on device", "/out/shards/x.tar")
+    wrapped = RuntimeError("task failed")
+    wrapped.__cause__ = full
+    with pytest.raises(OSError) as got, ray_adapter.worker_errors():
+        raise wrapped
+    assert got.value is full
+    with pytest.raises(RuntimeError), ray_adapter.worker_errors():
+        raise RuntimeError("not an OS error")
