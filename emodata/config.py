@@ -239,6 +239,11 @@ class ValidateConfig(_Section):
 class RunConfig(_Section):
     input: str | None = None
     output: str | None = None
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Modules to import before the config is read: each registers its stages "
+        "(docs/extending.md).",
+    )
     stages: list[str] = Field(default_factory=lambda: list(KNOWN_STAGES))
     ray: RayConfig = Field(default_factory=RayConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
@@ -250,15 +255,56 @@ class RunConfig(_Section):
     write: WriteConfig = Field(default_factory=WriteConfig)
     validate_: ValidateConfig = Field(default_factory=ValidateConfig, alias="validate")
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_assignment=True)
+    # other top-level keys are the sections of plugin stages, checked against their own models
+    model_config = ConfigDict(extra="allow", populate_by_name=True, validate_assignment=True)
+
+    @field_validator("plugins")
+    @classmethod
+    def _import_plugins(cls, plugins: list[str]) -> list[str]:
+        from emodata.stages import registry
+
+        registry.import_plugins(plugins)  # fields validate in order: before ``stages``
+        return plugins
 
     @field_validator("stages")
     @classmethod
     def _known(cls, stages: list[str]) -> list[str]:
-        unknown = [s for s in stages if s not in KNOWN_STAGES]
+        from emodata.stages import registry
+
+        known = list(dict.fromkeys([*KNOWN_STAGES, *registry.names()]))
+        unknown = [s for s in stages if s not in known]
         if unknown:
-            raise ValueError(f"unknown stage(s) {unknown}; known: {list(KNOWN_STAGES)}")
+            raise ValueError(f"unknown stage(s) {unknown}; known: {known}")
         return stages
+
+    @model_validator(mode="after")
+    def _plugin_sections(self) -> RunConfig:
+        from emodata.stages import registry
+
+        sections = registry.plugin_sections()
+        extra = self.__pydantic_extra__ if self.__pydantic_extra__ is not None else {}
+        for key, value in list(extra.items()):
+            model = sections.get(key)
+            if model is None:
+                raise ValueError(
+                    f"{key}: unknown section (a plugin stage's section needs its module in "
+                    "`plugins`)"
+                )
+            if not isinstance(value, model):
+                try:
+                    extra[key] = model.model_validate(value or {})
+                except ValidationError as e:
+                    raise ValueError(
+                        "; ".join(f"{key}.{m}" for m in _format(e).split("; "))
+                    ) from None
+        for name, model in sections.items():
+            if name in self.stages and name not in extra:
+                extra[name] = model()
+        return self
+
+    def section(self, name: str) -> Any:
+        """A stage's config section (built-in or a plugin's), or None when it has none."""
+        return getattr(self, name if name != "validate" else "validate_", None)
 
     @model_validator(mode="after")
     def _stages(self) -> RunConfig:

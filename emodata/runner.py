@@ -37,26 +37,19 @@ from emodata.fsutil import is_url, storable_text, write_atomic
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
-from emodata.models import model_path
 from emodata.progress import Progress, View
 from emodata.records import Item
 from emodata.remote import object_version, timed_out, url_to_fs
-from emodata.stages.annotate import AnnotateStage
+from emodata.stages import registry
 from emodata.stages.base import Resources, Stage
-from emodata.stages.cues import CuesStage
-from emodata.stages.faces import FacesStage
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage
-from emodata.stages.transcribe import TranscribeStage
 from emodata.stages.write import RowChecks, WriteStage, WriteTarget, number_clips
 from emodata.state import PriorState, scan
 from emodata.writable import require_folder
 from emodata.writer import LedgerBook, ShardWriter
 
 log = logging.getLogger(__name__)
-
-#: stages that load models (Ray actors); a small local run with none of them skips Ray
-MODEL_STAGES = ("transcribe", "faces", "cues", "annotate")
 
 
 @dataclass
@@ -207,10 +200,10 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
     progress = Progress(fs, root, run_id, view=view)
     progress.inputs = len(refs)
-    if "transcribe" in cfg.stages:
-        _check_asr(cfg)
-    if "faces" in cfg.stages or "cues" in cfg.stages:
-        _check_faces()
+    for spec in registry.clip_stages(cfg.stages):  # missing extras and models: before any work
+        spec.check_installed()
+        if spec.preflight is not None:
+            spec.preflight(cfg)
     prior: PriorState = scan(fs, root)
     if prior.total_done:
         log.info("resuming: %d clip(s) already written in %s", prior.total_done, root)
@@ -237,7 +230,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
 
     # a small local run without model stages is FFmpeg work only: the driver's threads do it
     # all, and Ray is not started
-    driver_only = local and not any(s in cfg.stages for s in MODEL_STAGES)
+    driver_only = local and not registry.clip_stages(cfg.stages)
     with ThreadPoolExecutor(3) as pool:
         # great_expectations takes seconds to import, and a small run ingests and plans on the
         # driver: both overlap Ray's start-up, as does the shard writer's import of webdataset
@@ -274,7 +267,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             cfg.validate_.suites_dir,
             boundaries,
             built=checkpoints if driver_only else None,
+            extra=registry.suites(cfg.stages),
         ),
+        extra_columns=tuple(registry.index_columns(cfg.stages)),
     )
     # the driver's own ledger rows (inputs that failed ingest or planning) go in a fragment of
     # their own, numbered after every clip's (``number_clips``); it writes no shard
@@ -472,15 +467,12 @@ def _process(
     ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
     ds = ray_adapter.apply_stage(ds, segment, workers, counter)
+    context = registry.RunContext(llm=llm, remote_timeout_s=cfg.ingest.remote_timeout_s)
     models: list[Stage] = []
-    if "transcribe" in cfg.stages:
-        models.append(TranscribeStage(cfg.transcribe))
-    if "faces" in cfg.stages:
-        models.append(FacesStage(cfg.faces))
-    if "cues" in cfg.stages:
-        models.append(CuesStage(cfg.cues))
-    if "annotate" in cfg.stages and llm is not None:
-        models.append(AnnotateStage(llm.config, llm.cache_url))
+    for spec in registry.clip_stages(cfg.stages):
+        stage = spec.build(cfg.section(spec.name), cfg, context)
+        if stage is not None:
+            models.append(stage)
     fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
     for stage in models:
         ds = ray_adapter.apply_stage(ds, stage, workers, counter)
@@ -559,24 +551,6 @@ def _plan(
     return clips
 
 
-def _check_asr(cfg: RunConfig) -> None:
-    """Fail before any work when the ASR backend or its model is missing."""
-    from emodata.models import ModelError
-
-    if cfg.transcribe.backend == "whisperx":
-        from emodata.asr.whisperx_backend import require_whisperx as require
-    else:
-        from emodata.asr.faster_whisper_backend import require_faster_whisper as require
-    require()
-    for name_of in ("model", "align_model"):
-        name = getattr(cfg.transcribe, name_of)
-        try:
-            if name:
-                model_path(name)
-        except ModelError as e:
-            raise ConfigError(f"transcribe.{name_of}: {e}") from None
-
-
 def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> None:
     """Scale the CPU requests of standing actors so that a CPU task can still run.
 
@@ -606,24 +580,12 @@ def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> No
     )
 
 
-def _check_faces() -> None:
-    from emodata.faces.dlib_backend import require_faces
-    from emodata.models import ModelError, resolve
-
-    require_faces()
-    for name in ("dlib-landmarks-68", "dlib-face-embedding", "fer2013-expression"):
-        try:
-            resolve(name)
-        except ModelError as e:
-            raise ConfigError(f"faces: {e}") from None
-
-
 def _checkpoints(cfg: RunConfig, config_dump: dict[str, Any]) -> Any:
     if "validate" not in cfg.stages:
         return None
     from emodata.validate import Checkpoints
 
-    return Checkpoints(config_dump, cfg.validate_.suites_dir)
+    return Checkpoints(config_dump, cfg.validate_.suites_dir, registry.suites(cfg.stages))
 
 
 def _final_check(fs: fsspec.AbstractFileSystem, root: str, checkpoints: Any) -> list[Any]:

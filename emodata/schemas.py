@@ -32,7 +32,7 @@ def load_json(name: str) -> dict[str, Any]:
     return json.loads((schemas_dir() / name).read_text(encoding="utf-8"))
 
 
-def _arrow_type(spec: Any) -> pa.DataType:
+def arrow_type(spec: Any) -> pa.DataType:
     if isinstance(spec, dict) and "struct" in spec:
         return pa.struct([pa.field(f, pa.string()) for f in spec["struct"]])
     return _SCALARS[spec]
@@ -43,7 +43,7 @@ def arrow_schema(name: str) -> pa.Schema:
     spec = load_json(name)
     return pa.schema(
         [
-            pa.field(c["name"], _arrow_type(c["type"]), nullable=c["nullable"])
+            pa.field(c["name"], arrow_type(c["type"]), nullable=c["nullable"])
             for c in spec["columns"]
         ],
         metadata={"schema": spec["name"], "version": str(spec["version"])},

@@ -45,22 +45,30 @@ class Failure:
     observed: Any = None
 
 
-def load_suites(extra_dir: str | None = None) -> list[Suite]:
+def load_suites(
+    extra_dir: str | None = None, extra: list[dict[str, Any]] | None = None
+) -> list[Suite]:
+    """The packaged suites, those in ``extra_dir`` and ``extra`` ones given as data (plugin
+    stages' suites, which travel to the workers with the run)."""
     paths = sorted((schemas_dir() / "expectations").glob("*.json"))
     if extra_dir:
         paths += sorted(Path(extra_dir).glob("*.json"))
+    specs = [(str(p), json.loads(p.read_text(encoding="utf-8"))) for p in paths]
+    specs += [(f"suite {s.get('name')!r}", s) for s in extra or ()]
     suites = []
-    for p in paths:
-        spec = json.loads(p.read_text(encoding="utf-8"))
+    for where, spec in specs:
         if spec.get("level") not in {"row", "batch"}:
-            raise ValueError(f"{p}: level must be 'row' or 'batch'")
+            raise ValueError(f"{where}: level must be 'row' or 'batch'")
         suites.append(Suite(spec["name"], spec["level"], spec["boundary"], spec["expectations"]))
     return suites
 
 
 def _lookup(config: dict[str, Any], dotted: str) -> Any:
     if dotted == "index.columns":
-        return index_schema().names
+        from emodata.stages import registry
+
+        added = registry.index_columns(config.get("stages") or [])
+        return index_schema().names + [name for name, _ in added]
     node: Any = config
     for part in dotted.split("."):
         node = node[part]
@@ -113,7 +121,12 @@ def _class_name(snake: str) -> str:
 class Checkpoints:
     """One ephemeral great_expectations context with every suite, built once per process."""
 
-    def __init__(self, config: dict[str, Any], extra_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        extra_dir: str | None = None,
+        extra: list[dict[str, Any]] | None = None,
+    ) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -129,7 +142,7 @@ class Checkpoints:
         asset = self.ctx.data_sources.add_pandas("emodata").add_dataframe_asset(name="frame")
         self._batch = asset.add_batch_definition_whole_dataframe("whole")
         self.suites: dict[str, tuple[Suite, Any]] = {}
-        for suite in load_suites(extra_dir):
+        for suite in load_suites(extra_dir, extra):
             gsuite = self.ctx.suites.add(gx.ExpectationSuite(name=suite.name))
             for spec in suite.expectations:
                 cls = getattr(gx.expectations, _class_name(spec["type"]), None)

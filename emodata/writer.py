@@ -25,7 +25,7 @@ from emodata.discover import split_meta
 from emodata.fsutil import remove_quietly, storable_text, write_atomic
 from emodata.records import Item
 from emodata.redact import redact
-from emodata.schemas import index_schema, ledger_schema, stage_status_fields
+from emodata.schemas import arrow_type, index_schema, ledger_schema, stage_status_fields
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ class ShardWriter:
         config_fingerprint: str,
         ledger: LedgerBook,
         seqs: Callable[[], int] | None = None,
+        extra_columns: tuple[tuple[str, str], ...] = (),
     ) -> None:
         """``seqs`` hands out file numbers where several writers share a run (each write task
         on the workers numbers its own, ``emodata.stages.write``); alone, a writer counts from
@@ -136,6 +137,9 @@ class ShardWriter:
         self.samples_written = 0
         self.shards_written: list[str] = []
         self._status_fields = stage_status_fields()
+        self._schema = index_schema()
+        for name, kind in extra_columns:  # plugin stages' columns, after the built-in ones
+            self._schema = self._schema.append(pa.field(name, arrow_type(kind)))
 
     # -- public -----------------------------------------------------------------------------
     def add(self, item: Item) -> str | None:
@@ -212,7 +216,7 @@ class ShardWriter:
 
     def _index_row(self, item: Item, offsets: dict[str, list[int]], size: int) -> dict[str, Any]:
         rec = item.record
-        row = {k: rec.get(k) for k in index_schema().names}
+        row = {k: rec.get(k) for k in self._schema.names}
         row.update(split_meta(rec.get("meta") or {}))
         status = rec.get("stage_status") or {}
         row.update(
@@ -253,7 +257,7 @@ class ShardWriter:
             ledger = self.ledger.take()
             if ledger is not None:
                 self._write_parquet(ledger, layout.FAILURES, ledger_path.rsplit("/", 1)[-1])
-            table = pa.Table.from_pylist(self._rows, schema=index_schema())
+            table = pa.Table.from_pylist(self._rows, schema=self._schema)
             self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
         except BaseException:
             # no index fragment, no shard: its clips are redone by the next run (a run killed

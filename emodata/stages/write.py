@@ -55,16 +55,19 @@ class RowChecks:
         suites_dir: str | None,
         boundaries: list[str],
         built: Any = None,
+        extra: list[dict[str, Any]] | None = None,
     ) -> None:
         self.config, self.suites_dir, self.boundaries = config, suites_dir, boundaries
+        self.extra = extra or []  # plugin stages' suites, as data
         self.digest = hashlib.sha1(
-            json.dumps([config, suites_dir], sort_keys=True, default=str).encode()
+            json.dumps([config, suites_dir, self.extra], sort_keys=True, default=str).encode()
         ).hexdigest()
         if built is not None:  # the driver's own, for runs on its threads
             RowChecks._built[self.digest] = built
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("config", "suites_dir", "boundaries", "digest")}
+        keep = ("config", "suites_dir", "boundaries", "extra", "digest")
+        return {k: getattr(self, k) for k in keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -75,7 +78,8 @@ class RowChecks:
             if got is None:
                 from emodata.validate import Checkpoints
 
-                got = RowChecks._built[self.digest] = Checkpoints(self.config, self.suites_dir)
+                got = Checkpoints(self.config, self.suites_dir, self.extra)
+                RowChecks._built[self.digest] = got
             return got
 
     def apply(self, items: list[Item]) -> None:
@@ -111,6 +115,7 @@ class WriteTarget:
     fingerprint: str
     first_seq: int  # the first file number no earlier run used
     checks: RowChecks | None = None
+    extra_columns: tuple[tuple[str, str], ...] = ()  # index columns of plugin stages
 
 
 def prior_ledger(items: list[Item]) -> dict[tuple[str, str, str], tuple[int, set[str]]]:
@@ -153,6 +158,7 @@ class WriteStage(Stage):
             config_fingerprint=t.fingerprint,
             ledger=LedgerBook(prior_ledger(items), t.run_id),
             seqs=numbers.__next__,
+            extra_columns=t.extra_columns,
         )
         where: dict[str, str | None] = {}
         try:

@@ -1,0 +1,94 @@
+"""The built-in clip stages, declared for the registry (``emodata.stages.registry``).
+
+Their config sections are ``RunConfig``'s own and their index columns and suites are in
+``schemas/``; what each declares here is how to build it, what it needs installed and what to
+check before any work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emodata.errors import ConfigError
+from emodata.stages.registry import Requirement, RunContext, StageSpec, register
+
+
+def _check_asr(cfg: Any) -> None:
+    """The ASR backend and its model files, before any work."""
+    from emodata.models import ModelError, model_path
+
+    if cfg.transcribe.backend == "whisperx":
+        from emodata.asr.whisperx_backend import require_whisperx as require
+    else:
+        from emodata.asr.faster_whisper_backend import require_faster_whisper as require
+    try:
+        require()
+    except ImportError as e:
+        raise ConfigError(str(e)) from None
+    for setting in ("model", "align_model"):
+        name = getattr(cfg.transcribe, setting)
+        try:
+            if name:
+                model_path(name)
+        except ModelError as e:
+            raise ConfigError(f"transcribe.{setting}: {e}") from None
+
+
+def _check_face_models(cfg: Any) -> None:
+    from emodata.models import ModelError, resolve
+
+    for name in ("dlib-landmarks-68", "dlib-face-embedding", "fer2013-expression"):
+        try:
+            resolve(name)
+        except ModelError as e:
+            raise ConfigError(f"faces: {e}") from None
+
+
+def _transcribe(section: Any, cfg: Any, ctx: RunContext):
+    from emodata.stages.transcribe import TranscribeStage
+
+    return TranscribeStage(section)
+
+
+def _faces(section: Any, cfg: Any, ctx: RunContext):
+    from emodata.stages.faces import FacesStage
+
+    return FacesStage(section)
+
+
+def _cues(section: Any, cfg: Any, ctx: RunContext):
+    from emodata.stages.cues import CuesStage
+
+    return CuesStage(section)
+
+
+def _annotate(section: Any, cfg: Any, ctx: RunContext):
+    """None when there is nothing to annotate (the backend was not prepared)."""
+    from emodata.stages.annotate import AnnotateStage
+
+    if ctx.llm is None:
+        return None
+    return AnnotateStage(ctx.llm.config, ctx.llm.cache_url)
+
+
+FACES = (
+    Requirement("dlib", "faces"),
+    Requirement("insightface", "faces"),
+)
+
+register(StageSpec("transcribe", _transcribe, preflight=_check_asr, rank=10, builtin=True))
+register(
+    StageSpec("faces", _faces, requires=FACES, preflight=_check_face_models, rank=20, builtin=True)
+)
+register(
+    StageSpec(
+        "cues",
+        _cues,
+        requires=(*FACES, Requirement("vaderSentiment", "faces")),
+        preflight=_check_face_models,
+        rank=30,
+        builtin=True,
+    )
+)
+LLM = (Requirement("jsonschema", "llm"),)
+register(StageSpec("annotate", _annotate, requires=LLM, rank=40, builtin=True))
