@@ -6,6 +6,7 @@ error that names the field (``segment.max_clip_s: ...``) rather than a silently 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
@@ -286,9 +287,12 @@ class RunConfig(_Section):
         for key, value in list(extra.items()):
             model = sections.get(key)
             if model is None:
+                known = [*type(self).model_fields, "validate", *sections]
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
                 raise ValueError(
-                    f"{key}: unknown section (a plugin stage's section needs its module in "
-                    "`plugins`)"
+                    f"{key}: unknown section ({hint}a plugin stage's section needs its module "
+                    "in `plugins`)"
                 )
             if not isinstance(value, model):
                 try:
@@ -328,9 +332,12 @@ class RunConfig(_Section):
 def _format(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "config"
         msg = e["msg"].removeprefix("Value error, ")
-        lines.append(f"{where.replace('validate_', 'validate')}: {msg}")
+        where = ".".join(str(p) for p in e["loc"])
+        if not where and re.match(r"^[a-z_][\w.]*: ", msg):  # it names its section itself
+            lines.append(msg)
+            continue
+        lines.append(f"{(where or 'config').replace('validate_', 'validate')}: {msg}")
     return "; ".join(lines)
 
 
