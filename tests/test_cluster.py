@@ -104,7 +104,9 @@ def test_ray_job_submit_places_the_accelerator_stage_on_its_node(cluster, sample
         timeout=600,
         check=False,
     )
-    assert proc.returncode == 0 and "succeeded" in proc.stdout + proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 0 and "succeeded" in proc.stdout + proc.stderr, (
+        proc.stdout[-3000:] + proc.stderr[-1000:]
+    )
     docs = _sample_docs(out)
     assert docs and all(d["nodes"]["transcribe"] == accel.node_id for d in docs)
     segment_nodes = {d["nodes"]["segment"] for d in docs}

@@ -59,10 +59,14 @@ def test_output_layout(demo_run):
     ]
     shards = sorted(p.name for p in (demo_run / "shards").iterdir())
     index = sorted(p.name for p in (demo_run / "index").iterdir())
-    # shard-NNNNNN-TAG.tar: sequence first (names sort in write order), then the run's tag
+    # shard-NNNNNN-TAG.tar: a number (each write task numbers its own files from its first
+    # clip's planned place: unique, with gaps), then the run's tag
     tag = layout.run_tag(json.loads((demo_run / "manifest.json").read_text())["runs"][0]["run_id"])
-    assert shards == [f"shard-{i:06d}-{tag}.tar" for i in range(len(shards))]
+    assert all(re.fullmatch(rf"shard-\d{{6}}-{tag}\.tar", s) for s in shards), shards
     assert [s.replace(".tar", ".parquet") for s in shards] == index
+    ledger_files = [p.name for p in (demo_run / "failures").iterdir()]
+    numbers = [layout.seq_of(n) for n in shards + ledger_files]
+    assert len(set(numbers)) == len(numbers)  # no two files share a number
     assert all(
         re.fullmatch(rf"part-\d{{6}}-{tag}\.parquet", p.name)
         for p in (demo_run / "failures").iterdir()
