@@ -1,11 +1,17 @@
-"""Shared helpers for the benchmark scripts: media generation and process-tree memory."""
+"""Shared helpers for the benchmark scripts: media generation, process-tree memory and CPU."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -90,3 +96,196 @@ class TreeMemory:
                     self.peak_root = max(self.peak_root, pss)
             self.peak_total = max(self.peak_total, total)
             time.sleep(self.interval)
+
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+def librivox_speech(dest: Path, seconds: float, offset: int) -> Path:
+    """Real read speech (Debian's pocketsphinx-testdata: five LibriVox clips, public domain),
+    the clips in rotation from ``offset``, cut to ``seconds``, 16 kHz mono."""
+    wavs = sorted(LIBRIVOX.glob("*.wav"))
+    if not wavs:
+        raise SystemExit("no LibriVox clips: apt-get install pocketsphinx-testdata")
+    order = [wavs[(offset + i) % len(wavs)] for i in range(12)]
+    inputs = [a for w in order for a in ("-i", str(w))]
+    streams = "".join(f"[{i}:a]" for i in range(len(order)))
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            *inputs,
+            "-filter_complex",
+            f"{streams}concat=n={len(order)}:v=0:a=1[a]",
+            "-map",
+            "[a]",
+            "-t",
+            f"{seconds}",
+            "-ar",
+            "16000",
+            "-ac",
+            "1",
+            str(dest),
+        ],
+        check=True,
+    )
+    return dest
+
+
+# prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+class TreeCpu:
+    """CPU seconds (user + system) of every process started inside the block, however deep.
+
+    A process's CPU time reaches its parent's "children" account only when the parent reaps
+    it; Ray's workers and servers outlive or lose their parents, so this process becomes the
+    subreaper of its descendants (Linux prctl) and reaps every orphan on exit. Processes still
+    alive ``settle_s`` after the block are named in ``left`` and ended by their pid.
+    """
+
+    _subreaper = False
+
+    def __init__(self, settle_s: float = 30.0) -> None:
+        self.settle_s = settle_s
+        self.cpu_s = 0.0
+        self.left: list[str] = []
+
+    def __enter__(self) -> TreeCpu:
+        if not TreeCpu._subreaper:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
+            TreeCpu._subreaper = True
+        self._start = _children_cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        deadline = time.monotonic() + self.settle_s
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break  # nothing left to reap
+            if pid:
+                continue
+            if time.monotonic() > deadline:
+                for p in psutil.Process().children():
+                    self.left.append(f"{p.pid} {' '.join(p.cmdline()[:3])}")
+                    p.kill()
+                deadline = float("inf")
+            time.sleep(0.1)
+        self.cpu_s = _children_cpu() - self._start
+
+
+@dataclass
+class Watched:
+    """One command's run: its exit code, wall time, its own CPU seconds and peak RSS (not its
+    children's), and the CPU seconds of the process subtrees whose command line matched a tag."""
+
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    peak_rss: int
+    tagged_cpu_s: dict[str, float]
+    stdout: str
+    stderr: str
+
+
+def _hwm(pid: int) -> int:
+    """Peak resident set size so far (VmHWM) in bytes; 0 once the process is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_watched(
+    cmd: list[str],
+    *,
+    tags: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    env: dict[str, str] | None = None,
+    interval: float = 0.25,
+    while_running: Callable[[float], None] | None = None,
+    timeout_s: float | None = None,
+) -> Watched:
+    """Run ``cmd`` and watch it: its own CPU time is read after it exits but before it is
+    reaped (a zombie keeps its counters), peak RSS from VmHWM while it runs. ``tags`` maps a
+    name to a command-line substring; the subtree of a matching descendant is summed per name
+    (long-lived servers: accurate to ``interval``). ``while_running(elapsed_s)`` is called on
+    every poll. Past ``timeout_s`` the command is killed (its exit code is then -9)."""
+    tags = tags or {}
+    seen: dict[str, dict[int, float]] = {name: {} for name in tags}
+    peak = 0
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        root = psutil.Process(proc.pid)
+        while True:
+            # WNOWAIT: wait for the exit but leave the zombie, whose CPU counters stay readable
+            done = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            if done is not None:
+                break
+            peak = max(peak, _hwm(proc.pid))
+            _poll_tags(root, tags, seen)
+            elapsed = time.perf_counter() - t0
+            if while_running is not None:
+                while_running(elapsed)
+            if timeout_s is not None and elapsed > timeout_s:
+                proc.kill()
+            time.sleep(interval)
+        wall = time.perf_counter() - t0
+        times = root.cpu_times()
+        returncode = proc.wait()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    return Watched(
+        returncode,
+        wall,
+        times.user + times.system,
+        peak,
+        {name: sum(per_pid.values()) for name, per_pid in seen.items()},
+        stdout,
+        stderr,
+    )
+
+
+def _poll_tags(
+    root: psutil.Process, tags: dict[str, str], seen: dict[str, dict[int, float]]
+) -> None:
+    try:
+        procs = root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            line = " ".join(p.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        for name, needle in tags.items():
+            if needle not in line:
+                continue
+            try:
+                subtree = [p, *p.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+            for q in subtree:
+                try:
+                    t = q.cpu_times()
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    continue
+                seen[name][q.pid] = t.user + t.system
