@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -134,67 +132,17 @@ def librivox_speech(dest: Path, seconds: float, offset: int) -> Path:
     return dest
 
 
-# prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-def _children_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
-class TreeCpu:
-    """CPU seconds (user + system) of every process started inside the block, however deep.
-
-    A process's CPU time reaches its parent's "children" account only when the parent reaps
-    it; Ray's workers and servers outlive or lose their parents, so this process becomes the
-    subreaper of its descendants (Linux prctl) and reaps every orphan on exit. Processes still
-    alive ``settle_s`` after the block are named in ``left`` and ended by their pid.
-    """
-
-    _subreaper = False
-
-    def __init__(self, settle_s: float = 30.0) -> None:
-        self.settle_s = settle_s
-        self.cpu_s = 0.0
-        self.left: list[str] = []
-
-    def __enter__(self) -> TreeCpu:
-        if not TreeCpu._subreaper:
-            libc = ctypes.CDLL(None, use_errno=True)
-            if libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-                raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER) failed")
-            TreeCpu._subreaper = True
-        self._start = _children_cpu()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        deadline = time.monotonic() + self.settle_s
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break  # nothing left to reap
-            if pid:
-                continue
-            if time.monotonic() > deadline:
-                for p in psutil.Process().children():
-                    self.left.append(f"{p.pid} {' '.join(p.cmdline()[:3])}")
-                    p.kill()
-                deadline = float("inf")
-            time.sleep(0.1)
-        self.cpu_s = _children_cpu() - self._start
-
-
 @dataclass
 class Watched:
     """One command's run: its exit code, wall time, its own CPU seconds and peak RSS (not its
-    children's), and the CPU seconds of the process subtrees whose command line matched a tag."""
+    children's), the CPU seconds of its whole process tree, and of the subtrees whose command
+    line matched a tag."""
 
     returncode: int
     wall_s: float
     cpu_s: float
     peak_rss: int
+    tree_cpu_s: float
     tagged_cpu_s: dict[str, float]
     stdout: str
     stderr: str
@@ -223,12 +171,19 @@ def run_watched(
     timeout_s: float | None = None,
 ) -> Watched:
     """Run ``cmd`` and watch it: its own CPU time is read after it exits but before it is
-    reaped (a zombie keeps its counters), peak RSS from VmHWM while it runs. ``tags`` maps a
-    name to a command-line substring; the subtree of a matching descendant is summed per name
-    (long-lived servers: accurate to ``interval``). ``while_running(elapsed_s)`` is called on
-    every poll. Past ``timeout_s`` the command is killed (its exit code is then -9)."""
+    reaped (a zombie keeps its counters), peak RSS from VmHWM while it runs.
+
+    The tree's CPU time is polled, not taken from the kernel's reaping accounts: Ray's raylet
+    reaps its workers without adding their time to any parent's account, so each descendant's
+    own time is kept as last seen (accurate to ``interval`` for long-lived processes), FFmpeg
+    processes are counted through the account of the worker or driver that waits for them,
+    and the driver's account is counted less what its polled children used themselves.
+    ``tags`` maps a name to a command-line substring; the subtrees of matching descendants are
+    summed per name. ``while_running(elapsed_s)`` is called on every poll. Past ``timeout_s``
+    the command is killed (its exit code is then -9)."""
     tags = tags or {}
     seen: dict[str, dict[int, float]] = {name: {} for name in tags}
+    tree = _TreePoll()
     peak = 0
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -240,6 +195,7 @@ def run_watched(
             if done is not None:
                 break
             peak = max(peak, _hwm(proc.pid))
+            tree.poll(root)
             _poll_tags(root, tags, seen)
             elapsed = time.perf_counter() - t0
             if while_running is not None:
@@ -258,6 +214,7 @@ def run_watched(
         wall,
         times.user + times.system,
         peak,
+        tree.total(times),
         {name: sum(per_pid.values()) for name, per_pid in seen.items()},
         stdout,
         stderr,
@@ -289,3 +246,43 @@ def _poll_tags(
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
                     continue
                 seen[name][q.pid] = t.user + t.system
+
+
+_WAITED = ("ffmpeg", "ffprobe")  # short-lived: counted in the account of the process waiting
+
+
+class _TreePoll:
+    """Last-seen CPU seconds of every descendant of a process (see ``run_watched``)."""
+
+    def __init__(self) -> None:
+        self.own: dict[int, float] = {}  # each descendant's own time, FFmpeg left out
+        self.waited: dict[int, float] = {}  # Ray workers' accounts of the FFmpeg they waited for
+        self.root_children: dict[int, float] = {}  # own time of the root's direct children
+
+    def poll(self, root: psutil.Process) -> None:
+        try:
+            procs = root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            return
+        for p in procs:
+            try:
+                with p.oneshot():
+                    name, t, parent = p.name(), p.cpu_times(), p.ppid()
+                    line = " ".join(p.cmdline()[:1])
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if name in _WAITED:
+                continue
+            self.own[p.pid] = t.user + t.system
+            if parent == root.pid:
+                self.root_children[p.pid] = t.user + t.system
+            if line.startswith("ray::"):
+                self.waited[p.pid] = t.children_user + t.children_system
+
+    def total(self, root_times: psutil._common.pcputimes) -> float:
+        """The root's own time, what it waited for less its polled children (its FFmpeg),
+        and every descendant's."""
+        children = root_times.children_user + root_times.children_system
+        root_ffmpeg = max(0.0, children - sum(self.root_children.values()))
+        own = root_times.user + root_times.system
+        return own + root_ffmpeg + sum(self.own.values()) + sum(self.waited.values())

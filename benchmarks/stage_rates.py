@@ -10,8 +10,8 @@ Two measurements on the same inputs:
 2. **`emodata run`** over the same inputs with every stage, annotate with `make demo`'s
    settings (a local vLLM server on the CPU with Qwen2.5-Coder-0.5B-Instruct). Measured: wall
    time and the run's phase timings; the CPU time of every process the run started (driver,
-   Ray, workers, FFmpeg, the vLLM server; orphans are reaped here, see ``TreeCpu``) and the vLLM
-   server's share of it; the driver's own CPU time and peak RSS; bytes per clip of shards (per
+   Ray, workers, FFmpeg, the vLLM server; polled, see ``run_watched``) and the vLLM server's
+   share of it; the driver's own CPU time and peak RSS; bytes per clip of shards (per
    member kind), index, ledger and LLM cache; tokens per clip per agent from the index; the
    per-clip stage times the workers record in each sample's JSON (``timings``).
 
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from _common import EMODATA, OUT, TreeCpu, librivox_speech, run_watched
+from _common import EMODATA, OUT, librivox_speech, run_watched
 
 from emodata.config import load_config
 from emodata.records import Item
@@ -167,12 +167,13 @@ def full_run(media: Path, out: Path, annotate: bool) -> dict[str, Any]:
     cmd += [f"{stages},write,validate"]
     for k, v in DEMO_SET.items():
         cmd += ["--set", f"{k}={v}"]
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # Ray's memory monitor kills workers when the machine's memory is nearly full, counting
+    # other users' processes too: on a shared machine that restarts actors without end
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_memory_monitor_refresh_ms": "0"}
     for _ in range(3):  # Ray's 30 s start-up limit is missed on a machine loaded by others
         shutil.rmtree(out, ignore_errors=True)
         load = os.getloadavg()[0]
-        with TreeCpu() as tree:
-            w = run_watched(cmd, tags={"vllm server": "vllm.entrypoints"}, env=env)
+        w = run_watched(cmd, tags={"vllm server": "vllm.entrypoints"}, env=env)
         if w.returncode == 0 or "timed out during startup" not in w.stderr:
             break
     if w.returncode != 0:
@@ -225,8 +226,7 @@ def full_run(media: Path, out: Path, annotate: bool) -> dict[str, Any]:
         "load_average_before": load,
         "load_average_after": os.getloadavg()[0],
         "phase_timings": run["timings"],
-        "tree_cpu_s": tree.cpu_s,
-        "left_running": tree.left,
+        "tree_cpu_s": w.tree_cpu_s,
         "vllm_server_cpu_s": w.tagged_cpu_s["vllm server"],
         "driver_cpu_s": w.cpu_s,
         "driver_peak_rss": w.peak_rss,
