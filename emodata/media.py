@@ -73,7 +73,9 @@ def probe(path: str, timeout_s: float = 60) -> Probe:
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
-        raise ItemError(Reason.UNREADABLE, f"ffprobe took longer than {timeout_s}s") from None
+        # a slow probe says more about the machine (a loaded node, a slow disk) than about the
+        # file: a failure, retried by the next run, not a decision kept on record
+        raise ItemError(Reason.FFMPEG_ERROR, f"ffprobe took longer than {timeout_s}s") from None
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     if proc.returncode != 0:
         low = stderr.lower()

@@ -121,3 +121,16 @@ def test_scene_cuts_find_a_hard_cut(tmp_path):
     cuts = scene_cuts(str(out), 0.3, 60)
     assert len(cuts) >= 1
     assert cuts[0] == pytest.approx(2.0, abs=0.1)
+
+
+def test_a_probe_that_times_out_is_retried_not_filtered(monkeypatch, ffmpeg_clip):
+    from emodata.errors import Kind, kind_of
+
+    def slow(cmd, **kw):
+        raise subprocess.TimeoutExpired(cmd, kw.get("timeout"))
+
+    monkeypatch.setattr(subprocess, "run", slow)
+    with pytest.raises(ItemError) as e:
+        probe(str(ffmpeg_clip), timeout_s=0.5)
+    assert "longer than 0.5s" in e.value.message
+    assert kind_of(e.value.reason) == Kind.FAILED  # the next run probes it again
