@@ -41,6 +41,9 @@ ENGINE_ENV = {
     "TRANSFORMERS_OFFLINE": "1",
     "VLLM_NO_USAGE_STATS": "1",
     "DO_NOT_TRACK": "1",
+    # the engine's start-up chatter would flood the run's console (Ray forwards actor output);
+    # its failures still reach the driver as the actor's error
+    "VLLM_LOGGING_LEVEL": "WARNING",
 }
 
 
@@ -216,8 +219,13 @@ class EngineGroup:
         return self
 
     def attach(self) -> EngineGroup:
-        """The handles of engines another process started, by name."""
-        self.handles = [ray.get_actor(n, namespace=NAMESPACE) for n in self.names()]
+        """The handles of engines another process started, by name; a LookupError names an
+        engine that is gone."""
+        for name in self.names():
+            try:
+                self.handles.append(ray.get_actor(name, namespace=NAMESPACE))
+            except ValueError:
+                raise LookupError(f"no vLLM engine actor {name!r} in this Ray cluster") from None
         return self
 
     def ready(self, timeout_s: float) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import ast
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from emodata.annotate.backends.base import Request
@@ -138,6 +139,9 @@ def test_a_run_keeps_one_engine_for_every_round_and_batch(smollm2_dir, vllm_pyth
             assert set().union(*(_check(r) for r in results)) == set(names)
             (live,) = session.engine_stats()["default"]
             assert live["starts"] == 1 and live["calls"] == BATCHES * ROUNDS
+            # vLLM's engine-core and worker processes, which must end with the actor
+            engine_procs = [psutil.Process(live["pid"])]
+            engine_procs += engine_procs[0].children(recursive=True)
         counts = session.engine_counts()
         assert counts == {
             "vllm_engine_actors": 1,
@@ -149,6 +153,8 @@ def test_a_run_keeps_one_engine_for_every_round_and_batch(smollm2_dir, vllm_pyth
         assert final["errors"] == 1 and final["tokens"] > 0 and final["pid"] == live["pid"]
         with pytest.raises(ValueError):  # the run's end took the engine down
             ray.get_actor(names[0], namespace="emodata")
+        _, alive = psutil.wait_procs(engine_procs, timeout=60)
+        assert not alive, [p.cmdline() for p in alive]
     finally:
         ray.shutdown()
 

@@ -78,6 +78,8 @@ def start_engines(
         )
         env["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv))  # whole GiB only
     python = None if cfg.image_uri else vllm_python(cfg.venv)
+    where = cfg.image_uri or python
+    log.info("vllm: starting %d engine(s) for %s under %s", cfg.engines, model, where)
     group = EngineGroup(name, cfg.engines).start(
         model,
         engine_kwargs(cfg, images_per_prompt),
@@ -87,8 +89,6 @@ def start_engines(
         threads=cfg.threads,
         named=named,
     )
-    where = cfg.image_uri or python
-    log.info("vllm: starting %d engine(s) for %s under %s", cfg.engines, model, where)
     try:
         stats = group.ready(cfg.start_timeout_s)
     except Exception as e:  # the actor's own error (or the timeout), said once, then stopped
@@ -123,7 +123,10 @@ class VLLMBackend(Backend):
                     f"the vLLM engines {self.cfg.engine} belong to a Ray cluster this process "
                     "is not connected to (leave `engine` unset to start one here)"
                 )
-            self.group = EngineGroup(self.cfg.engine, self.cfg.engines).attach()
+            try:
+                self.group = EngineGroup(self.cfg.engine, self.cfg.engines).attach()
+            except LookupError as e:
+                raise ConfigError(f"{e} (it ended, or the run that started it did)") from None
             return
         if not ray.is_initialized():
             log.info("vllm: no Ray running; starting %s", self.cfg.address or "a local one")
