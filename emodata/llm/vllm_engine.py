@@ -59,6 +59,12 @@ def _answer(rid: str, error: str | None = None, **fields: Any) -> dict[str, Any]
     }
 
 
+def _external_id(request_id: str) -> str:
+    """The id ``LLM`` numbered a request with: queueing returns the engine's internal id, that
+    number plus a random suffix (``"7-1a2b3c4d"``), while its output carries the number."""
+    return request_id.split("-", 1)[0]
+
+
 def _cpu_threads(threads: int | None) -> dict[str, str]:
     """Bind the engine's compute threads to this node's cores (``threads`` of them; all by
     default). vLLM's CPU build otherwise keeps one core for its scheduler: half of 2 cores."""
@@ -132,7 +138,7 @@ class VLLMEngine:
             except Exception as e:  # that request's failure; the others go on
                 out[i] = _answer(str(row.get("id")), f"{type(e).__name__}: {e}")
                 continue
-            queued[request_id] = i
+            queued[_external_id(request_id)] = i
         try:
             done = self.llm.wait_for_completion(use_tqdm=False) if queued else []
         except Exception as e:  # the engine failed as a whole: every queued request says why
@@ -142,7 +148,7 @@ class VLLMEngine:
             done = []
         latency = round(time.monotonic() - started, 3)
         for o in done:
-            i = queued.get(o.request_id)
+            i = queued.get(_external_id(o.request_id))
             if i is None:
                 continue  # not this call's (none should be left over from an earlier one)
             first = o.outputs[0] if o.outputs else None

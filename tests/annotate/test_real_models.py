@@ -167,7 +167,7 @@ def test_vllm_backend_keeps_one_engine_actor_for_the_run(two_clips, tmp_path):
         two_clips,
         out,
         "annotate.backends.default.kind=vllm",
-        "annotate.backends.default.batch_size=4",  # a 1 GiB KV cache: one clip per round
+        "annotate.backends.default.kv_cache_gib=0.5",  # 11k tokens: one clip per round
         "annotate.batch_size=1",
         "annotate.critic_llm=false",
         "annotate.agents.perceiver.enabled=false",

@@ -24,8 +24,8 @@ from .conftest import EMOTION_MESSAGES, EMOTION_SCHEMA, assert_schema_valid
 
 MODULE = Path(__file__).resolve().parents[2] / "emodata" / "llm" / "vllm_engine.py"
 
-# Budgets for the 135M model on 2 shared cores: small KV cache, short context.
-SMALL = {"max_model_len": 2048, "kv_cache_gib": 1, "batch_size": 8}
+# Budgets for the 135M model on 2 shared cores: a 256 MiB KV cache (5800 tokens), short context.
+SMALL = {"max_model_len": 2048, "kv_cache_gib": 0.25, "batch_size": 8}
 BATCHES = 2
 ROUNDS = 2
 CLIPS = 2  # per batch

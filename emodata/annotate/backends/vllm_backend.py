@@ -12,7 +12,6 @@ backend starts its own engine, and a local Ray if none is running, and ends both
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from pathlib import Path
 from typing import Any
@@ -71,19 +70,19 @@ def start_engines(
     from emodata.llm.vllm_server import kv_cache_gib_for
 
     model = model_path(cfg.model)
-    env: dict[str, str] = {}
-    if cfg.num_gpus == 0:
+    kwargs = engine_kwargs(cfg, images_per_prompt)
+    if cfg.num_gpus == 0:  # on a GPU vLLM sizes its cache from gpu_memory_utilization
         kv = cfg.kv_cache_gib or kv_cache_gib_for(
             Path(model), cfg.batch_size, min(cfg.max_model_len, TOKENS_PER_REQUEST), cfg.dtype
         )
-        env["VLLM_CPU_KVCACHE_SPACE"] = str(math.ceil(kv))  # whole GiB only
+        kwargs["kv_cache_memory_bytes"] = int(kv * 2**30)
     python = None if cfg.image_uri else vllm_python(cfg.venv)
     where = cfg.image_uri or python
     log.info("vllm: starting %d engine(s) for %s under %s", cfg.engines, model, where)
     group = EngineGroup(name, cfg.engines).start(
         model,
-        engine_kwargs(cfg, images_per_prompt),
-        engine_runtime_env(python, cfg.image_uri, env),
+        kwargs,
+        engine_runtime_env(python, cfg.image_uri, {}),
         num_cpus=cfg.engine_cpus,
         num_gpus=cfg.num_gpus,
         threads=cfg.threads,
