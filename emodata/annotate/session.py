@@ -39,7 +39,9 @@ class AnnotateSession:
 
     def engine_counts(self) -> dict[str, int]:
         """Totals over the run's engines, for the run manifest's counts: one start per engine
-        actor however many rounds and batches it answered."""
+        actor however many rounds and batches it answered. Empty when the run has none."""
+        if not self.engines:
+            return {}
         stats = [s for group in self.engine_stats().values() for s in group]
         return {
             "vllm_engine_actors": sum(g.count for g in self.engines.values()),

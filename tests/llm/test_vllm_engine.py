@@ -65,6 +65,12 @@ def test_engine_placement_follows_the_config():
         engine_runtime_env(None, None, {})
 
 
+def test_a_run_without_engines_counts_none():
+    from emodata.annotate.session import AnnotateSession
+
+    assert AnnotateSession(AnnotateConfig(), "cache").engine_counts() == {}
+
+
 def _round(batch: int, rnd: int, previous: list[str]) -> list[Request]:
     """One agent round over a batch's clips; round 2 quotes round 1's answer, as the reasoner
     quotes the listener."""
