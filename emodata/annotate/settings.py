@@ -66,22 +66,56 @@ class BackendConfig(_Section):
     kv_cache_gib: float | None = Field(
         None,
         gt=0,
-        description="serve: the local server's KV cache; None sizes it from the model's config "
-        "for `concurrency` requests of up to 3072 tokens (too small a cache makes vLLM preempt "
-        "and recompute whole prompts).",
+        description="serve/vllm on CPU: the engine's KV cache; None sizes it from the model's "
+        "config for `concurrency` (serve) or `batch_size` (vllm) requests of up to 3072 tokens "
+        "(too small a cache makes vLLM preempt and recompute whole prompts).",
     )
     threads: int | None = Field(
         None,
         ge=1,
-        description="serve: cores the local server computes on; None uses every core.",
+        description="serve/vllm on CPU: cores the engine computes on; None uses every core.",
     )
-    batch_size: int = Field(4, ge=1, description="vllm: rows per engine batch.")
-    num_gpus: float = Field(0.0, ge=0, description="GPUs per annotate actor / vLLM engine.")
+    batch_size: int = Field(
+        16,
+        ge=1,
+        description="vllm: requests an engine decodes together (vLLM's max_num_seqs); an agent "
+        "round sends up to annotate.batch_size of them per agent.",
+    )
+    num_gpus: float = Field(
+        0.0,
+        ge=0,
+        description="transformers: GPUs per annotate actor; vllm: per engine actor (the annotate "
+        "actors then need none); 0 runs on CPU.",
+    )
     venv: str | None = Field(
         None,
-        description="vllm/serve: the vLLM environment (default $EMODATA_VLLM_VENV or .venv-vllm).",
+        description="vllm/serve: the vLLM environment (default $EMODATA_VLLM_VENV or .venv-vllm); "
+        "on a cluster, the same path on every node.",
     )
-    address: str | None = Field(None, description="vllm: Ray cluster for the engine actors.")
+    image_uri: str | None = Field(
+        None,
+        description="vllm: run the engine actors in this container image (vLLM with the run's "
+        "Ray and Python versions) instead of `venv`.",
+    )
+    engines: int = Field(1, ge=1, description="vllm: engine actors the run keeps for this backend.")
+    engine_cpus: float = Field(
+        0.0,
+        ge=0,
+        description="vllm: CPUs each engine actor reserves in Ray. 0: on CPU the engine computes "
+        "while the annotate actors that reserved CPUs wait on it, and reserving more would take "
+        "the CPUs the segment tasks were left; give 1 or more on a GPU or a large cluster.",
+    )
+    start_timeout_s: float = Field(
+        900, gt=0, description="vllm: how long an engine may take to load its model."
+    )
+    engine: str | None = Field(
+        None,
+        description="vllm: set by the run to the name of its engine actors; None: the backend "
+        "starts its own engine (and a local Ray if none is running).",
+    )
+    address: str | None = Field(
+        None, description="vllm outside a run: the Ray cluster to start the engine on."
+    )
 
 
 class AgentConfig(_Section):

@@ -7,7 +7,9 @@ token accounting, cache reruns), never the model's opinions.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 
 import jsonschema
@@ -156,19 +158,25 @@ def test_transformers_backend_in_process(two_clips, tmp_path):
     assert len(rows) == 1
 
 
-def test_vllm_backend_in_process_through_ray_data(two_clips, tmp_path):
-    one = tmp_path / "in"
-    one.mkdir()
-    shutil.copy(next(two_clips.glob("talk_000*")), one)
+def test_vllm_backend_keeps_one_engine_actor_for_the_run(two_clips, tmp_path):
     out = tmp_path / "out"
-    # Each agent round starts a vLLM engine under Ray Data: keep the graph short on 2 CPUs.
-    _run(
-        one,
+    # two batches of one clip, each through the reasoner and qa rounds (the listener's is
+    # rendered without a call): every call goes to the one engine actor the run started
+    # (perceiver and critic off to fit 2 CPUs)
+    proc = _run(
+        two_clips,
         out,
         "annotate.backends.default.kind=vllm",
+        "annotate.backends.default.kv_cache_gib=0.5",  # 11k tokens: one clip per round
+        "annotate.batch_size=1",
         "annotate.critic_llm=false",
         "annotate.agents.perceiver.enabled=false",
         "annotate.max_revisions=0",
     )
     rows = _check_run(out, "vllm", {"listener", "reasoner", "qa"})
-    assert len(rows) == 1
+    assert len(rows) == 2
+    counts = re.search(r"vLLM engines of the run: (\{.*\})", proc.stderr)
+    assert counts, proc.stderr[-3000:]
+    counts = ast.literal_eval(counts.group(1))
+    assert counts["vllm_engine_actors"] == 1 and counts["vllm_engine_starts"] == 1, counts
+    assert counts["vllm_engine_calls"] >= 2, counts

@@ -1,22 +1,20 @@
-"""vLLM in-process on Ray actors, through Ray Data's LLM processor, from its own environment.
+"""vLLM in-process on Ray actors that live for the whole run, in vLLM's own environment.
 
 vLLM pins torch and transformers versions that conflict with whisperx, so it lives in its own
-environment (``.venv-vllm`` here; its own image or Ray runtime environment on a cluster). The
-stage boundary is a JSONL file of chat requests: each round of the agent graph is written out,
-``emodata/llm/vllm_batch.py`` runs it under that environment's interpreter with
-``ray.data.llm.build_processor`` and writes one response line per request. Nothing from
-emodata is imported on that side.
+environment (``.venv-vllm`` here; the same path on every node, or a container image on a
+cluster). The engine runs in a Ray actor started under that environment's interpreter
+(``emodata.llm.vllm_engine``): a run's driver starts the engines once (``start_engines``, from
+``emodata.annotate.session.prepare``) and names them; every annotate actor finds them by name
+and sends each agent round to one of them as a list of plain request dicts. Outside a run the
+backend starts its own engine, and a local Ray if none is running, and ends both on ``close``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess
-import tempfile
-import time
+import secrets
 from pathlib import Path
+from typing import Any
 
 from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.settings import BackendConfig
@@ -25,7 +23,8 @@ from emodata.models import model_path
 
 log = logging.getLogger(__name__)
 
-SCRIPT = Path(__file__).resolve().parents[2] / "llm" / "vllm_batch.py"
+#: Tokens a request may take, prompt and answer, when the KV cache is sized from the model.
+TOKENS_PER_REQUEST = 3072
 
 
 def vllm_python(venv: str | None) -> str:
@@ -43,94 +42,162 @@ def vllm_python(venv: str | None) -> str:
         raise ConfigError(str(e)) from None
 
 
+def engine_kwargs(cfg: BackendConfig, images_per_prompt: int = 0) -> dict[str, Any]:
+    """``vllm.LLM`` arguments: the configured dtype (float32 on CPU: bfloat16 answers nonsense
+    without AVX512), eager mode on CPU (compiling takes minutes and its cache fails to reload;
+    a GPU keeps its CUDA graphs, captured once per engine), xgrammar structured outputs with
+    compact JSON (small models otherwise spend their token budget on whitespace)."""
+    kwargs: dict[str, Any] = {
+        "dtype": cfg.dtype,
+        "enforce_eager": cfg.num_gpus == 0,
+        "max_model_len": cfg.max_model_len,
+        "max_num_seqs": cfg.batch_size,
+        "structured_outputs_config": {"backend": "xgrammar", "disable_any_whitespace": True},
+    }
+    if 0 < cfg.num_gpus < 1:  # a share of a GPU: take that share of its memory
+        kwargs["gpu_memory_utilization"] = round(0.9 * cfg.num_gpus, 3)
+    if images_per_prompt:
+        kwargs["limit_mm_per_prompt"] = {"image": images_per_prompt}
+    return kwargs
+
+
+def start_engines(
+    cfg: BackendConfig, name: str, images_per_prompt: int = 0, named: bool = True
+) -> Any:
+    """Start ``cfg.engines`` engine actors on the running Ray and wait until each has loaded
+    its model; an engine that cannot start is a ConfigError with its reason."""
+    from emodata.llm.vllm_engine import EngineGroup, engine_runtime_env
+    from emodata.llm.vllm_server import kv_cache_gib_for
+
+    model = model_path(cfg.model)
+    kwargs = engine_kwargs(cfg, images_per_prompt)
+    if cfg.num_gpus == 0:  # on a GPU vLLM sizes its cache from gpu_memory_utilization
+        kv = cfg.kv_cache_gib or kv_cache_gib_for(
+            Path(model), cfg.batch_size, min(cfg.max_model_len, TOKENS_PER_REQUEST), cfg.dtype
+        )
+        kwargs["kv_cache_memory_bytes"] = int(kv * 2**30)
+    python = None if cfg.image_uri else vllm_python(cfg.venv)
+    where = cfg.image_uri or python
+    log.info("vllm: starting %d engine(s) for %s under %s", cfg.engines, model, where)
+    group = EngineGroup(name, cfg.engines).start(
+        model,
+        kwargs,
+        engine_runtime_env(python, cfg.image_uri, {}),
+        num_cpus=cfg.engine_cpus,
+        num_gpus=cfg.num_gpus,
+        threads=cfg.threads,
+        named=named,
+    )
+    try:
+        stats = group.ready(cfg.start_timeout_s)
+    except Exception as e:  # the actor's own error (or the timeout), said once, then stopped
+        group.close()
+        raise ConfigError(f"the vLLM engine for {model} did not start under {where}: {e}") from e
+    for s in stats:
+        log.info("vllm: engine %s ready (loaded in %.1f s)", group.name, s["load_s"])
+    return group
+
+
 class VLLMBackend(Backend):
     def __init__(self, cfg: BackendConfig) -> None:
         self.cfg = cfg
         self.model_id = f"vllm:{Path(cfg.model).name}"
         self.structured = True
         self.vision = cfg.vision
-        self._python = ""
-        self._model = ""
+        self.group: Any = None
+        self._own = False  # engines this backend started (outside a run), ended on close
+        self._ray_started = False
+        self._turn = secrets.randbelow(cfg.engines)  # spreads the annotate actors over engines
 
     def setup(self) -> None:
-        self._python = vllm_python(self.cfg.venv)
-        self._model = model_path(self.cfg.model)
+        if self.group is not None:
+            return
+        import ray
+
+        from emodata.llm.vllm_engine import EngineGroup
+
+        if self.cfg.engine:
+            if not ray.is_initialized():
+                raise ConfigError(
+                    f"the vLLM engines {self.cfg.engine} belong to a Ray cluster this process "
+                    "is not connected to (leave `engine` unset to start one here)"
+                )
+            try:
+                self.group = EngineGroup(self.cfg.engine, self.cfg.engines).attach()
+            except LookupError as e:
+                raise ConfigError(f"{e} (it ended, or the run that started it did)") from None
+            return
+        if not ray.is_initialized():
+            log.info("vllm: no Ray running; starting %s", self.cfg.address or "a local one")
+            ray.init(
+                address=self.cfg.address or "local",
+                include_dashboard=False,
+                configure_logging=False,
+            )
+            self._ray_started = True
+        self.group = start_engines(self.cfg, f"vllm-{secrets.token_hex(4)}", named=False)
+        self._own = True
+
+    def engine_stats(self) -> list[dict[str, Any]]:
+        """Per engine: starts, calls, requests, errors, tokens, load and busy seconds."""
+        if self.group is None:
+            return []
+        return self.group.final if not self.group.handles else self.group.stats()
 
     def generate(self, requests: list[Request]) -> list[Response]:
         if not requests:
             return []
-        if not self._python:
+        if self.group is None:
             self.setup()
-        with tempfile.TemporaryDirectory(prefix="emodata-vllm-") as tmp:
-            src, dst = Path(tmp) / "requests.jsonl", Path(tmp) / "responses.jsonl"
-            with src.open("w", encoding="utf-8") as f:
-                for r in requests:
-                    row = {
-                        "id": r.id,
-                        "messages": r.messages,
-                        "max_tokens": r.max_tokens,
-                        "temperature": r.temperature,
-                        "json_schema": r.schema,
-                    }
-                    f.write(json.dumps(row) + "\n")
-            cmd = [
-                self._python,
-                str(SCRIPT),
-                "--model",
-                self._model,
-                "--input",
-                str(src),
-                "--output",
-                str(dst),
-                "--batch-size",
-                str(self.cfg.batch_size),
-                "--max-model-len",
-                str(self.cfg.max_model_len),
-                "--num-cpus",
-                "1",
-            ]
-            if self.cfg.address:
-                cmd += ["--address", self.cfg.address]
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "VIRTUAL_ENV"))}
-            env["RAY_AUTH_MODE"] = "disabled"
-            t0 = time.perf_counter()
-            log.info("vllm: %d request(s) through Ray Data's LLM processor", len(requests))
-            proc = subprocess.run(
-                cmd,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
+        import ray
+
+        handles = self.group.handles
+        index = self._turn % len(handles)
+        self._turn += 1
+        rows = [
+            {
+                "id": r.id,
+                "messages": r.messages,
+                "max_tokens": r.max_tokens,
+                "temperature": r.temperature,
+                "json_schema": r.schema,
+            }
+            for r in requests
+        ]
+        engine = self.group.names()[index]
+        log.info("vllm: %d request(s) to engine %s", len(requests), engine)
+        try:
+            got = ray.get(
+                handles[index].generate.remote(rows),
                 timeout=max(600.0, self.cfg.timeout_s * len(requests)),
             )
-            wall = time.perf_counter() - t0
-            if proc.returncode != 0 or not dst.exists():
-                tail = (proc.stderr or proc.stdout)[-1500:]
-                why = f"vllm batch exited {proc.returncode}: {tail}"
-                log.error("%s", why)
-                return [Response(r.id, error=why[-600:]) for r in requests]
-            got = {}
-            for line in dst.read_text(encoding="utf-8").splitlines():
-                row = json.loads(line)
-                got[row["id"]] = row
-        log.info("vllm: batch of %d done in %.1f s", len(requests), wall)
+        except ray.exceptions.RayError as e:  # a dead or stuck engine: every request says why
+            why = f"vllm engine {engine} failed: {type(e).__name__}: {e}"
+            log.error("%s", why)
+            return [Response(r.id, error=why[-600:]) for r in requests]
         out = []
-        for r in requests:
-            row = got.get(r.id)
-            if row is None:
-                out.append(Response(r.id, error="no response line for this request"))
-                continue
+        for r, row in zip(requests, got, strict=True):
             out.append(
                 Response(
                     r.id,
-                    text=row.get("text"),
-                    prompt_tokens=int(row.get("prompt_tokens") or 0),
-                    completion_tokens=int(row.get("completion_tokens") or 0),
-                    latency_s=float(row.get("latency_s") or 0.0),
-                    error=row.get("error"),
+                    text=row["text"] if row["error"] is None else None,
+                    prompt_tokens=int(row["prompt_tokens"]),
+                    completion_tokens=int(row["completion_tokens"]),
+                    latency_s=float(row["latency_s"]),
+                    error=row["error"],
+                    meta={"engine": engine, "finish_reason": row["finish_reason"]},
                 )
             )
         return out
 
+    def close(self) -> None:
+        if self._own and self.group is not None:
+            self.group.close()
+        if self._ray_started:
+            import ray
 
-__all__ = ["VLLMBackend", "vllm_python"]
+            ray.shutdown()
+            self._ray_started = False
+
+
+__all__ = ["VLLMBackend", "engine_kwargs", "start_engines", "vllm_python"]
