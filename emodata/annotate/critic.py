@@ -418,11 +418,12 @@ def ranked_labels(
     min_score: float,
     neutral_label: str = "neutral",
 ) -> dict[str, list[Support]]:
-    """The labels something speaks for, plus ``neutral_label``, best supported first: most
-    measurements naming the label itself, then most measurements consistent with it, then
-    the transcript (taxonomy order breaks ties)."""
+    """The labels something speaks for, best supported first: most measurements naming the
+    label itself, then most measurements consistent with it, then the transcript (taxonomy
+    order breaks ties). ``neutral_label`` alone when nothing speaks for any label."""
     support = label_support(modality, taxonomy, min_score, neutral_label)
-    support.setdefault(neutral_label, [])
+    if not any(support.values()):
+        return {neutral_label: []}
     order = list(support)
 
     def rank(label: str) -> tuple[int, int, int, int]:
@@ -431,7 +432,7 @@ def ranked_labels(
         specific = sum(x.specific for x in measured)
         return (-specific, -len(measured), -len(said), order.index(label))
 
-    keep = [label for label in support if support[label] or label == neutral_label]
+    keep = [label for label in support if support[label]]
     return {label: support[label] for label in sorted(keep, key=rank)}
 
 

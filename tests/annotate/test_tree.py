@@ -349,12 +349,12 @@ def asked_labels(record: dict[str, Any]) -> list[str]:
 
 def test_the_reasoner_is_offered_only_the_labels_something_supports_best_first():
     """A smiling face saying a glad sentence in an aroused voice: happy (face, words, voice),
-    surprise (an aroused voice; a sentence could still state it), then the fallback neutral.
-    Sad, angry, fear, disgust and contempt contradict every measured valence."""
-    assert asked_labels(measured()) == ["happy", "surprise", "neutral"]
+    surprise (an aroused voice; a sentence could still state it). Sad, angry, fear, disgust and
+    contempt contradict every measured valence, and nothing speaks for neutral."""
+    assert asked_labels(measured()) == ["happy", "surprise"]
     # the smiling face reading a sad sentence: the words' sad and the face's happy lead
     labels = asked_labels(conflicted())
-    assert labels[:2] == ["happy", "sad"] and "neutral" in labels
+    assert labels[:2] == ["happy", "sad"] and "neutral" not in labels
     sent = data_of(_reasoner_request(conflicted()))
     assert list(sent["labels"]) == labels
     assert sent["labels"]["sad"].startswith("words: NRC sadness 1.00")
