@@ -14,7 +14,8 @@ swapped), timed; then the figures a trainer asks for are read from the run:
 
 ``--reannotate`` annotates the clips of the last full run again (their cues, transcripts and
 faces as measured then) with the current prompts and schemas and no response cache: a change to
-the annotate stage measured on the same evidence, without re-running the stages before it.
+the annotate stage measured on the same evidence, without re-running the stages before it
+(answers are cached in benchmarks/out/reannotate-MODEL/llm_cache, keyed by prompt and schema).
 """
 
 from __future__ import annotations
@@ -157,12 +158,13 @@ def figures(out: Path | list[dict], wall_s: float) -> dict:
     }
 
 
-def run(model: str, manifest: Path, small: bool) -> dict:
+def run(model: str, manifest: Path, small: bool, extra: list[str]) -> dict:
     out = OUT / f"quality-{model}"
     shutil.rmtree(out, ignore_errors=True)
     sets = [*DEMO_SET, f"annotate.backends.default.model={model}"]
     if small:
         sets += SMALL_BUDGETS
+    sets += extra
     cmd = [*EMODATA, "run", "--input", str(manifest), "--output", str(out)]
     for s in sets:
         cmd += ["--set", s]
@@ -184,7 +186,7 @@ _ANNOTATE_FIELDS = (
 )
 
 
-def reannotate(model: str, small: bool) -> dict:
+def reannotate(model: str, small: bool, extra: list[str]) -> dict:
     """The last full run's records annotated again, with no response cache, in one batch."""
     from emodata.annotate.session import prepare
     from emodata.config import load_config, parse_override
@@ -193,7 +195,7 @@ def reannotate(model: str, small: bool) -> dict:
 
     run_dir = OUT / f"quality-{model}"
     sets = [*DEMO_SET, f"annotate.backends.default.model={model}"]
-    sets += SMALL_BUDGETS if small else []
+    sets += (SMALL_BUDGETS if small else []) + extra
     cfg = load_config(overrides=dict(parse_override(s) for s in sets)).annotate
     items = []
     for rec in samples_of(run_dir):
@@ -203,9 +205,10 @@ def reannotate(model: str, small: bool) -> dict:
         rec = {k: v for k, v in rec.items() if not k.startswith(("critic_", "annotate_"))}
         items.append(Item(key, rec))
     scratch = OUT / f"reannotate-{model}"
-    shutil.rmtree(scratch, ignore_errors=True)
     with prepare(cfg, str(scratch)) as session:
-        stage = AnnotateStage(session.config, cache_url=None)
+        # answers are cached by prompt, schema and model: an interrupted run resumes, a
+        # changed prompt asks again
+        stage = AnnotateStage(session.config, cache_url=str(scratch / "llm_cache"))
         stage.setup()
         t0 = time.perf_counter()
         try:
@@ -235,15 +238,23 @@ def main() -> None:
         action="store_true",
         help="annotate the last full run's clips again (same cues; timed: annotate only)",
     )
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more config overrides (a busy machine: annotate.backends.default.timeout_s=1800)",
+    )
     args = ap.parse_args()
     manifest = inputs()
     for model in args.models:
         if args.figures_only:
             result = figures(OUT / f"quality-{model}", float("nan"))
         elif args.reannotate:
-            result = reannotate(model, args.small_budgets)
+            result = reannotate(model, args.small_budgets, args.sets)
         else:
-            result = run(model, manifest, args.small_budgets)
+            result = run(model, manifest, args.small_budgets, args.sets)
         print(f"== {model}")
         for k, v in result.items():
             print(f"  {k}: {json.dumps(v, default=str) if isinstance(v, dict | list) else v}")
