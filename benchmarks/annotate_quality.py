@@ -186,7 +186,7 @@ _ANNOTATE_FIELDS = (
 )
 
 
-def reannotate(model: str, small: bool, extra: list[str]) -> dict:
+def reannotate(model: str, small: bool, extra: list[str], only: list[str]) -> dict:
     """The last full run's records annotated again, with no response cache, in one batch."""
     from emodata.annotate.session import prepare
     from emodata.config import load_config, parse_override
@@ -199,6 +199,8 @@ def reannotate(model: str, small: bool, extra: list[str]) -> dict:
     cfg = load_config(overrides=dict(parse_override(s) for s in sets)).annotate
     items = []
     for rec in samples_of(run_dir):
+        if only and not _name(rec).startswith(tuple(only)):
+            continue
         key = rec.pop("__key__")
         for k in _ANNOTATE_FIELDS:
             rec.pop(k, None)
@@ -239,6 +241,13 @@ def main() -> None:
         help="annotate the last full run's clips again (same cues; timed: annotate only)",
     )
     ap.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        metavar="PREFIX",
+        help="--reannotate only the clips whose file name starts so (e.g. talk_ no_face)",
+    )
+    ap.add_argument(
         "--set",
         dest="sets",
         action="append",
@@ -252,7 +261,7 @@ def main() -> None:
         if args.figures_only:
             result = figures(OUT / f"quality-{model}", float("nan"))
         elif args.reannotate:
-            result = reannotate(model, args.small_budgets, args.sets)
+            result = reannotate(model, args.small_budgets, args.sets, args.only)
         else:
             result = run(model, manifest, args.small_budgets, args.sets)
         print(f"== {model}")

@@ -436,6 +436,33 @@ def ranked_labels(
     return {label: support[label] for label in sorted(keep, key=rank)}
 
 
+def offered_labels(
+    modality: dict[str, Any],
+    taxonomy: dict[str, tuple[float, float]],
+    min_score: float,
+    neutral_label: str = "neutral",
+) -> dict[str, list[Support]]:
+    """What the reasoner may choose from: the best measured labels (every label tied at the
+    top of ranked_labels' order) and the labels the transcript allows, in ranked order. A
+    label that other labels outrank on the measurements, and whose wording contradicts it,
+    is not offered: a small model otherwise picks its favourite label from any list."""
+    ranked = ranked_labels(modality, taxonomy, min_score, neutral_label)
+
+    def tier(said: list[Support]) -> tuple[int, int]:
+        measured = [x for x in said if x.source != "transcript"]
+        return (sum(x.specific for x in measured), len(measured))
+
+    measured = [tier(said) for said in ranked.values() if tier(said)[1]]
+    best = max(measured, default=None)
+    return {
+        label: said
+        for label, said in ranked.items()
+        if (best is not None and tier(said) == best)
+        or any(x.source == "transcript" for x in said)
+        or not said
+    }
+
+
 def check_label_supported(
     tree: dict[str, Any],
     ev: Evidence,

@@ -235,7 +235,7 @@ class Annotator:
             ev, self.cfg.silence_ratio
         ):
             return {}
-        return critic.ranked_labels(
+        return critic.offered_labels(
             ev.modality, self.cfg.taxonomy, self.cfg.min_claimed_score, self.cfg.neutral_label
         )
 

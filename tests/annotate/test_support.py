@@ -121,3 +121,18 @@ def test_a_text_cut_at_its_length_limit_ends_at_its_last_sentence():
     out = finish_texts(tree, tree_schema)
     assert out["caption"] == cut  # trimming would break its minLength
     assert out["rationale"][0]["claim"].endswith("neutral.")
+
+
+def test_labels_the_measurements_outrank_are_not_offered_unless_the_words_allow_them():
+    """A smiling face saying a neutral sentence in a calm voice: neutral (words, voice)
+    outranks happy (face), and the neutral wording allows surprise and contempt, not happy."""
+    from emodata.annotate.critic import offered_labels
+
+    smiling = FACE_NEUTRAL | {"happy": 1.0, "neutral": 0.0, "sad": 0.0}
+    m = summarise(smiling, -0.56, words(0.0, anticipation=1.0))
+    assert list(offered_labels(m, DEFAULT_TAXONOMY, 0.2)) == ["neutral", "surprise", "contempt"]
+    assert "happy" in ranked_labels(m, DEFAULT_TAXONOMY, 0.2)  # supported, only outranked
+    # labels tied at the top are all offered
+    tied = summarise(FACE_NEUTRAL | {"happy": 0.5, "neutral": 0.0, "sad": 0.45}, None, None)
+    # (the mixed face is also near zero valence: neutral ties with them)
+    assert set(offered_labels(tied, DEFAULT_TAXONOMY, 0.2)) == {"happy", "sad", "neutral"}
