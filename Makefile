@@ -5,11 +5,15 @@ BIN := $(VENV)/bin
 DEMO ?= demo
 PYTEST_ARGS ?=
 # The embedded chat model (Qwen2.5-Coder-0.5B) runs on CPU: smaller token budgets keep the demo
-# under 8 minutes on 2 cores (agent schemas shrink to fit them), and all clips in one batch keep
-# the CPU server busy.
+# under 8 minutes on 2 cores (agent schemas shrink to fit them), fewer steps, expressions, cited
+# ids and QA pairs and shorter captions leave room in them for texts that finish, and all clips
+# in one batch keep the CPU server busy.
 # Empty DEMO_SET runs the defaults.
-DEMO_SET ?= --set annotate.batch_size=16 --set annotate.agents.reasoner.max_tokens=480 \
-  --set annotate.agents.qa.max_tokens=320 --set annotate.backends.default.concurrency=16
+DEMO_SET ?= --set annotate.batch_size=16 --set annotate.backends.default.concurrency=16 \
+  --set annotate.agents.reasoner.max_tokens=640 --set annotate.agents.qa.max_tokens=400 \
+  --set annotate.limits.max_steps=3 --set annotate.limits.max_expressions=2 \
+  --set annotate.limits.max_cues=2 --set 'annotate.limits.caption_words=[20,60]' \
+  --set 'annotate.limits.qa_pairs=[4,4]'
 
 .PHONY: setup setup-demo demo test lint bench clean
 

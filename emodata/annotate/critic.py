@@ -316,6 +316,90 @@ NRC_LABEL = {
 }
 
 
+#: vocal arousal beyond this from 0 is calm (below) or aroused (above); the evidence's words
+VOICE_BAND = 0.25
+
+
+def _arousal_band(x: float) -> int:
+    return -1 if x < -VOICE_BAND else 1 if x > VOICE_BAND else 0
+
+
+@dataclass(frozen=True)
+class Support:
+    """One thing that speaks for a label: a measured modality (``face``, ``words``, ``voice``)
+    or ``transcript``; ``specific`` when it names the label itself (its FER share, its NRC
+    category, a near-zero valence for neutral) rather than only a valence sign or arousal."""
+
+    source: str
+    text: str
+    specific: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.text}"
+
+
+def label_support(
+    modality: dict[str, Any],
+    taxonomy: dict[str, tuple[float, float]],
+    min_score: float,
+    neutral_label: str = "neutral",
+) -> dict[str, list[Support]]:
+    """Per label, what speaks for it.
+
+    Face: the label's FER share reaches ``min_score`` (neutral: also a face valence near 0).
+    Words: the NRC category of the label holds >= 25% of the emotion words, or VADER valence
+    lies in the label's valence range and is at least 0.2 from 0 (neutral: within 0.2 of 0).
+    Voice: vocal arousal in the label's band on the circumplex (``CIRCUMPLEX``: calm below
+    -0.25, aroused above 0.25, moderate between); neutral takes a calm or moderate voice. Its
+    valence is unknown, so it speaks only for labels whose valence range holds a measured
+    valence (face or words), or any valence when none was measured.
+    Transcript: a clip with words whose VADER valence lies in the label's range. A lexicon
+    scores words, not what a sentence means ("I do not want to open it" is -0.06), so a label
+    the wording does not contradict may come from reading the transcript; the tree must then
+    cite ``speech.transcript`` (check_label_supported).
+    """
+    from emodata.cues.modality import CIRCUMPLEX
+
+    out: dict[str, list[Support]] = {label: [] for label in taxonomy}
+    face = modality.get("face") or {}
+    words = modality.get("words") or {}
+    v = None if not words or words.get("valence") is None else float(words["valence"])
+    voice = modality.get("voice") or {}
+    arousal = voice.get("arousal") if voice else None
+    for label, (lo, hi) in taxonomy.items():
+        said = out[label]
+        if face:
+            share = float((face.get("labels") or {}).get(label, 0.0))
+            fv = float(face.get("valence") or 0.0)
+            if share >= min_score:
+                said.append(Support("face", f"{label} {share:.2f} of the expression scores", True))
+            elif label == neutral_label and abs(fv) < 0.2:
+                said.append(Support("face", f"valence {fv:+.2f}, near 0", True))
+        if v is not None:
+            shares = words.get("labels") or {}
+            nrc = [(k, x) for k, x in shares.items() if NRC_LABEL.get(k) == label and x >= 0.25]
+            if nrc:
+                said.append(
+                    Support("words", f"NRC {nrc[0][0]} {nrc[0][1]:.2f} of emotion words", True)
+                )
+            elif (lo > 0 or hi < 0) and lo <= v <= hi and abs(v) >= 0.2:
+                said.append(Support("words", f"VADER valence {v:+.2f}"))
+            elif label == neutral_label and abs(v) < 0.2:
+                said.append(Support("words", f"VADER valence {v:+.2f}, near 0", True))
+        if arousal is not None:
+            band = _arousal_band(float(arousal))
+            if label == neutral_label:
+                fits = band <= 0
+            else:
+                fits = label in CIRCUMPLEX and band == _arousal_band(CIRCUMPLEX[label][1]) != 0
+            valences = [float(x) for x in (face.get("valence"), v) if x is not None]
+            if fits and (not valences or any(lo <= x <= hi for x in valences)):
+                said.append(Support("voice", f"arousal {float(arousal):+.2f}"))
+        if v is not None and label != neutral_label and lo <= v <= hi:
+            said.append(Support("transcript", f"the wording (VADER {v:+.2f}) allows it"))
+    return out
+
+
 def supporting_modalities(
     label: str,
     modality: dict[str, Any],
@@ -323,29 +407,60 @@ def supporting_modalities(
     min_score: float,
     neutral_label: str = "neutral",
 ) -> list[str]:
-    """The measured modalities whose values speak for ``label`` (see check_label_supported)."""
-    out = []
-    face = modality.get("face") or {}
-    if face:
-        labels = face.get("labels") or {}
-        if labels.get(label, 0.0) >= min_score or (
-            label == neutral_label and abs(float(face.get("valence") or 0.0)) < 0.2
-        ):
-            out.append("face")
-    words = modality.get("words") or {}
-    if words and words.get("valence") is not None:
-        v = float(words["valence"])
-        lo, hi = taxonomy.get(label, (-1.0, 1.0))
-        shares = words.get("labels") or {}
-        by_nrc = any(NRC_LABEL.get(k) == label and s >= 0.25 for k, s in shares.items())
-        signed = (lo > 0 or hi < 0) and lo <= v <= hi and abs(v) >= 0.2
-        if by_nrc or signed or (label == neutral_label and abs(v) < 0.2):
-            out.append("words")
-    voice = modality.get("voice") or {}
-    arousal = voice.get("arousal") if voice else None
-    if arousal is not None and label == neutral_label and abs(float(arousal)) < 0.25:
-        out.append("voice")
-    return out
+    """The measured modalities whose values speak for ``label`` (see label_support)."""
+    said = label_support(modality, taxonomy, min_score, neutral_label).get(label) or []
+    return [x.source for x in said if x.source != "transcript"]
+
+
+def ranked_labels(
+    modality: dict[str, Any],
+    taxonomy: dict[str, tuple[float, float]],
+    min_score: float,
+    neutral_label: str = "neutral",
+) -> dict[str, list[Support]]:
+    """The labels something speaks for, best supported first: most measurements naming the
+    label itself, then most measurements consistent with it, then the transcript (taxonomy
+    order breaks ties). ``neutral_label`` alone when nothing speaks for any label."""
+    support = label_support(modality, taxonomy, min_score, neutral_label)
+    if not any(support.values()):
+        return {neutral_label: []}
+    order = list(support)
+
+    def rank(label: str) -> tuple[int, int, int, int]:
+        said = support[label]
+        measured = [x for x in said if x.source != "transcript"]
+        specific = sum(x.specific for x in measured)
+        return (-specific, -len(measured), -len(said), order.index(label))
+
+    keep = [label for label in support if support[label]]
+    return {label: support[label] for label in sorted(keep, key=rank)}
+
+
+def offered_labels(
+    modality: dict[str, Any],
+    taxonomy: dict[str, tuple[float, float]],
+    min_score: float,
+    neutral_label: str = "neutral",
+) -> dict[str, list[Support]]:
+    """What the reasoner may choose from: the best measured labels (every label tied at the
+    top of ranked_labels' order) and the labels the transcript allows, in ranked order. A
+    label that other labels outrank on the measurements, and whose wording contradicts it,
+    is not offered: a small model otherwise picks its favourite label from any list."""
+    ranked = ranked_labels(modality, taxonomy, min_score, neutral_label)
+
+    def tier(said: list[Support]) -> tuple[int, int]:
+        measured = [x for x in said if x.source != "transcript"]
+        return (sum(x.specific for x in measured), len(measured))
+
+    measured = [tier(said) for said in ranked.values() if tier(said)[1]]
+    best = max(measured, default=None)
+    return {
+        label: said
+        for label, said in ranked.items()
+        if (best is not None and tier(said) == best)
+        or any(x.source == "transcript" for x in said)
+        or not said
+    }
 
 
 def check_label_supported(
@@ -355,28 +470,27 @@ def check_label_supported(
     min_score: float,
     neutral_label: str = "neutral",
 ) -> Check:
-    """Some measured modality speaks for the label.
-
-    Face: the label's FER share reaches ``min_score`` (neutral: also a face valence near 0);
-    words: the NRC category of the label holds >= 25% of the emotion words, or VADER valence
-    lies in the label's valence range and is at least 0.2 from 0 (neutral: within 0.2 of 0);
-    voice: calm or moderate arousal speaks for neutral only (its valence is unknown).
-    """
+    """Some measured modality speaks for the label, or the transcript does and the tree says
+    so by citing ``speech.transcript`` (label_support has the rules)."""
     label = (tree.get("emotion") or {}).get("label")
     m = ev.modality or {}
     if label not in taxonomy or not m.get("measured"):
         return Check("label_supported", True, "not checked: no label or no modality measured")
-    if supporting_modalities(label, m, taxonomy, min_score, neutral_label):
+    said = label_support(m, taxonomy, min_score, neutral_label).get(label) or []
+    if any(x.source != "transcript" for x in said):
+        return Check("label_supported", True)
+    reads = "speech.transcript" in {c for _, c in _cited(tree)}
+    if said and reads:
         return Check("label_supported", True)
     seen = "; ".join(
         ev.cues[f"modality.{k}"]["text"] for k in m["measured"] if f"modality.{k}" in ev.cues
     )
-    return Check(
-        "label_supported",
-        False,
-        f"no measured modality supports '{label}' ({seen})",
-        f"emotion.label '{label}'",
+    why = (
+        f"only the transcript could support '{label}', and no step cites speech.transcript"
+        if said
+        else f"no measured modality supports '{label}'"
     )
+    return Check("label_supported", False, f"{why} ({seen})", f"emotion.label '{label}'")
 
 
 _MODALITY_WORDS = {

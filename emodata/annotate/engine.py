@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,8 +176,19 @@ class Annotator:
                 "transcript": ev.transcript if ev.transcript else None,
                 "cues": {k: v for k, v in cues.items() if k.startswith(keep)},
             }
+        shown = {k: cues[k] for k in self.catalog(ev)}
         if agent == "reasoner":
-            data: dict[str, Any] = {"cues": cues, "transcript": ev.transcript or None}
+            # what settles the label first, compactly; then the catalog to cite from
+            summary = {k: v for k, v in shown.items() if k.startswith("modality.")}
+            data: dict[str, Any] = {"transcript": ev.transcript or None}
+            ranked = self._ranked(ev)
+            if ranked:
+                data["labels"] = {
+                    label: "; ".join(_said(x) for x in why) or "nothing measured: the fallback"
+                    for label, why in ranked.items()
+                }
+            data["summary"] = summary
+            data["cues"] = {k: v for k, v in shown.items() if k not in summary}
             for up in ("perceiver", "listener"):
                 if up in c.outputs:
                     data[up] = c.outputs[up]
@@ -186,6 +198,7 @@ class Annotator:
                     # a CPU server's time.
                     rendered = data.pop(up)
                     spans = rendered.get("expressions") if up == "perceiver" else None
+                    spans = [e for e in spans or [] if _cited_ok(e, shown)]
                     if spans:
                         data[up] = {"expressions": spans}
             if c.feedback:
@@ -198,16 +211,42 @@ class Annotator:
             for k in ("attributes", "expressions", "emotion", "rationale", "conflict", "caption")
         }
         if agent == "critic":
-            return {"cues": cues, "tree": body}
+            return {"cues": shown, "tree": body}
         return {"tree": body}
+
+    def catalog(self, ev: Evidence) -> list[str]:
+        """The cue ids the reasoner and critic see and may cite, most telling first: the
+        modality summary, words, voice, the main face, speech and audio, then the scene. Other
+        face tracks than the main subject's are left out (faces.count still counts them): a
+        group photo would otherwise double the prompt, and the label is about the subject."""
+        main = ev.main_track
+        ids = [
+            k for k in ev.cues if not (main and k.startswith("face.") and k.split(".")[1] != main)
+        ]
+        first = ("modality.", "words.", "voice.", "face.", "speech.", "audio.", "faces.")
+        return sorted(
+            ids, key=lambda k: next((i for i, p in enumerate(first) if k.startswith(p)), 99)
+        )
+
+    def _ranked(self, ev: Evidence) -> dict[str, list[critic.Support]]:
+        """Labels some measurement (or the transcript) supports, strongest first; empty when
+        nothing was measured or the clip has no face and no speech (neutral is pinned then)."""
+        if not (ev.modality or {}).get("measured") or critic.no_evidence(
+            ev, self.cfg.silence_ratio
+        ):
+            return {}
+        return critic.offered_labels(
+            ev.modality, self.cfg.taxonomy, self.cfg.min_claimed_score, self.cfg.neutral_label
+        )
 
     def _call(self, c: Clip, agent: str) -> _Call:
         acfg = self.cfg.agents[agent]
         backend = self.backends[acfg.backend]
         ev = c.evidence
-        tracks = sorted({k.split(".")[1] for k in ev.cues if k.startswith("face.")})
+        cited = self.catalog(ev) if agent in {"reasoner", "critic"} else list(ev.cues)
+        tracks = sorted({k.split(".")[1] for k in cited if k.startswith("face.")})
         schema = prompts.output_schema(
-            agent, self.labels, list(ev.cues), tracks, self.cfg.limits, acfg.max_tokens
+            agent, self.labels, cited, tracks, self.cfg.limits, acfg.max_tokens
         )
         asked = self._narrow(schema, ev) if agent == "reasoner" else None
         system = prompts.system_prompt(agent, acfg, self.labels, self.cfg.limits)
@@ -237,6 +276,11 @@ class Annotator:
                 "minimum": 0,
                 "maximum": self.cfg.no_evidence_confidence,
             }
+        ranked = self._ranked(ev)
+        if ranked:
+            # only labels a measurement or the transcript speaks for (check_label_supported),
+            # the best supported first
+            props["emotion"]["properties"]["label"] = {"enum": list(ranked)}
         if (ev.modality or {}).get("conflicts") and "conflict" in props:
             longest = props["conflict"].get("maxLength", 400)
             props["conflict"]["minLength"] = min(30, longest)
@@ -355,7 +399,7 @@ class Annotator:
         except jsonschema.ValidationError as e:
             where = "/".join(str(p) for p in e.absolute_path) or "top level"
             return f"schema violation at {where}: {e.message[:200]}"
-        call.clip.outputs[call.agent] = value
+        call.clip.outputs[call.agent] = finish_texts(value, call.schema)
         return None
 
     def _accept(self, call: _Call, text: str, entry: dict[str, Any], cached: bool) -> bool:
@@ -430,6 +474,40 @@ def clamp(value: Any, schema: dict[str, Any]) -> Any:
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [clamp(v, schema["items"]) for v in value]
     return value
+
+
+_SENTENCE_END = re.compile(r"[.!?…][\"')\]]?(?=\s|$)")
+
+
+def finish_texts(value: Any, schema: dict[str, Any]) -> Any:
+    """Texts that a decoder under the schema cut at their maxLength end at their last full
+    sentence instead of mid-word, where one ends past half the text and the schema's minLength
+    still holds; other texts are left as written."""
+    if isinstance(value, str):
+        limit = schema.get("maxLength")
+        text = value.rstrip()
+        if limit is None or len(value) < limit - 1 or _SENTENCE_END.search(text[-2:]):
+            return value
+        ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+        if ends and ends[-1] >= max(len(text) // 2, schema.get("minLength", 0)):
+            return text[: ends[-1]]
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: finish_texts(v, props[k]) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [finish_texts(v, schema["items"]) for v in value]
+    return value
+
+
+def _said(support: critic.Support) -> str:
+    """A label's support as the reasoner reads it; the transcript's is only its name (its
+    valence is in the summary, and six labels would repeat it)."""
+    return support.source if support.source == "transcript" else str(support)
+
+
+def _cited_ok(note: dict[str, Any], shown: dict[str, Any]) -> bool:
+    return all(c in shown for c in note.get("cues") or [])
 
 
 def _brief(value: Any, chars: int = 300) -> Any:

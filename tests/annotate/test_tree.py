@@ -134,9 +134,8 @@ def test_text_only_perceiver_and_listener_make_no_model_call():
     face = sent["perceiver"]["expressions"][0]
     assert face["description"] == "happy expression (mean FER score 0.96)"
     assert (face["start_s"], face["end_s"], face["cues"]) == (1.0, 5.0, ["face.t0.expression"])
-    assert set(sent) == {"cues", "transcript", "perceiver"} and set(sent["perceiver"]) == {
-        "expressions"
-    }
+    assert list(sent) == ["transcript", "labels", "summary", "cues", "perceiver"]
+    assert set(sent["perceiver"]) == {"expressions"}
     assert sent["transcript"] == "I am so glad you came today."
     # the notes themselves are kept on the clip, rendered from the measurements
     (attr,) = clip.outputs["perceiver"]["attributes"]
@@ -327,26 +326,46 @@ def test_a_clip_without_face_or_speech_is_asked_for_a_low_confidence_neutral():
     assert "minLength" not in asked["properties"]["conflict"]  # nothing disagrees
 
 
-def test_a_measured_conflict_must_be_written_and_a_talking_face_keeps_every_label():
+def test_a_measured_conflict_must_be_written():
     backend = Scripted({"reasoner": reasoner(happy_tree())})
     annotate([conflicted(), measured()], backend)
     conflicted_ask, plain_ask = [r.schema for r in backend.requests if r.schema_name == "reasoner"][
         :2
     ]
     assert conflicted_ask["properties"]["conflict"]["minLength"] == 30
-    branches = plain_ask["properties"]["emotion"]["anyOf"]
-    labels = [b["properties"]["label"]["enum"] for b in branches]
-    assert sorted(labels) == sorted([label] for label in DEFAULT_TAXONOMY)
     assert "minLength" not in plain_ask["properties"]["conflict"]
+
+
+def _reasoner_request(record: dict[str, Any]) -> Request:
+    backend = Scripted({"reasoner": reasoner(happy_tree())})
+    annotate([record], backend, max_revisions=0, critic_llm=False)
+    return next(r for r in backend.requests if r.schema_name == "reasoner")
+
+
+def asked_labels(record: dict[str, Any]) -> list[str]:
+    emotion = _reasoner_request(record).schema["properties"]["emotion"]
+    return [b["properties"]["label"]["enum"][0] for b in emotion.get("anyOf", [emotion])]
+
+
+def test_the_reasoner_is_offered_only_the_labels_something_supports_best_first():
+    """A smiling face saying a glad sentence in an aroused voice: happy (face, words, voice),
+    surprise (an aroused voice; a sentence could still state it). Sad, angry, fear, disgust and
+    contempt contradict every measured valence, and nothing speaks for neutral."""
+    assert asked_labels(measured()) == ["happy", "surprise"]
+    # the smiling face reading a sad sentence: the words' sad and the face's happy lead
+    labels = asked_labels(conflicted())
+    assert labels[:2] == ["happy", "sad"] and "neutral" not in labels
+    sent = data_of(_reasoner_request(conflicted()))
+    assert list(sent["labels"]) == labels
+    assert sent["labels"]["sad"].startswith("words: NRC sadness 1.00")
+    assert sent["labels"]["contempt"] == "transcript"
 
 
 def test_each_label_is_asked_with_its_own_valence_range():
     """Structured output cannot pair a label with a valence the taxonomy rules out."""
     import jsonschema
 
-    backend = Scripted({"reasoner": reasoner(happy_tree())})
-    annotate([measured()], backend)
-    asked = next(r for r in backend.requests if r.schema_name == "reasoner").schema
+    asked = _reasoner_request(conflicted()).schema
     for branch in asked["properties"]["emotion"]["anyOf"]:
         (label,) = branch["properties"]["label"]["enum"]
         valence = branch["properties"]["valence"]
@@ -357,6 +376,21 @@ def test_each_label_is_asked_with_its_own_valence_range():
     assert check.is_valid(emotion)
     assert not check.is_valid(emotion | {"label": "sad"})  # happy's positive valence
     assert check.is_valid(emotion | {"label": "sad", "valence": -0.4})
+    # happy is not offered for a clip whose every measurement is negative
+    rec = conflicted()
+    rec["cues"]["tracks"][0]["expression_mean"] = dict.fromkeys(DEFAULT_TAXONOMY, 0.0) | {
+        "sad": 0.9,
+        "neutral": 0.1,
+    }
+    del rec["cues"]["tracks"][0]["expression_mean"]["contempt"]
+    from emodata.cues.modality import summarise
+
+    rec["cues"]["modality"] = summarise(
+        rec["cues"]["tracks"][0]["expression_mean"], 0.412, rec["cues"]["words"]
+    )
+    asked = _reasoner_request(rec).schema["properties"]["emotion"]
+    check = jsonschema.Draft202012Validator(asked)
+    assert not check.is_valid(emotion)
 
 
 def test_an_answer_outside_the_narrowed_schema_meets_the_critic_not_a_schema_error():
