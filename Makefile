@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 DEMO_SET ?= --set annotate.batch_size=16 --set annotate.agents.reasoner.max_tokens=480 \
   --set annotate.agents.qa.max_tokens=320 --set annotate.backends.default.concurrency=16
 
-.PHONY: setup setup-demo demo test lint bench clean
+.PHONY: setup setup-demo demo test test-fast lint bench clean
 
 # `make demo` needs no browser; `make test` also sets up the browser-test tools.
 setup:
@@ -29,6 +29,11 @@ demo: setup-demo
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The quick check while working: no end-to-end runs (Ray, FFmpeg pipelines, LLM servers, browsers),
+# no GPU, no test over a few seconds. `make test` still runs everything.
+test-fast: setup
+	$(BIN)/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

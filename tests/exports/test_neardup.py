@@ -163,6 +163,7 @@ def _groups_of(run: Path, tmp_path: Path) -> dict[str, set[str]]:
     return _groups(tmp_path / "all")
 
 
+@pytest.mark.slow
 def test_cli_dedup_summary(dup_runs, tmp_path):
     proc = run_cli("export", str(dup_runs["legacy"]), "--out", str(tmp_path / "r"), "--dedup",
                    "near", "--include-critic-rejected")  # fmt: skip
