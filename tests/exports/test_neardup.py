@@ -114,6 +114,7 @@ def _groups(release: Path) -> dict[str, set[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_groups_in_the_release_with_and_without_recorded_hashes(dup_runs, tmp_path):
     found = {}
     for name, run in dup_runs.items():
