@@ -54,7 +54,6 @@ def test_a_truncated_index_fragment_is_set_aside_and_its_shard_redone(tmp_path, 
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == [names[0], names[2]]
 
 
-@pytest.mark.slow
 def test_stats_and_status_count_past_an_unreadable_index_fragment(tmp_path, caplog):
     from emodata import stats
 

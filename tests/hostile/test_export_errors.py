@@ -128,6 +128,7 @@ def test_a_second_export_into_the_same_place_is_refused(run_dir, tmp_path):
     assert (tmp_path / "rel" / layout.CARD).exists() and not work.exists()
 
 
+@pytest.mark.slow
 def test_two_exports_at_once(run_dir, tmp_path):
     release = tmp_path / "rel"
     procs = [

@@ -144,7 +144,6 @@ def test_old_names_still_read(tmp_path):
     assert prior.total_done == 2 and prior.next_seq == 2 and not prior.redo_shards
 
 
-@pytest.mark.slow
 def test_second_run_is_refused_and_touches_nothing(tmp_path, clips):
     """A live lease (this test's own pid) and the holder's shard in progress."""
     inputs = clips("in", 1)
