@@ -135,6 +135,7 @@ def test_groups_in_the_release_with_and_without_recorded_hashes(dup_runs, tmp_pa
     assert "## Near-duplicates" in card and "**4 groups**" in card
 
 
+@pytest.mark.slow
 def test_dedup_near_keeps_one_per_group_by_the_rule(dup_runs, tmp_path):
     run = dup_runs["hashed"]
     res = export(
