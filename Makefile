@@ -15,7 +15,7 @@ DEMO_SET ?= --set annotate.batch_size=16 --set annotate.backends.default.concurr
   --set annotate.limits.max_cues=2 --set 'annotate.limits.caption_words=[20,60]' \
   --set 'annotate.limits.qa_pairs=[4,4]'
 
-.PHONY: setup setup-demo demo test lint bench clean
+.PHONY: setup setup-demo demo test test-fast lint bench clean
 
 # `make demo` needs no browser; `make test` also sets up the browser-test tools.
 setup:
@@ -33,6 +33,11 @@ demo: setup-demo
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The quick check while working: no end-to-end runs (Ray, FFmpeg pipelines, LLM servers, browsers),
+# no GPU, no test over a few seconds. `make test` still runs everything.
+test-fast: setup
+	$(BIN)/pytest -m "not slow and not gpu" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -48,6 +48,17 @@ def expected(samples_dir) -> dict:
     return json.loads((samples_dir / "expected.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="session")
+def synth_run(tmp_path_factory) -> Path:
+    """A 60-sample synthetic run (real media, real writer), made once for the review and release
+    tests; a test that writes decisions copies it first."""
+    from emodata.review.synth import SynthSpec, make_run
+
+    out = tmp_path_factory.mktemp("synth") / "run"
+    make_run(str(out), SynthSpec(samples=60, shard_samples=16))
+    return out
+
+
 #: Every stage but annotate: LLM annotation has its own, smaller end-to-end tests (tests/annotate).
 NO_LLM_STAGES = "ingest,segment,transcribe,faces,cues,write,validate"
 
@@ -118,11 +129,42 @@ def _has_cuda_gpu() -> bool:
     return subprocess.run(["nvidia-smi", "-L"], capture_output=True, check=False).returncode == 0
 
 
+#: A test that uses one of these fixtures is marked ``slow``: each makes its media or its output
+#: with the real CLI (espeak-ng, FFmpeg, a pipeline run on Ray), and whatever reads them is part
+#: of an end-to-end check. Other slow tests carry the marker in their own file.
+SLOW_FIXTURES = frozenset({"samples_dir", "expected", "demo_run"})
+
+#: Tests left unmarked should each take less than this; longer ones are named after the run.
+FAST_LIMIT_S = 5.0
+
+_unmarked_s: dict[str, float] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``gpu`` run where a CUDA GPU is; elsewhere (CI) they are reported skipped."""
+    """Mark tests that use a slow fixture ``slow`` (before ``-m`` selects), and skip ``gpu``
+    tests where no CUDA GPU is (CI), reporting them skipped."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
     if not any("gpu" in item.keywords for item in items) or _has_cuda_gpu():
         return
     skip = pytest.mark.skip(reason="marked gpu: needs a CUDA GPU")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_runtest_logreport(report):
+    """Time each test that is not marked ``slow`` (set-up, call and teardown together)."""
+    if "slow" not in report.keywords and not report.skipped:
+        _unmarked_s[report.nodeid] = _unmarked_s.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the unmarked tests that took longer than FAST_LIMIT_S: they belong under ``slow``."""
+    over = sorted(((s, n) for n, s in _unmarked_s.items() if s > FAST_LIMIT_S), reverse=True)
+    if over:
+        terminalreporter.write_sep("=", f"tests not marked slow that took over {FAST_LIMIT_S:g} s")
+        for seconds, nodeid in over:
+            terminalreporter.write_line(f"{seconds:6.1f}s {nodeid}")

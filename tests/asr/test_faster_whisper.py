@@ -14,16 +14,36 @@ from emodata.stages.transcribe import make_backend
 
 from .conftest import SR, espeak, librivox, spoken_region
 
-MODELS = ["whisper-tiny.en", "whisper-base"]
+# whisper-base's tests (a larger model, several seconds per clip on CPU) run with the slow ones.
+MODELS = ["whisper-tiny.en", pytest.param("whisper-base", marks=pytest.mark.slow)]
 # Word edges are snapped to the VAD speech spans (+0.1 s), so they stay close to the voice.
 EDGE_S = 0.25
 
 
+@pytest.fixture(scope="module")
+def loaded():
+    """Whisper backends by model name, each loaded once for this file."""
+    backends = {}
+
+    def get(model: str):
+        if model not in backends:
+            backends[model] = make_backend(TranscribeConfig(model=model))
+            backends[model].load()
+        return backends[model]
+
+    return get
+
+
 @pytest.fixture(scope="module", params=MODELS)
-def backend(request):
-    b = make_backend(TranscribeConfig(model=request.param))
-    b.load()
-    return b
+def backend(request, loaded):
+    return loaded(request.param)
+
+
+@pytest.fixture(scope="module")
+def librivox_transcripts(backend) -> list:
+    """The five LibriVox clips, each transcribed once per model: the per-clip checks and the
+    mean WER read the same transcripts."""
+    return [(name, audio, ref, backend.transcribe(audio)) for name, audio, ref in librivox()]
 
 
 def _check_times(t, audio):
@@ -39,16 +59,15 @@ def _check_times(t, audio):
 
 
 @pytest.mark.parametrize("index", range(5))
-def test_librivox_wer_and_word_times(backend, index):
-    name, audio, reference = librivox()[index]
-    t = backend.transcribe(audio)
+def test_librivox_wer_and_word_times(librivox_transcripts, index):
+    name, audio, reference, t = librivox_transcripts[index]
     assert wer(reference, t.text) <= 0.25, (name, t.text)
     assert t.language == "en" and 0.8 <= t.speech_ratio <= 1.0
     _check_times(t, audio)
 
 
-def test_librivox_mean_wer(backend):
-    scores = [wer(ref, backend.transcribe(a).text) for _, a, ref in librivox()]
+def test_librivox_mean_wer(librivox_transcripts):
+    scores = [wer(ref, t.text) for _, _, ref, t in librivox_transcripts]
     assert np.mean(scores) <= 0.08, scores
 
 
@@ -81,6 +100,7 @@ def test_half_second_clip(backend, tmp_path):
     assert all(0 <= w.start <= w.end <= 0.5 for w in t.words)
 
 
+@pytest.mark.slow
 def test_long_clip_words_stay_ordered_and_inside(backend):
     clips = librivox()
     gap = np.zeros(SR, np.float32)
@@ -91,9 +111,9 @@ def test_long_clip_words_stay_ordered_and_inside(backend):
     assert all(a.start <= b.start for a, b in zip(t.words, t.words[1:], strict=False))
 
 
-def test_non_english_language_is_detected(tmp_path):
-    b = make_backend(TranscribeConfig(model="whisper-base"))
-    b.load()
+@pytest.mark.slow
+def test_non_english_language_is_detected(loaded, tmp_path):
+    b = loaded("whisper-base")
     audio = espeak("Guten Morgen, ich habe heute keine Zeit für das Treffen.", tmp_path, voice="de")
     t = b.transcribe(audio)
     assert t.language == "de" and t.text

@@ -65,6 +65,8 @@ def tiny_wav2vec2(tmp_path_factory):
     return str(d)
 
 
+# Loading whisperx (torch, its VAD and the Whisper weights) takes longer than a quick test may:
+# every test that loads it is marked slow.
 @pytest.fixture(scope="module")
 def backend():
     b = make_backend(TranscribeConfig(backend="whisperx", model="whisper-tiny.en"))
@@ -72,6 +74,7 @@ def backend():
     return b
 
 
+@pytest.mark.slow
 def test_librivox_and_espeak_wer(backend, tmp_path):
     scores = []
     for _, audio, ref in librivox():
@@ -86,11 +89,13 @@ def test_librivox_and_espeak_wer(backend, tmp_path):
     assert wer(text, backend.transcribe(espeak(text, tmp_path)).text) <= 0.25
 
 
+@pytest.mark.slow
 def test_silence_is_empty(backend):
     t = backend.transcribe(np.zeros(2 * SR, np.float32))
     assert t.text == "" and t.speech_ratio == 0.0
 
 
+@pytest.mark.slow
 def test_alignment_path_gives_ordered_words_inside_speech(tiny_wav2vec2):
     b = make_backend(
         TranscribeConfig(backend="whisperx", model="whisper-tiny.en", align_model=tiny_wav2vec2)

@@ -1,4 +1,5 @@
-"""Fixtures for the release tests: one synthetic run (real media, real writer) and its reviews."""
+"""Fixtures for the release tests: the shared synthetic run (tests/conftest.py), its reviews,
+and a larger run of people filmed several times."""
 
 from __future__ import annotations
 
@@ -10,14 +11,6 @@ import pytest
 from emodata import stats
 from emodata.review.store import ReviewStore, store_path
 from emodata.review.synth import SynthSpec, make_run
-
-
-@pytest.fixture(scope="session")
-def synth_run(tmp_path_factory) -> Path:
-    """A 60-sample synthetic run, made once; tests copy it before reviewing."""
-    out = tmp_path_factory.mktemp("synth") / "run"
-    make_run(str(out), SynthSpec(samples=60, shard_samples=16))
-    return out
 
 
 @pytest.fixture

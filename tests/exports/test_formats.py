@@ -158,6 +158,7 @@ def test_prompts_come_from_templates_deterministically(release, reviewed, tmp_pa
     assert prompt("qa", "k", question="Why?") == "Why?"
 
 
+@pytest.mark.slow
 def test_cli_formats_and_unknown_format(reviewed, tmp_path):
     run = str(reviewed["run"])
     proc = run_cli("export", run, "--out", str(tmp_path / "r"), "--format", "emer,llava", "--json")

@@ -95,6 +95,7 @@ def test_va_quadrants_export(reviewed, tmp_path):
     assert len({r["export_label"] for r in rows.values() if r["valence"] is not None}) >= 3
 
 
+@pytest.mark.slow
 def test_unmapped_labels_stop_the_export(reviewed, tmp_path):
     mapping = tmp_path / "two.json"
     mapping.write_text(json.dumps({"happy": "positive", "surprise": "positive", "sad": "negative"}))

@@ -114,6 +114,7 @@ def _groups(release: Path) -> dict[str, set[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_groups_in_the_release_with_and_without_recorded_hashes(dup_runs, tmp_path):
     found = {}
     for name, run in dup_runs.items():
@@ -134,6 +135,7 @@ def test_groups_in_the_release_with_and_without_recorded_hashes(dup_runs, tmp_pa
     assert "## Near-duplicates" in card and "**4 groups**" in card
 
 
+@pytest.mark.slow
 def test_dedup_near_keeps_one_per_group_by_the_rule(dup_runs, tmp_path):
     run = dup_runs["hashed"]
     res = export(
@@ -163,6 +165,7 @@ def _groups_of(run: Path, tmp_path: Path) -> dict[str, set[str]]:
     return _groups(tmp_path / "all")
 
 
+@pytest.mark.slow
 def test_cli_dedup_summary(dup_runs, tmp_path):
     proc = run_cli("export", str(dup_runs["legacy"]), "--out", str(tmp_path / "r"), "--dedup",
                    "near", "--include-critic-rejected")  # fmt: skip

@@ -152,6 +152,7 @@ def test_bad_split_specs(text, message):
         splits.parse_split(text)
 
 
+@pytest.mark.slow
 def test_cli_split_json_and_errors(people_run, tmp_path):
     proc = run_cli("export", str(people_run), "--out", str(tmp_path / "r"), "--split", RATIOS,
                    "--set", "identity.dlib_max_distance=0.5", "--json")  # fmt: skip

@@ -43,6 +43,7 @@ def test_where_takes_a_select_of_keys(reviewed, tmp_path):
     assert _keys(tmp_path / "r") == want - reviewed["critic_rejected"]
 
 
+@pytest.mark.slow
 def test_a_bad_query_is_named(reviewed, tmp_path):
     run = str(reviewed["run"])
     with pytest.raises(ExportError, match=r"--where 'no_such_column > 1' is not a valid query"):

@@ -55,6 +55,7 @@ def _nothing_written(parent, name: str = "rel") -> None:
     assert not (parent / layout.tmp_name(name)).exists()
 
 
+@pytest.mark.slow
 def test_export_into_a_file(run_dir, tmp_path):
     target = tmp_path / "taken"
     target.write_text("x")
@@ -64,6 +65,7 @@ def test_export_into_a_file(run_dir, tmp_path):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["missing", "truncated"])
 def test_export_refuses_a_run_with_a_missing_or_cut_shard(run_dir, tmp_path, damage):
     shard = _shards(run_dir)[1]
@@ -95,6 +97,7 @@ def test_a_shard_damaged_in_place_stops_the_export_midway(run_dir, tmp_path):
     _nothing_written(tmp_path)  # the first two shards' samples were written, then removed
 
 
+@pytest.mark.slow
 def test_export_with_a_broken_manifest(run_dir, tmp_path):
     (run_dir / layout.MANIFEST).write_text("garbage")
     res = run_cli("export", str(run_dir), "--out", str(tmp_path / "rel"), check=False)
@@ -104,6 +107,7 @@ def test_export_with_a_broken_manifest(run_dir, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_a_second_export_into_the_same_place_is_refused(run_dir, tmp_path):
     fs = fsspec.filesystem("file")
     work = tmp_path / layout.tmp_name("rel")
@@ -124,6 +128,7 @@ def test_a_second_export_into_the_same_place_is_refused(run_dir, tmp_path):
     assert (tmp_path / "rel" / layout.CARD).exists() and not work.exists()
 
 
+@pytest.mark.slow
 def test_two_exports_at_once(run_dir, tmp_path):
     release = tmp_path / "rel"
     procs = [
@@ -145,6 +150,7 @@ def test_two_exports_at_once(run_dir, tmp_path):
     assert len(index) == 1 and not (tmp_path / layout.tmp_name("rel")).exists()
 
 
+@pytest.mark.slow
 def test_an_export_that_died_is_taken_over(run_dir, tmp_path):
     work = tmp_path / layout.tmp_name("rel")
     (work / "release" / "shards").mkdir(parents=True)
@@ -199,6 +205,7 @@ def test_write_errors_while_exporting(run_dir, tmp_path, monkeypatch, code, says
     _nothing_written(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_real_full_disk_and_a_read_only_folder(run_dir, small_disk):
     full = small_disk("full", "250k")
     res = run_cli("export", str(run_dir), "--out", str(full / "rel"), check=False)

@@ -86,6 +86,7 @@ def test_a_broken_manifest_is_named_with_its_line(tmp_path, name, data, message)
     assert message in str(err.value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["empty.csv", "cut.jsonl"])
 def test_the_cli_says_one_line_and_leaves_no_output(tmp_path, name):
     (tmp_path / name).write_bytes(b"" if name == "empty.csv" else b'{"path": "a.mp4"}\n{"pa\n')

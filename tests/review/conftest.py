@@ -1,4 +1,4 @@
-"""Fixtures for the review tests: synthetic runs (real media, real writer) and review stores."""
+"""Fixtures for the review tests: private copies of the shared synthetic run, review stores."""
 
 from __future__ import annotations
 
@@ -9,22 +9,13 @@ import pytest
 
 from emodata.review.queue import ReviewQueue
 from emodata.review.store import ReviewStore, store_path
-from emodata.review.synth import SynthSpec, make_run
-
-
-@pytest.fixture(scope="session")
-def synth_template(tmp_path_factory) -> Path:
-    """A 60-sample synthetic run, made once; tests copy it before writing decisions."""
-    out = tmp_path_factory.mktemp("synth") / "run"
-    make_run(str(out), SynthSpec(samples=60, shard_samples=16))
-    return out
 
 
 @pytest.fixture
-def run_dir(synth_template, tmp_path) -> Path:
-    """A private copy of the synthetic run (its own review store)."""
+def run_dir(synth_run, tmp_path) -> Path:
+    """A private copy of the shared synthetic run (tests/conftest.py), with its own review store."""
     dest = tmp_path / "run"
-    shutil.copytree(synth_template, dest)
+    shutil.copytree(synth_run, dest)
     return dest
 
 

@@ -173,6 +173,7 @@ def test_no_store_means_nothing_reviewed(run_dir, tmp_path):
         export(str(run_dir), str(tmp_path / "r"))
 
 
+@pytest.mark.slow
 def test_export_cli_and_release_is_a_loadable_run(run_dir, store, tmp_path):
     keys = _keys(run_dir)
     store.submit(keys[0], "alice", "reject", reason="duplicate", sample_version="v")
