@@ -335,6 +335,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "ledger_rows": ledger.new_rows + tally.ledger_rows,
             "driver_media_bytes": tally.media_bytes,
             "driver_status_bytes": tally.status_bytes,
+            # vLLM engine actors of an in-process vLLM backend: one start each for the run
+            **(llm.engine_counts() if llm is not None else {}),
             "removed_incomplete": len(prior.removed),
             "unreadable_set_aside": [src for src, _ in prior.corrupt],
             "skipped_by_extension": dict(found.skipped.most_common()),

@@ -180,3 +180,5 @@ def test_vllm_backend_keeps_one_engine_actor_for_the_run(two_clips, tmp_path):
     counts = ast.literal_eval(counts.group(1))
     assert counts["vllm_engine_actors"] == 1 and counts["vllm_engine_starts"] == 1, counts
     assert counts["vllm_engine_calls"] >= 2, counts
+    run = json.loads((out / "manifest.json").read_text())["runs"][-1]
+    assert run["counts"]["vllm_engine_starts"] == 1, run["counts"]
