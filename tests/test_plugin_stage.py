@@ -54,6 +54,7 @@ def test_the_plugin_stage_is_composed_in_its_place():
     assert stage.resources.cpus == 0.5
 
 
+@pytest.mark.slow  # builds great_expectations' suites: seconds of CPU
 def test_its_suite_checks_rows_in_the_write_task(tmp_path):
     cfg = load_config(
         overrides={

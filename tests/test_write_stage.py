@@ -102,6 +102,7 @@ def test_earlier_ledger_rows_travel_with_the_item(tmp_path):
     assert scan(fsspec.filesystem("file"), str(tmp_path)).next_seq == 1
 
 
+@pytest.mark.slow  # builds great_expectations' suites: seconds of CPU
 def test_row_checks_pickle_as_settings_and_fail_rows_on_the_worker(tmp_path):
     suites = tmp_path / "suites"
     suites.mkdir()
