@@ -23,6 +23,7 @@ from emodata import layout, stats
 from emodata.balanced import BalancedSamples
 from emodata.media import wav_to_float32
 from emodata.review.media import confined
+from emodata.stats import select_sql
 
 
 def _fsspec_open(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any):
@@ -33,16 +34,6 @@ def _fsspec_open(url: str, mode: str = "rb", bufsize: int = 8192, **_: Any):
 _gopen = importlib.import_module("webdataset.gopen")
 for _scheme in ("s3", "s3a", "gcs", "abfs", "az"):
     _gopen.gopen_schemes.setdefault(_scheme, _fsspec_open)
-
-
-def select_sql(query: str | None) -> str:
-    """``select key, shard from idx`` narrowed by ``query``: a WHERE clause over the index or a
-    full ``select``/``with`` query whose ``key`` column names the samples."""
-    if query is None:
-        return "select key, shard from idx"
-    if query.lstrip().lower().startswith(("select", "with")):
-        return f"select key, shard from idx where key in (select key from ({query}))"
-    return f"select key, shard from idx where {query}"
 
 
 def _rows(out_dir: str, query: str | None, split: str | None) -> list[dict[str, Any]]:

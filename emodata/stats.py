@@ -237,3 +237,13 @@ def skipped_files(out_dir: str) -> list[dict[str, Any]]:
         return []
     skipped = (runs[-1].get("counts") or {}).get("skipped_by_extension") or {} if runs else {}
     return [{"extension": ext, "files": n} for ext, n in skipped.items()]
+
+
+def select_sql(query: str | None) -> str:
+    """``select key, shard from idx`` narrowed by ``query``: a WHERE clause over the index or a
+    full ``select``/``with`` query whose ``key`` column names the samples."""
+    if query is None:
+        return "select key, shard from idx"
+    if query.lstrip().lower().startswith(("select", "with")):
+        return f"select key, shard from idx where key in (select key from ({query}))"
+    return f"select key, shard from idx where {query}"

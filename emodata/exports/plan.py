@@ -29,10 +29,10 @@ from emodata.exports.labels import check as check_labels
 from emodata.exports.labels import load as load_labels
 from emodata.exports.settings import ReleaseConfig
 from emodata.fingerprint import frame_hashes
-from emodata.loader import select_sql
 from emodata.review.decisions import Resolution, resolve
 from emodata.review.media import members_of, shard_url, unsafe_rows
 from emodata.review.store import Decision, ReviewStore
+from emodata.stats import select_sql
 
 log = logging.getLogger(__name__)
 
