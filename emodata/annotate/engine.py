@@ -1,8 +1,8 @@
 """The agent graph: perceiver and listener, then the reasoner, the critic loop, then QA.
 
 Work proceeds in rounds over a batch of clips: every call of one round goes to its backend in
-one ``generate`` call, so HTTP backends keep many requests in flight and batch engines (vLLM
-through Ray Data) see large batches. Each response is cached, parsed, validated against the
+one ``generate`` call, so HTTP backends keep many requests in flight and batch engines (the
+run's vLLM engine actors) see large batches. Each response is cached, parsed, validated against the
 agent's schema and repaired a bounded number of times; a clip whose agent cannot produce valid
 output ends with a recorded reason, never an exception.
 """
