@@ -24,38 +24,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import EMODATA, OUT, ROOT
+from _common import EMODATA, OUT, ROOT, librivox_speech
 
 from emodata.samples import concat_clips, face_images, talking_clip
-
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
 
 def _ff(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
-
-
-def _speech(dest: Path, seconds: float, offset: int) -> Path:
-    """LibriVox read speech, the five clips in rotation, cut to ``seconds``."""
-    wavs = sorted(LIBRIVOX.glob("*.wav"))
-    if not wavs:
-        raise SystemExit("no LibriVox clips: run `make test` (installs pocketsphinx-testdata)")
-    order = [wavs[(offset + i) % len(wavs)] for i in range(12)]
-    inputs = [a for w in order for a in ("-i", str(w))]
-    streams = "".join(f"[{i}:a]" for i in range(len(order)))
-    _ff(
-        *inputs,
-        "-filter_complex",
-        f"{streams}concat=n={len(order)}:v=0:a=1[a]",
-        "-map",
-        "[a]",
-        "-t",
-        f"{seconds}",
-        "-ar",
-        "16000",
-        str(dest),
-    )
-    return dest
 
 
 def make_inputs(media: Path) -> list[Path]:
@@ -73,7 +48,7 @@ def make_inputs(media: Path) -> list[Path]:
         half = seconds / 2
         parts = []
         for k in range(2):  # two photos back to back: one hard cut per file
-            wav = _speech(tmp / f"s{i}_{k}.wav", half, i + k)
+            wav = librivox_speech(tmp / f"s{i}_{k}.wav", half, i + k)
             part = tmp / f"p{i}_{k}.mp4"
             talking_clip(faces[(i + k) % len(faces)], wav, part, size=size)
             parts.append(part)
