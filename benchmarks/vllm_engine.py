@@ -28,7 +28,7 @@ from pathlib import Path
 from _common import ROOT
 
 from emodata.annotate.backends.base import Request
-from emodata.annotate.backends.vllm_backend import VLLMBackend, vllm_python
+from emodata.annotate.backends.vllm_backend import VLLMBackend, request_row, vllm_python
 from emodata.annotate.settings import BackendConfig
 from emodata.models import resolve
 
@@ -97,16 +97,7 @@ def before(model: str, rounds_of: list[list[list[Request]]], num_cpus: int) -> d
         for batch in rounds_of:
             for requests in batch:
                 src, dst = Path(tmp) / "in.jsonl", Path(tmp) / "out.jsonl"
-                rows = [
-                    {
-                        "id": r.id,
-                        "messages": r.messages,
-                        "max_tokens": r.max_tokens,
-                        "temperature": r.temperature,
-                        "json_schema": r.schema,
-                    }
-                    for r in requests
-                ]
+                rows = [request_row(r) for r in requests]
                 src.write_text("".join(json.dumps(x) + "\n" for x in rows), encoding="utf-8")
                 lap = time.perf_counter()
                 cmd = [python, str(SCRIPT), "--model", model, "--input", str(src)]

@@ -27,6 +27,17 @@ log = logging.getLogger(__name__)
 TOKENS_PER_REQUEST = 3072
 
 
+def request_row(r: Request) -> dict[str, Any]:
+    """A request as the engine actor and ``vllm_batch.py`` take it (plain JSON data)."""
+    return {
+        "id": r.id,
+        "messages": r.messages,
+        "max_tokens": r.max_tokens,
+        "temperature": r.temperature,
+        "json_schema": r.schema,
+    }
+
+
 def vllm_python(venv: str | None) -> str:
     """The vLLM environment's interpreter, or a ConfigError that says how to make one."""
     from emodata.llm.vllm_server import VLLMError, vllm_venv
@@ -154,16 +165,7 @@ class VLLMBackend(Backend):
         handles = self.group.handles
         index = self._turn % len(handles)
         self._turn += 1
-        rows = [
-            {
-                "id": r.id,
-                "messages": r.messages,
-                "max_tokens": r.max_tokens,
-                "temperature": r.temperature,
-                "json_schema": r.schema,
-            }
-            for r in requests
-        ]
+        rows = [request_row(r) for r in requests]
         engine = self.group.names()[index]
         log.info("vllm: %d request(s) to engine %s", len(requests), engine)
         try:
@@ -200,4 +202,4 @@ class VLLMBackend(Backend):
             self._ray_started = False
 
 
-__all__ = ["VLLMBackend", "engine_kwargs", "start_engines", "vllm_python"]
+__all__ = ["VLLMBackend", "engine_kwargs", "request_row", "start_engines", "vllm_python"]
