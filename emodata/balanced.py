@@ -54,26 +54,26 @@ class BalancedSamples:
         to_sample: Callable[[dict[str, Any]], dict[str, Any]],
         transform: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
-        con = stats.connect(out_dir)
-        columns = {r[0] for r in con.execute("describe idx").fetchall()}
-        if split is not None and "split" not in columns:
-            raise ValueError(f"{out_dir} has no splits: export it with --split")
-        cls = _class_expr(columns, balance)
-        sql = (
-            f"select key, shard, shard_members, {cls} as class from idx "
-            f"where key in (select key from ({select})) and {cls} is not null"
-            + (" and split = $split" if split is not None else "")
-            + " order by class, key"
-        )
-        rows = con.execute(sql, {"split": split} if split is not None else None).fetchall()
-        self.out_dir, self.seed = out_dir, seed
-        self.to_sample, self.transform = to_sample, transform
-        self.rows: dict[str, list[dict[str, Any]]] = {}
-        found = [{"key": k, "shard": s, "shard_members": m, "class": c} for k, s, m, c in rows]
-        for row in confined(out_dir, found):
-            self.rows.setdefault(str(row.pop("class")), []).append(row)
-        self.classes = sorted(self.rows)
-        self.largest = max((len(v) for v in self.rows.values()), default=0)
+        with stats.connect(out_dir) as con:
+            columns = {r[0] for r in con.execute("describe idx").fetchall()}
+            if split is not None and "split" not in columns:
+                raise ValueError(f"{out_dir} has no splits: export it with --split")
+            cls = _class_expr(columns, balance)
+            sql = (
+                f"select key, shard, shard_members, {cls} as class from idx "
+                f"where key in (select key from ({select})) and {cls} is not null"
+                + (" and split = $split" if split is not None else "")
+                + " order by class, key"
+            )
+            rows = con.execute(sql, {"split": split} if split is not None else None).fetchall()
+            self.out_dir, self.seed = out_dir, seed
+            self.to_sample, self.transform = to_sample, transform
+            self.rows: dict[str, list[dict[str, Any]]] = {}
+            found = [{"key": k, "shard": s, "shard_members": m, "class": c} for k, s, m, c in rows]
+            for row in confined(out_dir, found):
+                self.rows.setdefault(str(row.pop("class")), []).append(row)
+            self.classes = sorted(self.rows)
+            self.largest = max((len(v) for v in self.rows.values()), default=0)
 
     def __len__(self) -> int:
         return len(self.classes) * self.largest

@@ -21,7 +21,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import layout
+from emodata import arrowio, layout
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def set_aside(fs: fsspec.AbstractFileSystem, root: str, path: str, why: str, the
 def read_parquet(fs: fsspec.AbstractFileSystem, path: str, columns: tuple[str, ...] = ()) -> Any:
     """The table at ``path`` (only ``columns`` when given); CorruptState when it is not one."""
     try:
-        with fs.open(path, "rb") as f:
+        with arrowio.open_input(fs, path) as f:
             return pq.read_table(f, columns=list(columns) or None)
     except (pa.ArrowException, OSError, KeyError) as e:
         if isinstance(e, FileNotFoundError):
@@ -77,7 +77,7 @@ def footer_problem(
     """Why ``path`` is not a readable Parquet file, or None: its footer (what a copy cut short
     or a full disk loses) and ``columns`` in its schema. One small read, not the data."""
     try:
-        with fs.open(path, "rb") as f:
+        with arrowio.open_input(fs, path) as f:
             names = set(pq.read_metadata(f).schema.names)
     except FileNotFoundError:
         raise

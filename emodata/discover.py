@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from emodata import arrowio
 from emodata.errors import ConfigError, InputError
 from emodata.remote import DEFAULT_TIMEOUT_S, url_to_fs
 
@@ -236,7 +237,7 @@ def _csv_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
 
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(data),
+            arrowio.reader(data),
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=invalid),
         )
@@ -283,7 +284,7 @@ def _jsonl_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]
 
 def _parquet_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = pq.read_table(arrowio.reader(data))
     except (pa.ArrowException, OSError) as e:
         raise InputError(
             f"manifest {spec} is not a readable Parquet file ({e}): write it again, or use "

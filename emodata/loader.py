@@ -37,21 +37,21 @@ for _scheme in ("s3", "s3a", "gcs", "abfs", "az"):
 
 
 def _rows(out_dir: str, query: str | None, split: str | None) -> list[dict[str, Any]]:
-    con = stats.connect(out_dir)
-    sql = select_sql(query)
-    if split is None:
-        cur = con.execute(sql + " order by shard, key")
-    else:
-        columns = {r[0] for r in con.execute("describe idx").fetchall()}
-        if "split" not in columns:
-            raise ValueError(f"{out_dir} has no splits: export it with --split")
-        cur = con.execute(
-            f"select * from ({sql}) where key in (select key from idx where split = $split) "
-            "order by shard, key",
-            {"split": split},
-        )
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    with stats.connect(out_dir) as con:
+        sql = select_sql(query)
+        if split is None:
+            cur = con.execute(sql + " order by shard, key")
+        else:
+            columns = {r[0] for r in con.execute("describe idx").fetchall()}
+            if "split" not in columns:
+                raise ValueError(f"{out_dir} has no splits: export it with --split")
+            cur = con.execute(
+                f"select * from ({sql}) where key in (select key from idx where split = $split) "
+                "order by shard, key",
+                {"split": split},
+            )
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def select(

@@ -143,15 +143,15 @@ def agreement(con: Any) -> dict[str, Any] | None:
 
 def quality(out_dir: str) -> dict[str, Any] | None:
     """Every figure above, or None when no clip was annotated."""
-    con = connect(out_dir)
-    k = kept(con)
-    if not k["annotated"]:
-        return None
-    return {
-        "kept": k,
-        "verdicts": verdicts_by_reason(con),
-        "checks": check_pass_rates(con),
-        "labels": label_distribution(con),
-        "modalities": conflicts_and_fields(con),
-        "agreement": agreement(con),
-    }
+    with connect(out_dir) as con:
+        k = kept(con)
+        if not k["annotated"]:
+            return None
+        return {
+            "kept": k,
+            "verdicts": verdicts_by_reason(con),
+            "checks": check_pass_rates(con),
+            "labels": label_distribution(con),
+            "modalities": conflicts_and_fields(con),
+            "agreement": agreement(con),
+        }

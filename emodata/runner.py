@@ -27,7 +27,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import layout, manifest_labels, ray_adapter, report, stats
+from emodata import arrowio, layout, manifest_labels, ray_adapter, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
@@ -78,7 +78,7 @@ class IngestCache:
         self.fs, self.path = fs, f"{root}/{layout.INGEST_CACHE}"
         self.rows: dict[str, tuple[str, str]] = {}
         if fs.exists(self.path):
-            with fs.open(self.path, "rb") as f:
+            with arrowio.open_input(fs, self.path) as f:
                 t = pq.read_table(f).to_pydict()
             self.rows = {
                 p: (fp, rec) for p, fp, rec in zip(t["path"], t["fp"], t["record"], strict=True)
@@ -606,7 +606,7 @@ def _final_check(fs: fsspec.AbstractFileSystem, root: str, checkpoints: Any) -> 
         return []
     tables = []
     for p in sorted(files):
-        with fs.open(p, "rb") as f:
+        with arrowio.open_input(fs, p) as f:
             tables.append(pq.read_table(f))
     frame = pa.concat_tables(tables).drop_columns(["stage_status"]).to_pandas()
     frame["stage_status"] = None

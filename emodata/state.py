@@ -10,7 +10,7 @@ from typing import Any
 import fsspec
 import pyarrow.parquet as pq
 
-from emodata import corrupt, layout, verify
+from emodata import arrowio, corrupt, layout, verify
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
             continue
         indexed.add(layout.shard_of_index(p))
         seqs.append(seq)
-        with fs.open(p, "rb") as f:
+        with arrowio.open_input(fs, p) as f:
             t = pq.read_table(f, columns=["key", "source_id", "source_clip_count"]).to_pydict()
         for key, sid, n in zip(t["key"], t["source_id"], t["source_clip_count"], strict=True):
             state.done_keys.setdefault(sid, set()).add(key)
@@ -79,7 +79,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
         seq = layout.seq_of(p)
         if seq is not None:
             seqs.append(seq)
-        with fs.open(p, "rb") as f:
+        with arrowio.open_input(fs, p) as f:
             t = pq.read_table(f).to_pylist()
         for row in t:
             ident = (row["source_path"], row["key"] or "", row["stage"])

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from emodata import layout
+from emodata import arrowio, layout
 from emodata.corrupt import CorruptState, footer_problem, read_json
 from emodata.schemas import index_schema, ledger_schema, release_columns
 from emodata.verify import shard_sizes
@@ -29,8 +29,12 @@ def _dataset(
     ]
     if shards is not None:  # index fragments count only while their shard is there
         files = [p for p in files if layout.shard_of_index(p) in shards]
-    return pads.dataset(_readable(fs, sorted(files)), schema=schema, filesystem=fs,
-                        format="parquet")  # fmt: skip
+    return pads.dataset(
+        _readable(fs, sorted(files)),
+        schema=schema,
+        filesystem=arrowio.filesystem(fs),
+        format="parquet",
+    )
 
 
 def _readable(fs: fsspec.AbstractFileSystem, files: list[str]) -> list[str]:
@@ -65,7 +69,7 @@ def _index_schema(fs: fsspec.AbstractFileSystem, path: str) -> pa.Schema:
     )
     if first is None:
         return schema
-    with fs.open(first, "rb") as f:
+    with arrowio.open_input(fs, first) as f:
         names = set(pq.read_schema(f).names)
     for column in release_columns():
         if column.name in names:
@@ -112,116 +116,117 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
 
 
 def summary(out_dir: str) -> dict[str, Any]:
-    con = connect(out_dir)
-    clips = _one(
-        con,
-        """select count(*) as clips, count(distinct source_id) as sources,
-                  coalesce(sum(duration_s), 0) as clip_seconds,
-                  coalesce(sum(sample_bytes), 0) as bytes,
-                  count(distinct shard) as shards,
-                  coalesce(sum(case when has_audio then 0 else 1 end), 0) as video_only_clips,
-                  coalesce(avg(duration_s), 0) as mean_clip_s,
-                  coalesce(sum(segment_seconds), 0) as segment_seconds
-           from idx""",
-    )
-    latest = """(select * from ledger qualify row_number() over
-                 (partition by source_path, coalesce(key, ''), stage order by attempt desc) = 1)"""
-    ledger = _rows(
-        con,
-        f"""select stage, kind, reason, count(*) as n from {latest}
-            group by all order by stage, kind, n desc, reason""",
-    )
-    datasets = _rows(
-        con,
-        """select coalesce(source_dataset, '(none)') as source_dataset,
-                  coalesce(license, '(unknown)') as license,
-                  count(*) as clips, count(distinct source_id) as sources,
-                  round(sum(duration_s), 1) as seconds
-           from idx group by all order by clips desc""",
-    )
-    from emodata.quality import quality
+    with connect(out_dir) as con:
+        clips = _one(
+            con,
+            """select count(*) as clips, count(distinct source_id) as sources,
+                      coalesce(sum(duration_s), 0) as clip_seconds,
+                      coalesce(sum(sample_bytes), 0) as bytes,
+                      count(distinct shard) as shards,
+                      coalesce(sum(case when has_audio then 0 else 1 end), 0) as video_only_clips,
+                      coalesce(avg(duration_s), 0) as mean_clip_s,
+                      coalesce(sum(segment_seconds), 0) as segment_seconds
+               from idx""",
+        )
+        latest = """(select * from ledger qualify row_number() over
+            (partition by source_path, coalesce(key, ''), stage order by attempt desc) = 1)"""
+        ledger = _rows(
+            con,
+            f"""select stage, kind, reason, count(*) as n from {latest}
+                group by all order by stage, kind, n desc, reason""",
+        )
+        datasets = _rows(
+            con,
+            """select coalesce(source_dataset, '(none)') as source_dataset,
+                      coalesce(license, '(unknown)') as license,
+                      count(*) as clips, count(distinct source_id) as sources,
+                      round(sum(duration_s), 1) as seconds
+               from idx group by all order by clips desc""",
+        )
+        from emodata.quality import quality
 
-    return {"clips": clips, "ledger": ledger, "datasets": datasets, "quality": quality(out_dir)}
+        return {"clips": clips, "ledger": ledger, "datasets": datasets, "quality": quality(out_dir)}
 
 
 def stage_table(out_dir: str) -> list[dict[str, Any]]:
     """Counts per stage and status: clips that passed each stage plus ledger outcomes."""
-    con = connect(out_dir)
-    fields = [f.name for f in index_schema().field("stage_status").type]
-    parts = [
-        f"select '{f}' as stage, stage_status.{f} as status, count(*) as n from idx "
-        f"where stage_status.{f} is not null group by all"
-        for f in fields
-    ]
-    parts.append(
-        """select stage, kind as status, count(*) as n from
-           (select * from ledger qualify row_number() over
-            (partition by source_path, coalesce(key, ''), stage order by attempt desc) = 1)
-           group by all"""
-    )
-    return _rows(con, " union all ".join(parts) + " order by stage, status")
+    with connect(out_dir) as con:
+        fields = [f.name for f in index_schema().field("stage_status").type]
+        parts = [
+            f"select '{f}' as stage, stage_status.{f} as status, count(*) as n from idx "
+            f"where stage_status.{f} is not null group by all"
+            for f in fields
+        ]
+        parts.append(
+            """select stage, kind as status, count(*) as n from
+               (select * from ledger qualify row_number() over
+                (partition by source_path, coalesce(key, ''), stage order by attempt desc) = 1)
+               group by all"""
+        )
+        return _rows(con, " union all ".join(parts) + " order by stage, status")
 
 
 def durations(out_dir: str) -> list[dict[str, Any]]:
-    con = connect(out_dir)
-    return _rows(
-        con,
-        """select boundary, count(*) as clips, round(min(duration_s), 2) as min_s,
-                  round(median(duration_s), 2) as median_s, round(max(duration_s), 2) as max_s,
-                  round(sum(duration_s) / 3600, 3) as hours,
-                  round(avg(segment_seconds), 3) as encode_s_per_clip
-           from idx group by all order by clips desc""",
-    )
+    with connect(out_dir) as con:
+        return _rows(
+            con,
+            """select boundary, count(*) as clips, round(min(duration_s), 2) as min_s,
+                      round(median(duration_s), 2) as median_s, round(max(duration_s), 2) as max_s,
+                      round(sum(duration_s) / 3600, 3) as hours,
+                      round(avg(segment_seconds), 3) as encode_s_per_clip
+               from idx group by all order by clips desc""",
+        )
 
 
 def failures(out_dir: str, limit: int = 50, stage: str | None = None) -> list[dict[str, Any]]:
-    con = connect(out_dir)
-    where = "where stage = $stage" if stage else ""
-    cur = con.execute(
-        f"""select source_path, key, stage, kind, reason, message, attempt from ledger {where}
-            order by recorded_at, source_path limit {int(limit)}""",
-        {"stage": stage} if stage else None,
-    )
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    with connect(out_dir) as con:
+        where = "where stage = $stage" if stage else ""
+        cur = con.execute(
+            f"""select source_path, key, stage, kind, reason, message, attempt from ledger {where}
+                order by recorded_at, source_path limit {int(limit)}""",
+            {"stage": stage} if stage else None,
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
 
 def query(out_dir: str, sql: str) -> list[dict[str, Any]]:
-    return _rows(connect(out_dir), sql)
+    with connect(out_dir) as con:
+        return _rows(con, sql)
 
 
 def annotate_tables(out_dir: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Per agent: model calls, cache hits, tokens, latency share and cost over annotated clips."""
     from emodata.annotate.settings import AGENTS
 
-    con = connect(out_dir)
-    parts = []
-    for agent in AGENTS:
-        j = f"json_extract(annotate_tokens, '$.{agent}')"
-        parts.append(
-            f"""select '{agent}' as agent, count({j}) as clips,
-                   sum(cast(json_extract({j}, '$.calls') as bigint)) as calls,
-                   sum(cast(json_extract({j}, '$.cached') as bigint)) as cached,
-                   sum(cast(json_extract({j}, '$.prompt_tokens') as bigint)) as prompt_tokens,
-                   sum(cast(json_extract({j}, '$.completion_tokens') as bigint))
-                       as completion_tokens,
-                   round(sum(cast(json_extract({j}, '$.latency_s') as double)), 2) as latency_s
-               from idx where annotate_tokens is not null"""
+    with connect(out_dir) as con:
+        parts = []
+        for agent in AGENTS:
+            j = f"json_extract(annotate_tokens, '$.{agent}')"
+            parts.append(
+                f"""select '{agent}' as agent, count({j}) as clips,
+                       sum(cast(json_extract({j}, '$.calls') as bigint)) as calls,
+                       sum(cast(json_extract({j}, '$.cached') as bigint)) as cached,
+                       sum(cast(json_extract({j}, '$.prompt_tokens') as bigint)) as prompt_tokens,
+                       sum(cast(json_extract({j}, '$.completion_tokens') as bigint))
+                           as completion_tokens,
+                       round(sum(cast(json_extract({j}, '$.latency_s') as double)), 2) as latency_s
+                   from idx where annotate_tokens is not null"""
+            )
+        rows = [r for r in _rows(con, " union all ".join(parts)) if r["clips"]]
+        total = sum(r["latency_s"] or 0 for r in rows) or 1.0
+        for r in rows:
+            r["time_share"] = f"{(r['latency_s'] or 0) / total:.0%}"
+        cost = _rows(
+            con,
+            """select critic_verdict as verdict, count(*) as clips,
+                      sum(annotate_calls) as calls,
+                      sum(annotate_prompt_tokens) as prompt_tokens,
+                      sum(annotate_completion_tokens) as completion_tokens,
+                      round(sum(annotate_cost_usd), 6) as cost_usd
+               from idx where critic_verdict is not null group by all order by clips desc""",
         )
-    rows = [r for r in _rows(con, " union all ".join(parts)) if r["clips"]]
-    total = sum(r["latency_s"] or 0 for r in rows) or 1.0
-    for r in rows:
-        r["time_share"] = f"{(r['latency_s'] or 0) / total:.0%}"
-    cost = _rows(
-        con,
-        """select critic_verdict as verdict, count(*) as clips,
-                  sum(annotate_calls) as calls,
-                  sum(annotate_prompt_tokens) as prompt_tokens,
-                  sum(annotate_completion_tokens) as completion_tokens,
-                  round(sum(annotate_cost_usd), 6) as cost_usd
-           from idx where critic_verdict is not null group by all order by clips desc""",
-    )
-    return rows, cost
+        return rows, cost
 
 
 def skipped_files(out_dir: str) -> list[dict[str, Any]]:

@@ -214,23 +214,23 @@ def release_sections(
         sections += near_dup_section(chosen.info["near_dup"], options)
     if not result.counts["exported"]:
         return sections  # an empty index has none of the release columns to check
-    con = stats.connect(written)
-    if options.labels:
-        sections += labels_section(options.labels, _label_pairs(con))
-    if options.split:
-        sizes = dict(con.execute("select split, count(*) from idx group by 1").fetchall())
-        result.splits = {s: sizes.get(s, 0) for s in options.split}  # --split's order
-        result.checks.update(
-            {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
-            leakage=splits.leakage(con),
-            off_target=off_target(result.splits, options.split),
-        )
-        manifest["release"].update(split=options.split, seed=options.seed)
-        sections += splits_section(
-            chosen.info, result.splits, result.checks["leakage"],
-            splits.distribution(con, "export_label" if options.labels else "emotion_label"),
-        )  # fmt: skip
-    return sections
+    with stats.connect(written) as con:
+        if options.labels:
+            sections += labels_section(options.labels, _label_pairs(con))
+        if options.split:
+            sizes = dict(con.execute("select split, count(*) from idx group by 1").fetchall())
+            result.splits = {s: sizes.get(s, 0) for s in options.split}  # --split's order
+            result.checks.update(
+                {k: chosen.info[k] for k in ("identity_clusters", "tracks", "units")},
+                leakage=splits.leakage(con),
+                off_target=off_target(result.splits, options.split),
+            )
+            manifest["release"].update(split=options.split, seed=options.seed)
+            sections += splits_section(
+                chosen.info, result.splits, result.checks["leakage"],
+                splits.distribution(con, "export_label" if options.labels else "emotion_label"),
+            )  # fmt: skip
+        return sections
 
 
 def _label_pairs(con: Any) -> list[dict[str, Any]]:

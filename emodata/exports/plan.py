@@ -133,14 +133,14 @@ class WhereError(ValueError):
 
 def selected(out_dir: str, where: str) -> set[str]:
     """Keys of the run's index rows that ``where`` selects (as the loader's ``query``)."""
-    con = stats.connect(out_dir)
-    try:
-        return {r[0] for r in con.execute(f"select key from ({select_sql(where)})").fetchall()}
-    except duckdb.Error as e:
-        first = str(e).strip().splitlines()[0]
-        raise WhereError(
-            f"--where {where!r} is not a valid query over the index: {first}"
-        ) from None
+    with stats.connect(out_dir) as con:
+        try:
+            return {r[0] for r in con.execute(f"select key from ({select_sql(where)})").fetchall()}
+        except duckdb.Error as e:
+            first = str(e).strip().splitlines()[0]
+            raise WhereError(
+                f"--where {where!r} is not a valid query over the index: {first}"
+            ) from None
 
 
 def excluded(

@@ -139,12 +139,13 @@ def provenance(res: Resolution, original: dict[str, Any], exported_at: str) -> d
 
 
 def _shard_rows(out_dir: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Index rows shard by shard (one shard's rows in memory at a time), in member order."""
-    con = stats.connect(out_dir)
-    shards = [r[0] for r in con.sql("select distinct shard from idx order by shard").fetchall()]
-    for shard in shards:
-        rows = con.sql("select * from idx where shard = $s", params={"s": shard})
-        yield shard, sorted(rows.to_arrow_table().to_pylist(), key=_first_offset)
+    """Index rows shard by shard (one shard's rows in memory at a time), in member order.
+    Close it when stopping early: that closes its DuckDB connection."""
+    with stats.connect(out_dir) as con:
+        shards = [r[0] for r in con.sql("select distinct shard from idx order by shard").fetchall()]
+        for shard in shards:
+            rows = con.sql("select * from idx where shard = $s", params={"s": shard})
+            yield shard, sorted(rows.to_arrow_table().to_pylist(), key=_first_offset)
 
 
 def _first_offset(row: dict[str, Any]) -> int:
@@ -278,7 +279,7 @@ def _build(
     with contextlib.ExitStack() as stack:
         for writer in writers.values():  # a failed export leaves no open shard behind
             stack.push(writer.abort_on_error)
-        for shard, shard_rows in _shard_rows(out_dir):
+        for shard, shard_rows in stack.enter_context(contextlib.closing(_shard_rows(out_dir))):
             rows = [r for r in shard_rows if r["key"] in chosen.entries]
             if not rows:
                 continue
