@@ -235,7 +235,7 @@ def full_run(media: Path, out: Path, annotate: bool) -> dict[str, Any]:
             "index": _dir_bytes(out / "index", "*.parquet"),
             "ledger": _dir_bytes(out / "failures", "*.parquet"),
             "llm_cache": _dir_bytes(out / "_state" / "llm_cache"),
-            "ingest_cache": _dir_bytes(out / "_state", "ingest.parquet"),
+            "ingest_cache": _dir_bytes(out / "_state" / "ingest", "*.parquet"),
             "members": dict(member_bytes),
         },
         "worker_timings_mean_s": {k: statistics.mean(v) for k, v in timings.items()},

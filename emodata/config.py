@@ -110,6 +110,13 @@ class IngestConfig(_Section):
     #: on the driver while Ray starts: a small run's fixed cost; without a model stage it
     #: encodes there too and does not start Ray. 0: always on Ray.
     local_max_inputs: int = Field(64, ge=0)
+    window: int = Field(
+        10000,
+        ge=1,
+        description="Inputs the driver takes at a time through ingest, dedup, scene planning "
+        "and processing: its memory follows this, not the input count (model actors start "
+        "again for each window, so keep it in the thousands).",
+    )
 
     @field_validator("extensions")
     @classmethod
@@ -326,6 +333,7 @@ class RunConfig(_Section):
     def fingerprint(self) -> str:
         """Hash of the settings that change outputs (not where they go)."""
         body = {k: v for k, v in self.dump().items() if k not in {"input", "output", "ray"}}
+        body["ingest"].pop("window", None)  # how the driver walks the inputs, not what it makes
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 

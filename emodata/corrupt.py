@@ -21,13 +21,12 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import arrowio, layout
+from emodata import arrowio, ingest_cache, layout
 
 log = logging.getLogger(__name__)
 
 # What each reader of a fragment needs from it (state.scan, verify, stats, the card).
 INDEX_COLUMNS = ("key", "source_id", "source_clip_count", "shard", "shard_members", "run_id")
-_INGEST_COLUMNS = ("path", "fp", "record")
 
 
 class CorruptState(ValueError):
@@ -149,13 +148,11 @@ def check(fs: fsspec.AbstractFileSystem, root: str) -> Found:
         if why is not None:
             then = "its ledger rows are lost (failures are retried, decisions made again)"
             found.moved.append((p, set_aside(fs, root, p, why, then)))
-    cache = f"{root}/{layout.INGEST_CACHE}"
-    if fs.exists(cache):
-        try:
-            read_parquet(fs, cache, _INGEST_COLUMNS)
-        except CorruptState as e:
-            then = "the inputs are probed again"
-            found.moved.append((cache, set_aside(fs, root, cache, e.why, then)))
+    for cache in ingest_cache.fragments(fs, root):  # footers: a lookup reads few rows
+        why = footer_problem(fs, cache, ingest_cache.COLUMNS)
+        if why is not None:
+            then = "its inputs are probed again"
+            found.moved.append((cache, set_aside(fs, root, cache, why, then)))
     manifest = f"{root}/{layout.MANIFEST}"
     if fs.exists(manifest):
         try:

@@ -41,11 +41,12 @@ class PhaseState:
     failed: int = 0
     started: float | None = None
     ended: float | None = None
+    spent: float = 0.0  # earlier stretches of a phase that goes on window after window
 
     def elapsed(self, now: float) -> float:
         if self.started is None:
             return 0.0
-        return (self.ended or now) - self.started
+        return self.spent + (self.ended or now) - self.started
 
     def rate(self, now: float) -> float:
         t = self.elapsed(now)
@@ -98,8 +99,10 @@ class Progress:
             setattr(self, k, v)
         self.flush(force=True)
 
-    def start_phase(self, name: str, total: int | None = None) -> None:
-        """End the current phase and start ``name`` with ``total`` units of work."""
+    def start_phase(self, name: str, total: int | None = None, more: bool = False) -> None:
+        """End the current phase and start ``name`` with ``total`` units of work; ``more``:
+        go on with ``name`` where its last stretch ended (the next window of inputs), its counts
+        and time kept and ``total`` its new total."""
         now = time.monotonic()
         for state in self.phases.values():
             if state.started is not None and state.ended is None:
@@ -107,7 +110,11 @@ class Progress:
         self.phase = name
         if name in self.phases:  # "done" ends the last phase and starts none
             state = self.phases[name]
-            state.total, state.done, state.failed = total, 0, 0
+            if more and state.started is not None:
+                state.spent = state.elapsed(now)
+            else:
+                state.done, state.failed, state.spent = 0, 0, 0.0
+            state.total = total
             state.started, state.ended = now, None
         self.flush(force=True)
 

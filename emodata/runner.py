@@ -33,7 +33,8 @@ from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.discover import SkippedRow, SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
-from emodata.fsutil import is_url, storable_text, write_atomic
+from emodata.fsutil import is_url, storable_text
+from emodata.ingest_cache import IngestCache
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
@@ -50,6 +51,8 @@ from emodata.writable import require_folder
 from emodata.writer import LedgerBook, ShardWriter
 
 log = logging.getLogger(__name__)
+
+_LLM_STARTING = "starting the annotate backend (a local LLM server takes ~1 min)"
 
 
 @dataclass
@@ -70,44 +73,6 @@ def _fingerprint(fs: fsspec.AbstractFileSystem, path: str) -> str:
     return object_version(info) or f"{info.get('size')}:"
 
 
-class IngestCache:
-    """Ingest results by (path, size, mtime): a rerun does not hash and probe again. Paths are
-    stored as ``storable_text`` (a name that is not UTF-8 with its bytes escaped)."""
-
-    def __init__(self, fs: fsspec.AbstractFileSystem, root: str) -> None:
-        self.fs, self.path = fs, f"{root}/{layout.INGEST_CACHE}"
-        self.rows: dict[str, tuple[str, str]] = {}
-        if fs.exists(self.path):
-            with arrowio.open_input(fs, self.path) as f:
-                t = pq.read_table(f).to_pydict()
-            self.rows = {
-                p: (fp, rec) for p, fp, rec in zip(t["path"], t["fp"], t["record"], strict=True)
-            }
-
-    def get(self, path: str, fp: str) -> Item | None:
-        hit = self.rows.get(storable_text(path))
-        if hit is None or hit[0] != fp:
-            return None
-        return Item(path, json.loads(hit[1]))
-
-    def put(self, item: Item, fp: str) -> None:
-        err = item.error
-        if err is None or err["kind"] == "filtered":  # failures are retried, decisions kept
-            self.rows[storable_text(item.key)] = (fp, json.dumps(item.record, sort_keys=True))
-
-    def save(self) -> None:
-        paths = sorted(self.rows)
-        table = pa.table(
-            {
-                "path": paths,
-                "fp": [self.rows[p][0] for p in paths],
-                "record": [self.rows[p][1] for p in paths],
-            }
-        )
-        self.fs.makedirs(self.path.rsplit("/", 1)[0], exist_ok=True)
-        write_atomic(self.fs, self.path, lambda f: pq.write_table(table, f))
-
-
 def _ingest(
     cfg: RunConfig,
     refs: list[SourceRef],
@@ -121,6 +86,7 @@ def _ingest(
     timeout = cfg.ingest.remote_timeout_s
     for ref in refs:
         in_fs.setdefault(ref.path, url_to_fs(ref.path, timeout))
+    cache.load([r.path for r in refs])
     # remote stat calls wait on the network: side by side, each bounded by the timeout
     with ThreadPoolExecutor(16 if any(is_url(r.path) for r in refs) else 1) as pool:
         stamps = pool.map(lambda r: _fingerprint(*in_fs[r.path]), refs)
@@ -161,9 +127,9 @@ def _map_local(stage: Stage, items: list[Item], threads: int) -> Iterator[Item]:
             yield from out
 
 
-def _dedup(items: list[Item]) -> list[Item]:
-    """Keep the first path per content id; the others are ledgered as duplicates."""
-    first: dict[str, str] = {}
+def _dedup(items: list[Item], first: dict[str, str]) -> list[Item]:
+    """Keep the first path per content id (``first``: content id -> path, over every window
+    so far); the others are ledgered as duplicates."""
     for item in items:
         if not item.ok:
             continue
@@ -215,18 +181,26 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         ledger.add(_row_item(cfg.input, skipped_row))
     cluster = cfg.ray.address or os.environ.get("RAY_ADDRESS")
     local = not cluster and 0 < len(refs) <= cfg.ingest.local_max_inputs
+    # the driver takes the inputs a window at a time: what it holds follows the window, and
+    # only a content id per source it kept and the ledger's decisions last the whole run
+    step = cfg.ingest.window
+    windows = [refs[i : i + step] for i in range(0, len(refs), step)] or [[]]
+    cache = IngestCache(fs, root, run_id)
+    kept: dict[str, str] = {}  # content id -> first path, for dedup over all windows
+    earlier = _earlier(ledger)
+    planned = [0]  # clips planned so far, over all windows
 
-    def front(workers: int) -> tuple[list[Item], int, list[Item] | None]:
-        progress.start_phase("ingest", total=len(refs))
-        sources = _dedup(_ingest(cfg, refs, IngestCache(fs, root), {}, workers, progress, local))
+    def front(window: list[SourceRef], n: int, workers: int) -> _Front:
+        progress.start_phase("ingest", total=len(refs), more=n > 0)
+        sources = _dedup(_ingest(cfg, window, cache, {}, workers, progress, local), kept)
         progress.end_phase()
-        todo, skipped = _select(sources, prior, ledger)
+        todo, skipped = _select(sources, prior, ledger, earlier)
         clips = None
         if local and "segment" in cfg.stages and todo:
-            progress.start_phase("plan", total=len(todo))
+            progress.start_phase("plan", total=len(todo), more=n > 0)
             clips = _plan(cfg, todo, workers, ledger, progress, local=True)
             progress.end_phase()
-        return todo, skipped, clips
+        return _Front(todo, skipped, clips)
 
     # a small local run without model stages is FFmpeg work only: the driver's threads do it
     # all, and Ray is not started
@@ -236,7 +210,11 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         # driver: both overlap Ray's start-up, as does the shard writer's import of webdataset
         pending = pool.submit(_checkpoints, cfg, config_dump)
         pool.submit(importlib.import_module, "webdataset")
-        early = pool.submit(front, cfg.ray.num_cpus or os.cpu_count() or 1) if local else None
+        early = (
+            pool.submit(front, windows[0], 0, cfg.ray.num_cpus or os.cpu_count() or 1)
+            if local
+            else None
+        )
         if driver_only:
             resources = {"CPU": float(cfg.ray.num_cpus or os.cpu_count() or 1)}
         else:
@@ -287,26 +265,29 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         seqs=lambda: driver_seq[0],
     )
     workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
-    todo, skipped, clips = front_result or front(workers)
-    for phase in ("ingest", "plan"):
-        if progress.phases[phase].started is not None:
-            timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
-    clock = time.perf_counter()
-    log.info("segment: %d source(s) to do, %d clip(s) already written", len(todo), skipped)
-    progress.skipped = skipped
-
     tally = Tally()
+    sources_done = 0
     with contextlib.ExitStack() as stack:
         llm = None
-        if "annotate" in cfg.stages and todo:
-            progress.set(activity="starting the annotate backend (a local LLM server takes ~1 min)")
-            llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
-            progress.set(activity="")
-            clock = _lap(timings, "annotate backend start", clock)
-        driver_seq[0] += _process(
-            cfg, todo, clips, workers, resources, llm, target, tally, ledger, progress, driver_only
-        )
-        for phase in ("plan", "process"):
+        for n, window in enumerate(windows):
+            got = front_result if n == 0 and front_result is not None else front(window, n, workers)
+            part = f" (window {n + 1} of {len(windows)})" if len(windows) > 1 else ""
+            log.info("segment%s: %d source(s) to do, %d clip(s) already written",
+                     part, len(got.todo), got.skipped)  # fmt: skip
+            progress.skipped += got.skipped
+            sources_done += len(got.todo)
+            if llm is None and "annotate" in cfg.stages and got.todo:
+                since = time.perf_counter()
+                progress.set(activity=_LLM_STARTING)
+                llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
+                progress.set(activity="")
+                _lap(timings, "annotate backend start", since)
+            planned[0] = _process(
+                cfg, got, workers, resources, llm, target, tally, ledger, progress, driver_only,
+                first=planned[0], more=n > 0,
+            )  # fmt: skip
+        driver_seq[0] += planned[0]
+        for phase in ("ingest", "plan", "process"):
             if progress.phases[phase].started is not None:
                 timings[phase] = round(progress.phases[phase].elapsed(time.monotonic()), 2)
         clock = time.perf_counter()
@@ -328,9 +309,10 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         "input": cfg.input,
         "counts": {
             "inputs": len(refs),
-            "sources_processed": len(todo),
+            "sources_processed": sources_done,
             "written": tally.written,
-            "skipped_done": skipped,
+            "skipped_done": progress.skipped,
+            "windows": len(windows),
             "shards_written": sorted(tally.shards),
             "ledger_rows": ledger.new_rows + tally.ledger_rows,
             "driver_media_bytes": tally.media_bytes,
@@ -373,15 +355,33 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
     return now
 
 
-def _select(sources: list[Item], prior: PriorState, ledger: LedgerBook) -> tuple[list[Item], int]:
-    """Sources with clips still to write; ingest failures go to the ledger. A source takes
-    along what earlier runs ledgered for it (the write tasks number their ledger rows' attempts
-    and keep a decision on record once)."""
-    todo: list[Item] = []
-    skipped = 0
+def _earlier(ledger: LedgerBook) -> dict[str, list[list[Any]]]:
+    """What earlier runs ledgered, by source path."""
     earlier: dict[str, list[list[Any]]] = {}
     for (path, key, stage), (attempts, reasons) in ledger.prior.items():
         earlier.setdefault(path, []).append([path, key, stage, attempts, sorted(reasons)])
+    return earlier
+
+
+@dataclass
+class _Front:
+    """One window after ingest, dedup and selection: the sources with clips to write, how many
+    clips of its sources are written already, and their planned clips when the driver planned
+    them."""
+
+    todo: list[Item]
+    skipped: int
+    clips: list[Item] | None
+
+
+def _select(
+    sources: list[Item], prior: PriorState, ledger: LedgerBook, earlier: dict[str, list[list[Any]]]
+) -> tuple[list[Item], int]:
+    """Sources with clips still to write; ingest failures go to the ledger. A source takes
+    along what earlier runs ledgered for it (``earlier``; the write tasks number their ledger
+    rows' attempts and keep a decision on record once)."""
+    todo: list[Item] = []
+    skipped = 0
     for item in sources:
         if not item.ok:
             ledger.add(item)
@@ -422,8 +422,7 @@ class Tally:
 
 def _process(
     cfg: RunConfig,
-    todo: list[Item],
-    planned: list[Item] | None,
+    front: _Front,
     workers: int,
     resources: dict[str, float],
     llm: AnnotateSession | None,
@@ -432,22 +431,27 @@ def _process(
     ledger: LedgerBook,
     progress: Progress,
     driver_only: bool,
+    first: int = 0,
+    more: bool = False,
 ) -> int:
-    """Plan clips (unless the driver did already), then stream them through segment, the model
-    stages and write (``driver_only``: segment and write in the driver's threads); the driver
-    hears the write tasks' status rows. Returns how many file numbers the clips may use."""
+    """Plan a window's clips (unless the driver did already), then stream them through segment,
+    the model stages and write (``driver_only``: segment and write in the driver's threads); the
+    driver hears the write tasks' status rows. The clips take places from ``first`` on (a write
+    task's file numbers follow from them); returns the next free place. ``more``: an earlier
+    window went first, and the progress phases go on from it."""
+    todo = front.todo
     if "segment" not in cfg.stages or not todo:
-        return 0
-    clips = planned
+        return first
+    clips = front.clips
     if clips is None:
-        progress.start_phase("plan", total=len(todo))
+        progress.start_phase("plan", total=len(todo), more=more)
         clips = _plan(cfg, todo, workers, ledger, progress)
     log.info("segment: %d clip(s) to encode", len(clips))
-    progress.planned = len(clips)
-    progress.start_phase("process", total=len(clips))
+    progress.planned += len(clips)
+    progress.start_phase("process", total=progress.planned, more=more)
     if not clips:
-        return 0
-    numbered = number_clips(clips)
+        return first
+    numbered = number_clips(clips, first)
     write = WriteStage(target)
     if driver_only:
         progress.stages = ["segment"]

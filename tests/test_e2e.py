@@ -71,7 +71,7 @@ def test_output_layout(demo_run):
         re.fullmatch(rf"part-\d{{6}}-{tag}\.parquet", p.name)
         for p in (demo_run / "failures").iterdir()
     )
-    assert sorted(p.name for p in (demo_run / "_state").iterdir()) == ["ingest.parquet", "logs"]
+    assert sorted(p.name for p in (demo_run / "_state").iterdir()) == ["ingest", "logs"]
     assert [p.name[:4] for p in (demo_run / "_state" / "logs").iterdir()] == ["run-"]
     rows = _index(demo_run)
     assert all(r["shard"] in shards for r in rows)

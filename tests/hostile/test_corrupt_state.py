@@ -18,7 +18,7 @@ import pytest
 
 from emodata import layout, report
 from emodata.errors import Reason
-from emodata.runner import IngestCache
+from emodata.ingest_cache import IngestCache
 from emodata.state import scan
 from emodata.writer import LedgerBook, ShardWriter
 from tests.conftest import run_cli
@@ -104,17 +104,22 @@ def test_a_truncated_ledger_fragment_is_set_aside(tmp_path, caplog):
     assert _corrupt_files(tmp_path)[0].endswith(f"-failures-{part.name}")
 
 
-def test_a_truncated_ingest_cache_is_set_aside_and_rebuilt(tmp_path, caplog):
+@pytest.mark.parametrize(
+    "name", [layout.LEGACY_INGEST_CACHE, f"{layout.INGEST_CACHE}/part-x.parquet"]
+)
+def test_a_truncated_ingest_cache_is_set_aside_and_rebuilt(tmp_path, caplog, name):
     fs = fsspec.filesystem("file")
-    cache = tmp_path / layout.INGEST_CACHE
+    cache = tmp_path / name
     cache.parent.mkdir(parents=True)
     pq.write_table(pa.table({"path": ["a"], "fp": ["1"], "record": ["{}"]}), cache)
     _truncate(cache, 40)
     with caplog.at_level(logging.WARNING):
         scan(fs, str(tmp_path))
-    assert f"{cache} is unreadable" in caplog.text and "the inputs are probed again" in caplog.text
-    assert not cache.exists() and IngestCache(fs, str(tmp_path)).rows == {}
-    assert _corrupt_files(tmp_path)[0].endswith("-_state-ingest.parquet")
+    assert f"{cache} is unreadable" in caplog.text and "its inputs are probed again" in caplog.text
+    left = IngestCache(fs, str(tmp_path))
+    left.load(["a"])
+    assert not cache.exists() and left.files == [] and left.rows == {}
+    assert _corrupt_files(tmp_path)[0].endswith("-" + name.replace("/", "-"))
 
 
 @pytest.mark.parametrize("garbage", ["garbage\n", "[1, 2]", '{"runs": "nope"}'])
@@ -155,10 +160,11 @@ def test_a_run_after_corruption_rebuilds_everything(tmp_path, clips):
     run_cli(*args)
     frag = sorted((out / "index").iterdir())[1]
     _truncate(frag)
-    _truncate(out / layout.INGEST_CACHE)
+    (cache,) = (out / layout.INGEST_CACHE).iterdir()  # one window: one fragment
+    _truncate(cache)
     (out / layout.MANIFEST).write_text("garbage")
     res = run_cli(*args)
-    for path in (frag, out / layout.INGEST_CACHE, out / layout.MANIFEST):
+    for path in (frag, cache, out / layout.MANIFEST):
         assert f"warning: {path} is unreadable" in res.stderr
     assert "1 clips written, 2 already done" in res.stdout
     assert len(_corrupt_files(out)) == 3

@@ -1,0 +1,104 @@
+"""The ingest cache is fragments a lookup reads a window of, and a run takes inputs in windows.
+
+Before: the cache was one Parquet file read whole into a dict and rewritten whole by every run,
+and the driver held every input's ingest result, planned clip and cache row at once (about
+7 KiB per input).
+"""
+
+from __future__ import annotations
+
+import json
+
+import fsspec
+import pyarrow.parquet as pq
+import pytest
+
+from emodata import layout
+from emodata.ingest_cache import IngestCache
+from emodata.records import Item
+from tests.conftest import run_cli
+from tests.hostile.conftest import QUICK, make_clips
+
+
+def _item(path: str, n: int) -> Item:
+    return Item(path, {"path": path, "source_id": f"id{n}", "n": n})
+
+
+def test_a_lookup_reads_only_the_window_and_the_newest_row_wins(tmp_path):
+    fs = fsspec.filesystem("file")
+    first = IngestCache(fs, str(tmp_path), "20260101T000000Z-aaaaaa")
+    for n in range(50):
+        first.put(_item(f"/in/{n:03d}.mp4", n), fp=f"{n}:")
+    first.save()
+    second = IngestCache(fs, str(tmp_path), "20260102T000000Z-bbbbbb")
+    second.load(["/in/007.mp4"])
+    second.put(_item("/in/007.mp4", 700), fp="7:changed")  # the file changed: probed again
+    second.save()
+    assert not second.new and len(second.files) == 2
+
+    cache = IngestCache(fs, str(tmp_path))
+    cache.load([f"/in/{n:03d}.mp4" for n in (3, 7, 8)])
+    assert sorted(cache.rows) == ["/in/003.mp4", "/in/007.mp4", "/in/008.mp4"]
+    assert cache.get("/in/007.mp4", "7:changed").record["n"] == 700  # the newer fragment
+    assert cache.get("/in/007.mp4", "7:") is None  # an old fingerprint is a miss
+    assert cache.get("/in/003.mp4", "3:").record["source_id"] == "id3"
+    assert cache.get("/in/010.mp4", "10:") is None  # not in the window asked for
+    # each fragment is sorted by path, in small row groups, never rewritten
+    (frag,) = [p for p in cache.files if "aaaaaa" in p]
+    t = pq.read_table(frag)
+    assert t["path"].to_pylist() == sorted(t["path"].to_pylist())
+
+
+def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):
+    fs = fsspec.filesystem("file")
+    cache = IngestCache(fs, str(tmp_path), "r")
+    bad = _item("/in/bad.mp4", 1).fail("ingest", "probe_failed", "no streams")
+    cache.put(bad, "1:")
+    cache.put(_item("/in/ok.mp4", 2), "2:")
+    cache.save()
+    cache = IngestCache(fs, str(tmp_path))
+    cache.load(["/in/bad.mp4", "/in/ok.mp4"])
+    assert list(cache.rows) == ["/in/ok.mp4"]
+    assert json.loads(cache.rows["/in/ok.mp4"][1])["n"] == 2
+
+
+def test_the_single_file_of_older_versions_is_read_first(tmp_path):
+    fs = fsspec.filesystem("file")
+    old = IngestCache(fs, str(tmp_path), "old")
+    old.put(_item("/in/a.mp4", 1), "1:")
+    old.save()
+    (frag,) = (tmp_path / layout.INGEST_CACHE).iterdir()
+    frag.rename(tmp_path / layout.LEGACY_INGEST_CACHE)
+    cache = IngestCache(fs, str(tmp_path))
+    assert cache.files == [str(tmp_path / layout.LEGACY_INGEST_CACHE)]
+    cache.load(["/in/a.mp4"])
+    assert cache.get("/in/a.mp4", "1:").record["n"] == 1
+
+
+@pytest.mark.slow
+def test_a_run_in_windows_writes_what_one_window_writes(tmp_path):
+    """Five inputs (one a copy of another) in windows of two: the same index, the duplicate
+    found across windows, one cache fragment per window that probed; a rerun probes nothing."""
+    inputs = make_clips(tmp_path / "in", 4)
+    (inputs / "copy.mp4").write_bytes((inputs / "clip_300.mp4").read_bytes())
+    runs = {}
+    for window in (2, 100):
+        out = tmp_path / f"out{window}"
+        args = ["run", "--input", str(inputs), "--output", str(out), *QUICK,
+                "--set", f"ingest.window={window}"]  # fmt: skip
+        run_cli(*args)
+        manifest = json.loads((out / layout.MANIFEST).read_text())
+        counts = manifest["runs"][-1]["counts"]
+        runs[window] = (
+            sorted(pq.read_table(out / "index")["key"].to_pylist()),
+            counts["windows"],
+            len(list((out / layout.INGEST_CACHE).iterdir())),
+            sorted(r["reason"] for r in pq.read_table(out / "failures").to_pylist()),
+        )
+        again = run_cli(*args)
+        assert "0 clips written" in again.stdout
+        assert len(list((out / layout.INGEST_CACHE).iterdir())) == runs[window][2]
+    assert runs[2][0] == runs[100][0] and len(runs[2][0]) >= 4
+    assert runs[2][3] == runs[100][3] == ["duplicate"]
+    assert (runs[2][1], runs[2][2]) == (3, 3)
+    assert (runs[100][1], runs[100][2]) == (1, 1)
