@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -182,7 +183,13 @@ def test_two_runs_into_one_folder(tmp_path, clips):
             while not (out / layout.LEASE).exists() and time.time() < deadline:
                 time.sleep(0.05)
             holder = json.loads((out / layout.LEASE).read_text())
-            b = run_cli(*args, "--input", str(b_in), check=False)
+            # A's three small clips can be done before B has imported its libraries: A waits,
+            # holding its lease, while B starts (well within the lease's 60 s before it is stale)
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                b = run_cli(*args, "--input", str(b_in), check=False)
+            finally:
+                proc.send_signal(signal.SIGCONT)
             assert b.returncode == 1 and f"being written by run {holder['run_id']}" in b.stderr
             proc.wait(timeout=300)
         finally:
