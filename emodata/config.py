@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from emodata.annotate.settings import AnnotateConfig
+from emodata.backends import BackendFamily
 from emodata.errors import ConfigError
 
 KNOWN_STAGES = (
@@ -154,7 +155,13 @@ class SegmentConfig(_Section):
 
 
 class TranscribeConfig(_Section):
-    backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"
+    """The ``transcribe:`` section: what every ASR backend reads. Each backend's model (in
+    ``ASR_BACKENDS``) adds its own fields: ``vad`` (faster-whisper), ``align_model`` and
+    ``diarize`` (whisperx)."""
+
+    backend: str = Field(
+        "faster-whisper", description="ASR backend: faster-whisper, whisperx or a plugin's."
+    )
     model: str = Field("whisper-base", description="Registry name or a model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: ComputeType | None = Field(
@@ -169,21 +176,23 @@ class TranscribeConfig(_Section):
     threads: int = Field(1, ge=1, description="CPU threads per model.")
     batch_size: int = Field(4, ge=1)
     beam_size: int = Field(5, ge=1)
-    vad: bool = True
     language: str | None = Field(
         None, pattern=r"^[a-z]{2,3}$", description="None detects the language per clip."
     )
-    align_model: str | None = Field(
-        None, description="whisperx: wav2vec2 CTC alignment model (registry name or directory)."
-    )
-    diarize: bool = Field(False, description="whisperx: speaker labels (needs HF_TOKEN).")
+
+    def on_cuda(self) -> bool:
+        return self.device == "cuda" or (self.device == "auto" and self.num_gpus > 0)
+
+    def resolved_compute_type(self) -> str:
+        return self.compute_type or ("float16" if self.on_cuda() else "int8")
 
 
 class FacesConfig(_Section):
-    backend: Literal["dlib", "insightface"] = "dlib"
-    model_pack: str | None = Field(None, description="insightface: model pack directory.")
-    det_size: int = Field(640, ge=64, description="insightface: detector input size.")
-    upsample: int = Field(1, ge=0, le=3, description="dlib: image upsampling for small faces.")
+    """The ``faces:`` section: what every face backend's stage reads. Each backend's model (in
+    ``FACE_BACKENDS``) adds its own fields: ``upsample`` (dlib), ``model_pack`` and
+    ``det_size`` (insightface)."""
+
+    backend: str = Field("dlib", description="Face backend: dlib, insightface or a plugin's.")
     min_score: float = Field(0.3, description="Detections below this score are dropped.")
     max_gap: int = Field(2, ge=0, description="Frames a track may miss and still continue.")
     min_track_frames: int = Field(1, ge=1)
@@ -194,6 +203,25 @@ class FacesConfig(_Section):
     cpus_per_actor: float = Field(1.0, gt=0)
     actors: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1)
+
+
+ASR_BACKENDS = BackendFamily(
+    "ASR",
+    TranscribeConfig,
+    key="backend",
+    default="faster-whisper",
+    builtins=("emodata.asr.faster_whisper_backend", "emodata.asr.whisperx_backend"),
+)
+FACE_BACKENDS = BackendFamily(
+    "face",
+    FacesConfig,
+    key="backend",
+    default="dlib",
+    builtins=("emodata.faces.dlib_backend", "emodata.faces.insightface_backend"),
+)
+#: the ``transcribe`` and ``faces`` sections, validated by the model of the backend they name
+TranscribeSection = ASR_BACKENDS.section
+FacesSection = FACE_BACKENDS.section
 
 
 class CuesConfig(_Section):
@@ -249,8 +277,8 @@ class RunConfig(_Section):
     ray: RayConfig = Field(default_factory=RayConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
-    transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
-    faces: FacesConfig = Field(default_factory=FacesConfig)
+    transcribe: TranscribeSection = Field(default_factory=ASR_BACKENDS.default)
+    faces: FacesSection = Field(default_factory=FACE_BACKENDS.default)
     cues: CuesConfig = Field(default_factory=CuesConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
