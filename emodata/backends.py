@@ -163,6 +163,22 @@ class BackendFamily:
         close = difflib.get_close_matches(field, list(spec.config.model_fields), n=1)
         return f"{msg} (did you mean {close[0]!r}?)" if close else msg
 
+    def switch(self, settings: dict[str, Any], kind: str) -> list[str]:
+        """Before a section as read from a file (``settings``) is set to name ``kind``: remove
+        the settings that only the kind it names has, and return their names. Nothing is removed
+        when that kind is not registered (a plugin's, not imported yet): validation says what is
+        wrong."""
+        was = settings.get(self.key, self.default_kind)
+        if was == kind or not isinstance(was, str) or was not in self.kinds():
+            return []
+        own = set(self._specs[was].config.model_fields) - set(self.base.model_fields)
+        if kind in self._specs:
+            own -= set(self._specs[kind].config.model_fields)
+        dropped = sorted(k for k in settings if k in own)
+        for k in dropped:
+            del settings[k]
+        return dropped
+
     def build(self, config: BaseModel) -> Any:
         """The backend a config names, made by its factory. A config of the family's base
         (``FacesConfig()``) carries no field of its kind's own: it is read with their defaults."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from emodata.annotate.settings import AnnotateConfig
+from emodata.annotate.settings import LLM_BACKENDS, AnnotateConfig
 from emodata.backends import BackendFamily
 from emodata.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 KNOWN_STAGES = (
     "ingest",
@@ -379,6 +382,38 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+#: where a section names its backend ("*": any backend name), and the family it is from
+_BACKEND_KEYS: tuple[tuple[tuple[str, ...], BackendFamily], ...] = (
+    (("transcribe", "backend"), ASR_BACKENDS),
+    (("faces", "backend"), FACE_BACKENDS),
+    (("annotate", "backends", "*", "kind"), LLM_BACKENDS),
+)
+
+
+def _matches(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    return len(pattern) == len(parts) and all(
+        a in ("*", b) for a, b in zip(pattern, parts, strict=True)
+    )
+
+
+def _switch_backends(tree: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """A flag that picks another backend than the config file does (``--set
+    faces.backend=insightface`` over pipelines/default.yaml, which lists dlib's settings): the
+    file's settings that only the file's backend has are left out, rather than refused as
+    fields the chosen backend does not have. Settings both have carry over."""
+    for dotted, kind in overrides.items():
+        parts = tuple(dotted.split("."))
+        family = next((f for pattern, f in _BACKEND_KEYS if _matches(pattern, parts)), None)
+        node: Any = tree
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if family is None or not isinstance(kind, str) or not isinstance(node, dict):
+            continue
+        dropped = family.switch(node, kind)
+        if dropped:
+            log.info("%s=%s: the file's %s left out", dotted, kind, ", ".join(dropped))
+
+
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> RunConfig:
@@ -395,6 +430,7 @@ def load_config(
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections")
         tree = loaded or {}
+    _switch_backends(tree, overrides or {})
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, key, value)
