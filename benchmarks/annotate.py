@@ -22,7 +22,8 @@ import uuid
 
 from _common import EMODATA, OUT, ROOT
 
-from emodata.annotate.settings import AGENTS, AnnotateConfig, BackendConfig
+from emodata.annotate.backends.openai_backend import OpenAIConfig
+from emodata.annotate.settings import AGENTS, AnnotateConfig
 from emodata.llm.vllm_server import VLLMServer
 from emodata.models import resolve
 from emodata.records import Item
@@ -71,9 +72,7 @@ def batch(records: list[dict], n: int) -> list[Item]:
 
 
 def run_once(server: VLLMServer, items: list[Item], concurrency: int, cache: str) -> dict:
-    backend = BackendConfig(
-        kind="openai", model=MODEL, base_url=server.base_url, concurrency=concurrency
-    )
+    backend = OpenAIConfig(model=MODEL, base_url=server.base_url, concurrency=concurrency)
     cfg = AnnotateConfig(backends={"default": backend}, batch_size=len(items))
     stage = AnnotateStage(cfg, cache)
     stage.setup()

@@ -28,8 +28,12 @@ from pathlib import Path
 from _common import ROOT
 
 from emodata.annotate.backends.base import Request
-from emodata.annotate.backends.vllm_backend import VLLMBackend, request_row, vllm_python
-from emodata.annotate.settings import BackendConfig
+from emodata.annotate.backends.vllm_backend import (
+    VLLMBackend,
+    VLLMConfig,
+    request_row,
+    vllm_python,
+)
 from emodata.models import resolve
 
 MODEL = "smollm2-135m-instruct"
@@ -116,9 +120,7 @@ def before(model: str, rounds_of: list[list[list[Request]]], num_cpus: int) -> d
 def after(model: str, rounds_of: list[list[list[Request]]]) -> dict:
     """The backend with one engine actor for all the rounds."""
     t0 = time.perf_counter()
-    backend = VLLMBackend(
-        BackendConfig(kind="vllm", model=model, max_model_len=2048, kv_cache_gib=1)
-    )
+    backend = VLLMBackend(VLLMConfig(model=model, max_model_len=2048, kv_cache_gib=1))
     errors = 0
     laps = []
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -23,8 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from emodata.annotate.settings import AnnotateConfig
+from emodata.annotate.settings import LLM_BACKENDS, AnnotateConfig
+from emodata.backends import BackendFamily
 from emodata.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 KNOWN_STAGES = (
     "ingest",
@@ -161,7 +165,13 @@ class SegmentConfig(_Section):
 
 
 class TranscribeConfig(_Section):
-    backend: Literal["faster-whisper", "whisperx"] = "faster-whisper"
+    """The ``transcribe:`` section: what every ASR backend reads. Each backend's model (in
+    ``ASR_BACKENDS``) adds its own fields: ``vad`` (faster-whisper), ``align_model`` and
+    ``diarize`` (whisperx)."""
+
+    backend: str = Field(
+        "faster-whisper", description="ASR backend: faster-whisper, whisperx or a plugin's."
+    )
     model: str = Field("whisper-base", description="Registry name or a model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: ComputeType | None = Field(
@@ -176,21 +186,23 @@ class TranscribeConfig(_Section):
     threads: int = Field(1, ge=1, description="CPU threads per model.")
     batch_size: int = Field(4, ge=1)
     beam_size: int = Field(5, ge=1)
-    vad: bool = True
     language: str | None = Field(
         None, pattern=r"^[a-z]{2,3}$", description="None detects the language per clip."
     )
-    align_model: str | None = Field(
-        None, description="whisperx: wav2vec2 CTC alignment model (registry name or directory)."
-    )
-    diarize: bool = Field(False, description="whisperx: speaker labels (needs HF_TOKEN).")
+
+    def on_cuda(self) -> bool:
+        return self.device == "cuda" or (self.device == "auto" and self.num_gpus > 0)
+
+    def resolved_compute_type(self) -> str:
+        return self.compute_type or ("float16" if self.on_cuda() else "int8")
 
 
 class FacesConfig(_Section):
-    backend: Literal["dlib", "insightface"] = "dlib"
-    model_pack: str | None = Field(None, description="insightface: model pack directory.")
-    det_size: int = Field(640, ge=64, description="insightface: detector input size.")
-    upsample: int = Field(1, ge=0, le=3, description="dlib: image upsampling for small faces.")
+    """The ``faces:`` section: what every face backend's stage reads. Each backend's model (in
+    ``FACE_BACKENDS``) adds its own fields: ``upsample`` (dlib), ``model_pack`` and
+    ``det_size`` (insightface)."""
+
+    backend: str = Field("dlib", description="Face backend: dlib, insightface or a plugin's.")
     min_score: float = Field(0.3, description="Detections below this score are dropped.")
     max_gap: int = Field(2, ge=0, description="Frames a track may miss and still continue.")
     min_track_frames: int = Field(1, ge=1)
@@ -201,6 +213,25 @@ class FacesConfig(_Section):
     cpus_per_actor: float = Field(1.0, gt=0)
     actors: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1)
+
+
+ASR_BACKENDS = BackendFamily(
+    "ASR",
+    TranscribeConfig,
+    key="backend",
+    default="faster-whisper",
+    builtins=("emodata.asr.faster_whisper_backend", "emodata.asr.whisperx_backend"),
+)
+FACE_BACKENDS = BackendFamily(
+    "face",
+    FacesConfig,
+    key="backend",
+    default="dlib",
+    builtins=("emodata.faces.dlib_backend", "emodata.faces.insightface_backend"),
+)
+#: the ``transcribe`` and ``faces`` sections, validated by the model of the backend they name
+TranscribeSection = ASR_BACKENDS.section
+FacesSection = FACE_BACKENDS.section
 
 
 class CuesConfig(_Section):
@@ -256,8 +287,8 @@ class RunConfig(_Section):
     ray: RayConfig = Field(default_factory=RayConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     segment: SegmentConfig = Field(default_factory=SegmentConfig)
-    transcribe: TranscribeConfig = Field(default_factory=TranscribeConfig)
-    faces: FacesConfig = Field(default_factory=FacesConfig)
+    transcribe: TranscribeSection = Field(default_factory=ASR_BACKENDS.default)
+    faces: FacesSection = Field(default_factory=FACE_BACKENDS.default)
     cues: CuesConfig = Field(default_factory=CuesConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
     write: WriteConfig = Field(default_factory=WriteConfig)
@@ -359,6 +390,38 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+#: where a section names its backend ("*": any backend name), and the family it is from
+_BACKEND_KEYS: tuple[tuple[tuple[str, ...], BackendFamily], ...] = (
+    (("transcribe", "backend"), ASR_BACKENDS),
+    (("faces", "backend"), FACE_BACKENDS),
+    (("annotate", "backends", "*", "kind"), LLM_BACKENDS),
+)
+
+
+def _matches(pattern: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    return len(pattern) == len(parts) and all(
+        a in ("*", b) for a, b in zip(pattern, parts, strict=True)
+    )
+
+
+def _switch_backends(tree: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """A flag that picks another backend than the config file does (``--set
+    faces.backend=insightface`` over pipelines/default.yaml, which lists dlib's settings): the
+    file's settings that only the file's backend has are left out, rather than refused as
+    fields the chosen backend does not have. Settings both have carry over."""
+    for dotted, kind in overrides.items():
+        parts = tuple(dotted.split("."))
+        family = next((f for pattern, f in _BACKEND_KEYS if _matches(pattern, parts)), None)
+        node: Any = tree
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if family is None or not isinstance(kind, str) or not isinstance(node, dict):
+            continue
+        dropped = family.switch(node, kind)
+        if dropped:
+            log.info("%s=%s: the file's %s left out", dotted, kind, ", ".join(dropped))
+
+
 def load_config(
     path: str | Path | None = None, overrides: dict[str, Any] | None = None
 ) -> RunConfig:
@@ -375,6 +438,7 @@ def load_config(
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{p}: the top level must be a mapping of sections")
         tree = loaded or {}
+    _switch_backends(tree, overrides or {})
     for key, value in (overrides or {}).items():
         if value is not None:
             _set_dotted(tree, key, value)

@@ -7,9 +7,11 @@ sample's provenance.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from emodata.backends import BackendFamily
 
 AGENTS = ("perceiver", "listener", "reasoner", "critic", "qa")
 
@@ -31,91 +33,61 @@ class _Section(BaseModel):
 
 
 class BackendConfig(_Section):
-    kind: Literal["openai", "vllm", "transformers"] = "openai"
+    """What every annotate backend's settings have. Each kind's model (in ``LLM_BACKENDS``:
+    openai, vllm, transformers, or a plugin's) adds its own fields; a field of another kind is
+    an error that names the kind."""
+
+    kind: str = Field(
+        "openai", description="The backend: openai, vllm, transformers or a plugin's."
+    )
     model: str = Field(
         "qwen2.5-coder-0.5b-instruct",
         description="Registry name or model directory; for openai, the served model name.",
     )
-    base_url: str | None = Field(
-        None, description="openai: endpoint (…/v1); None reads OPENAI_BASE_URL."
-    )
-    api_key_env: str = Field("OPENAI_API_KEY", description="openai: env var holding the key.")
-    serve: bool | None = Field(
-        None,
-        description="openai: start a local vLLM server for `model` and stop it after the run; "
-        "None does so when no base_url or OPENAI_BASE_URL is given.",
-    )
-    concurrency: int = Field(8, ge=1, description="openai: requests in flight per actor.")
-    timeout_s: float = Field(
-        300,
-        gt=0,
-        description="Per request; a full-length tree from a local CPU server with 8 requests "
-        "in flight takes minutes.",
-    )
-    max_retries: int = Field(4, ge=0, description="On 429, 5xx, timeouts and dropped connections.")
-    backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles, Retry-After wins.")
-    structured: Literal["auto", "json_schema", "prompt"] = Field(
-        "auto",
-        description="json_schema: server-side structured output; prompt: validate and repair; "
-        "auto: json_schema, falling back to prompt if the server refuses it.",
-    )
     vision: bool = Field(False, description="The model takes images (frames, face crops).")
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    dtype: str = Field("float32", description="transformers/vllm weights dtype.")
+
+    def actor_gpus(self) -> float:
+        """GPUs each annotate actor takes for this backend: none when the model runs elsewhere."""
+        return 0.0
+
+
+class LocalVLLMConfig(BackendConfig):
+    """Settings of a vLLM the run starts itself: the openai backend's local server (``serve``)
+    and the vllm backend's engine actors."""
+
+    dtype: str = Field("float32", description="Weights dtype (float32 on CPU, bfloat16 on GPU).")
     max_model_len: int = Field(4096, ge=256, description="Context length (vLLM KV cache).")
     kv_cache_gib: float | None = Field(
         None,
         gt=0,
-        description="serve/vllm on CPU: the engine's KV cache; None sizes it from the model's "
-        "config for `concurrency` (serve) or `batch_size` (vllm) requests of up to 3072 tokens "
-        "(too small a cache makes vLLM preempt and recompute whole prompts).",
+        description="On CPU: the engine's KV cache; None sizes it from the model's config for "
+        "`concurrency` (serve) or `batch_size` (vllm) requests of up to 3072 tokens (too small a "
+        "cache makes vLLM preempt and recompute whole prompts).",
     )
     threads: int | None = Field(
-        None,
-        ge=1,
-        description="serve/vllm on CPU: cores the engine computes on; None uses every core.",
-    )
-    batch_size: int = Field(
-        16,
-        ge=1,
-        description="vllm: requests an engine decodes together (vLLM's max_num_seqs); an agent "
-        "round sends up to annotate.batch_size of them per agent.",
-    )
-    num_gpus: float = Field(
-        0.0,
-        ge=0,
-        description="transformers: GPUs per annotate actor; vllm: per engine actor (the annotate "
-        "actors then need none); 0 runs on CPU.",
+        None, ge=1, description="On CPU: cores the engine computes on; None uses every core."
     )
     venv: str | None = Field(
         None,
-        description="vllm/serve: the vLLM environment (default $EMODATA_VLLM_VENV or .venv-vllm); "
-        "on a cluster, the same path on every node.",
+        description="The vLLM environment (default $EMODATA_VLLM_VENV or .venv-vllm); on a "
+        "cluster, the same path on every node.",
     )
-    image_uri: str | None = Field(
-        None,
-        description="vllm: run the engine actors in this container image (vLLM with the run's "
-        "Ray and Python versions) instead of `venv`.",
-    )
-    engines: int = Field(1, ge=1, description="vllm: engine actors the run keeps for this backend.")
-    engine_cpus: float = Field(
-        0.0,
-        ge=0,
-        description="vllm: CPUs each engine actor reserves in Ray. 0: on CPU the engine computes "
-        "while the annotate actors that reserved CPUs wait on it, and reserving more would take "
-        "the CPUs the segment tasks were left; give 1 or more on a GPU or a large cluster.",
-    )
-    start_timeout_s: float = Field(
-        900, gt=0, description="vllm: how long an engine may take to load its model."
-    )
-    engine: str | None = Field(
-        None,
-        description="vllm: set by the run to the name of its engine actors; None: the backend "
-        "starts its own engine (and a local Ray if none is running).",
-    )
-    address: str | None = Field(
-        None, description="vllm outside a run: the Ray cluster to start the engine on."
-    )
+
+
+#: The annotate backends by kind; the built-in ones register in their own modules.
+LLM_BACKENDS = BackendFamily(
+    "LLM",
+    BackendConfig,
+    key="kind",
+    default="openai",
+    builtins=(
+        "emodata.annotate.backends.openai_backend",
+        "emodata.annotate.backends.vllm_backend",
+        "emodata.annotate.backends.transformers_backend",
+    ),
+)
+#: an ``annotate.backends`` entry, validated by the model of the kind it names
+BackendSection = LLM_BACKENDS.section
 
 
 class AgentConfig(_Section):
@@ -177,7 +149,9 @@ class TreeLimits(_Section):
 
 
 class AnnotateConfig(_Section):
-    backends: dict[str, BackendConfig] = Field(default_factory=lambda: {"default": BackendConfig()})
+    backends: dict[str, BackendSection] = Field(
+        default_factory=lambda: {"default": LLM_BACKENDS.default()}
+    )
     agents: dict[str, AgentConfig] = Field(default_factory=_agents)
     taxonomy: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: dict(DEFAULT_TAXONOMY),

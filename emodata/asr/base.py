@@ -107,3 +107,17 @@ def speech_ratio(voiced_s: float, duration_s: float) -> float:
 
 def as_float32(audio: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def check_models(config: Any, settings: tuple[str, ...] = ("model",)) -> None:
+    """The models a transcribe config names, found (or fetched) on the driver before any work."""
+    from emodata.errors import ConfigError
+    from emodata.models import ModelError, model_path
+
+    for setting in settings:
+        name = getattr(config, setting)
+        try:
+            if name:
+                model_path(name)
+        except ModelError as e:
+            raise ConfigError(f"transcribe.{setting}: {e}") from None

@@ -1,11 +1,16 @@
-"""faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA; bundled Silero VAD."""
+"""faster-whisper (CTranslate2): int8 on CPU, float16 on CUDA; bundled Silero VAD.
+
+The default ASR backend (``transcribe.backend: faster-whisper``), registered at the bottom.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from emodata.asr.base import (
     SAMPLE_RATE,
@@ -13,11 +18,15 @@ from emodata.asr.base import (
     Transcript,
     Word,
     as_float32,
+    check_models,
     clamp_words,
     snap_to_speech,
     speech_ratio,
 )
 from emodata.asr.vad import speech_spans
+from emodata.backends import BackendSpec
+from emodata.config import ASR_BACKENDS, TranscribeConfig
+from emodata.stages.registry import Requirement
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +107,34 @@ class FasterWhisperBackend:
             model=self.model_name,
             backend=self.name,
         )
+
+
+class FasterWhisperConfig(TranscribeConfig):
+    backend: Literal["faster-whisper"] = "faster-whisper"
+    vad: bool = Field(True, description="Decode only the voiced spans (Silero VAD).")
+
+
+def _build(c: FasterWhisperConfig) -> FasterWhisperBackend:
+    from emodata.models import model_path
+
+    return FasterWhisperBackend(
+        model_dir=model_path(c.model),
+        model_name=c.model,
+        device="cuda" if c.on_cuda() else "cpu",
+        compute_type=c.resolved_compute_type(),
+        cpu_threads=c.threads,
+        beam_size=c.beam_size,
+        vad=c.vad,
+        language=c.language,
+    )
+
+
+ASR_BACKENDS.register(
+    BackendSpec(
+        "faster-whisper",
+        FasterWhisperConfig,
+        _build,
+        requires=(Requirement("faster_whisper", "asr"),),
+        preflight=check_models,
+    )
+)

@@ -2,7 +2,8 @@
 alignment model is available, optional diarization with a user-provided Hugging Face token.
 
 Lives in the ``whisperx`` extra (it pins torch~=2.8). Without an alignment model the transcript
-has segment times but no words (``aligned`` is false in the transcript's ``extra``).
+has segment times but no words (``aligned`` is false in the transcript's ``extra``). Chosen with
+``transcribe.backend: whisperx``, registered at the bottom.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from emodata.asr.base import (
     SAMPLE_RATE,
@@ -21,11 +23,15 @@ from emodata.asr.base import (
     Transcript,
     Word,
     as_float32,
+    check_models,
     clamp_words,
     snap_to_speech,
     speech_ratio,
 )
 from emodata.asr.vad import speech_spans
+from emodata.backends import BackendSpec
+from emodata.config import ASR_BACKENDS, TranscribeConfig
+from emodata.stages.registry import Requirement
 
 log = logging.getLogger(__name__)
 _PUNKT_FILES = ("collocations.tab", "sent_starters.txt", "abbrev_types.txt", "ortho_context.tab")
@@ -163,3 +169,43 @@ class WhisperXBackend:
             backend=self.name,
             extra={"aligned": aligned, "diarized": self._diarizer is not None},
         )
+
+
+class WhisperXConfig(TranscribeConfig):
+    backend: Literal["whisperx"] = "whisperx"
+    align_model: str | None = Field(
+        None, description="wav2vec2 CTC alignment model (registry name or directory)."
+    )
+    diarize: bool = Field(False, description="Speaker labels (needs HF_TOKEN).")
+
+
+def _build(c: WhisperXConfig) -> WhisperXBackend:
+    from emodata.models import model_path
+
+    return WhisperXBackend(
+        model_dir=model_path(c.model),
+        model_name=c.model,
+        device="cuda" if c.on_cuda() else "cpu",
+        compute_type=c.resolved_compute_type(),
+        cpu_threads=c.threads,
+        batch_size=c.batch_size,
+        beam_size=c.beam_size,
+        language=c.language,
+        align_model_dir=model_path(c.align_model) if c.align_model else None,
+        diarize=c.diarize,
+    )
+
+
+def _check_models(c: WhisperXConfig) -> None:
+    check_models(c, ("model", "align_model"))
+
+
+ASR_BACKENDS.register(
+    BackendSpec(
+        "whisperx",
+        WhisperXConfig,
+        _build,
+        requires=(Requirement("whisperx", "whisperx"),),
+        preflight=_check_models,
+    )
+)

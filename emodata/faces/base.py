@@ -35,6 +35,11 @@ class Face:
 
 class FaceBackend(Protocol):
     name: str
+    #: the embedding its faces carry, recorded per clip (``faces.embedding_model``) so that
+    #: tracks are only compared with tracks of the same model; None when it computes none
+    embedding_model: str | None
+    #: its embeddings are unit vectors: a track's mean embedding is normalised again
+    unit_embeddings: bool
 
     def load(self) -> None: ...
 

@@ -1,13 +1,21 @@
 """Offline backend: dlib's HOG detector, its 68-point predictor (reduced to the standard 5
-points) and its ResNet embedding, with weights from the model registry."""
+points) and its ResNet embedding, with weights from the model registry.
+
+The default face backend (``faces.backend: dlib``), registered at the bottom.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
+from emodata.backends import BackendSpec
+from emodata.config import FACE_BACKENDS, FacesConfig
 from emodata.faces.base import Face
+from emodata.stages.registry import Requirement
 
 
 def require_faces():
@@ -34,6 +42,8 @@ class DlibBackend:
     min_score: float = 0.3
     embed: bool = True
     name: str = "dlib"
+    embedding_model: ClassVar[str | None] = "dlib-resnet-128"
+    unit_embeddings: ClassVar[bool] = False
 
     def load(self) -> None:
         from emodata.models import resolve
@@ -84,3 +94,34 @@ class DlibBackend:
                 )
             )
         return sorted(faces, key=lambda f: -f.score)
+
+
+class DlibConfig(FacesConfig):
+    backend: Literal["dlib"] = "dlib"
+    upsample: int = Field(1, ge=0, le=3, description="Image upsampling for small faces.")
+
+
+#: the registry's weights the backend loads
+MODELS = ("dlib-landmarks-68", "dlib-face-embedding")
+
+
+def _check_models(c: DlibConfig) -> None:
+    from emodata.errors import ConfigError
+    from emodata.models import ModelError, resolve
+
+    for name in MODELS:
+        try:
+            resolve(name)
+        except ModelError as e:
+            raise ConfigError(f"faces: {e}") from None
+
+
+FACE_BACKENDS.register(
+    BackendSpec(
+        "dlib",
+        DlibConfig,
+        lambda c: DlibBackend(upsample=c.upsample, min_score=c.min_score),
+        requires=(Requirement("dlib", "faces"),),
+        preflight=_check_models,
+    )
+)

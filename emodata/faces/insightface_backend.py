@@ -1,16 +1,23 @@
 """insightface's FaceAnalysis (SCRFD detection with 5 landmarks, ArcFace embeddings): the
 production backend. Reads a model pack directory (``buffalo_l`` and the like: insightface's
 router picks each ONNX file by its signature); onnxruntime's CUDA provider is used when present.
+Chosen with ``faces.backend: insightface`` and ``faces.model_pack``, registered at the bottom.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
+from emodata.backends import BackendSpec
+from emodata.config import FACE_BACKENDS, FacesConfig
+from emodata.errors import ConfigError
 from emodata.faces.base import Face
+from emodata.stages.registry import Requirement
 
 
 @dataclass
@@ -19,6 +26,8 @@ class InsightFaceBackend:
     det_size: int = 640
     min_score: float = 0.5
     name: str = "insightface"
+    embedding_model: ClassVar[str | None] = "arcface-512"
+    unit_embeddings: ClassVar[bool] = True
 
     def load(self) -> None:
         import onnxruntime
@@ -63,3 +72,30 @@ class InsightFaceBackend:
         if a.embedding is None or b.embedding is None:
             return None
         return float(max(0.0, float(np.dot(a.embedding, b.embedding))))
+
+
+class InsightFaceConfig(FacesConfig):
+    backend: Literal["insightface"] = "insightface"
+    model_pack: str | None = Field(None, description="Model pack directory (buffalo_l...).")
+    det_size: int = Field(640, ge=64, description="Detector input size.")
+
+
+def _check_pack(c: InsightFaceConfig) -> None:
+    if not c.model_pack:
+        raise ConfigError("faces.model_pack must name an insightface model pack directory")
+
+
+def _build(c: InsightFaceConfig) -> InsightFaceBackend:
+    _check_pack(c)
+    return InsightFaceBackend(str(c.model_pack), c.det_size, c.min_score)
+
+
+FACE_BACKENDS.register(
+    BackendSpec(
+        "insightface",
+        InsightFaceConfig,
+        _build,
+        requires=(Requirement("insightface", "faces"), Requirement("onnxruntime", "faces")),
+        preflight=_check_pack,
+    )
+)

@@ -47,7 +47,7 @@ class AnnotateStage(Stage):
 
     def __post_init__(self) -> None:
         used = {self.config.agents[a].backend for a in AGENTS if self.config.agents[a].enabled}
-        gpus = max((self.config.backends[b].num_gpus for b in used), default=0.0)
+        gpus = max((self.config.backends[b].actor_gpus() for b in used), default=0.0)
         self.resources = Resources(
             cpus=self.config.cpus_per_actor, gpus=gpus, custom=dict(self.config.resources)
         )

@@ -14,24 +14,17 @@ from emodata.stages.registry import Requirement, RunContext, StageSpec, register
 
 
 def _check_asr(cfg: Any) -> None:
-    """The ASR backend and its model files, before any work."""
-    from emodata.models import ModelError, model_path
+    """The ASR backend installed and its model files found, before any work."""
+    from emodata.config import ASR_BACKENDS
 
-    if cfg.transcribe.backend == "whisperx":
-        from emodata.asr.whisperx_backend import require_whisperx as require
-    else:
-        from emodata.asr.faster_whisper_backend import require_faster_whisper as require
-    try:
-        require()
-    except ImportError as e:
-        raise ConfigError(str(e)) from None
-    for setting in ("model", "align_model"):
-        name = getattr(cfg.transcribe, setting)
-        try:
-            if name:
-                model_path(name)
-        except ModelError as e:
-            raise ConfigError(f"transcribe.{setting}: {e}") from None
+    ASR_BACKENDS.check(cfg.transcribe, "transcribe")
+
+
+def _check_faces(cfg: Any) -> None:
+    """The face backend installed and its models found, before any work."""
+    from emodata.config import FACE_BACKENDS
+
+    FACE_BACKENDS.check(cfg.faces, "faces")
 
 
 def _check_face_models(cfg: Any) -> None:
@@ -71,20 +64,17 @@ def _annotate(section: Any, cfg: Any, ctx: RunContext):
     return AnnotateStage(ctx.llm.config, ctx.llm.cache_url)
 
 
-FACES = (
-    Requirement("dlib", "faces"),
-    Requirement("insightface", "faces"),
-)
+#: the faces stage aligns crops with insightface whichever backend detects; the backend's own
+#: needs are its spec's (``emodata.config.FACE_BACKENDS``)
+ALIGN = (Requirement("insightface", "faces"),)
 
 register(StageSpec("transcribe", _transcribe, preflight=_check_asr, rank=10, builtin=True))
-register(
-    StageSpec("faces", _faces, requires=FACES, preflight=_check_face_models, rank=20, builtin=True)
-)
+register(StageSpec("faces", _faces, requires=ALIGN, preflight=_check_faces, rank=20, builtin=True))
 register(
     StageSpec(
         "cues",
         _cues,
-        requires=(*FACES, Requirement("vaderSentiment", "faces")),
+        requires=(Requirement("dlib", "faces"), *ALIGN, Requirement("vaderSentiment", "faces")),
         preflight=_check_face_models,
         rank=30,
         builtin=True,

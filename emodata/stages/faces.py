@@ -8,15 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from emodata.config import FacesConfig
+from emodata.config import FACE_BACKENDS, FacesConfig
 from emodata.faces.base import Face, FaceBackend, align, pose, sharpness
 from emodata.faces.track import Track, link, main_subject, mouth_activity
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
-
-#: The embedding each backend computes, recorded per clip (``faces.embedding_model``) so that
-#: tracks are only compared with tracks of the same model.
-EMBEDDING_MODELS = {"dlib": "dlib-resnet-128", "insightface": "arcface-512"}
 
 
 def track_embedding(faces: list[Face], normed: bool) -> list[float] | None:
@@ -31,15 +27,8 @@ def track_embedding(faces: list[Face], normed: bool) -> list[float] | None:
 
 
 def make_backend(config: FacesConfig) -> FaceBackend:
-    if config.backend == "insightface":
-        from emodata.faces.insightface_backend import InsightFaceBackend
-
-        if not config.model_pack:
-            raise ValueError("faces.model_pack must name an insightface model pack directory")
-        return InsightFaceBackend(config.model_pack, config.det_size, config.min_score)
-    from emodata.faces.dlib_backend import DlibBackend
-
-    return DlibBackend(upsample=config.upsample, min_score=config.min_score)
+    """The face backend ``faces.backend`` names (``emodata.config.FACE_BACKENDS``)."""
+    return FACE_BACKENDS.build(config)
 
 
 def decode_jpeg(data: bytes) -> np.ndarray:
@@ -115,9 +104,9 @@ class FacesStage(Stage):
         main = main_subject(tracks, len(frames), talking)
         crops: dict[str, bytes] = {}
         out_tracks = []
-        model = EMBEDDING_MODELS.get(self.backend.name)
+        model = self.backend.embedding_model
         for t in tracks:
-            record, track_crops = self._track(t, frames, frame_rate, model == "arcface-512")
+            record, track_crops = self._track(t, frames, frame_rate, self.backend.unit_embeddings)
             crops.update(track_crops)
             out_tracks.append(record)
         counts = [len(f) for f in per_frame]

@@ -34,7 +34,7 @@ COLUMN_TYPES = ("string", "int32", "int64", "float64", "bool")
 
 @dataclass(frozen=True)
 class Requirement:
-    """A module the stage imports, and the extra that installs it."""
+    """A module a stage (or a backend) imports, and the extra that installs it."""
 
     module: str
     extra: str
@@ -44,6 +44,15 @@ class Requirement:
             return importlib.util.find_spec(self.module) is None
         except (ImportError, ValueError):
             return True
+
+
+def check_requirements(who: str, requires: tuple[Requirement, ...]) -> None:
+    """A ConfigError saying what ``who`` lacks and the ``pip install`` line that fixes it."""
+    missing = [r for r in requires if r.missing()]
+    if missing:
+        extras = ",".join(sorted({r.extra for r in missing}))
+        modules = ", ".join(r.module for r in missing)
+        raise ConfigError(f"{who} needs {modules}: pip install 'emodata[{extras}]'")
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,7 @@ class StageSpec:
     builtin: bool = False
 
     def check_installed(self) -> None:
-        missing = [r for r in self.requires if r.missing()]
-        if missing:
-            extras = ",".join(sorted({r.extra for r in missing}))
-            modules = ", ".join(r.module for r in missing)
-            raise ConfigError(f"stage {self.name} needs {modules}: pip install 'emodata[{extras}]'")
+        check_requirements(f"stage {self.name}", self.requires)
 
     def suite_spec(self) -> dict[str, Any] | None:
         """The suite as data (it travels to the workers with the run, not as a path)."""

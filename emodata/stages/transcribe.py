@@ -11,44 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from emodata.asr.base import AsrBackend, Transcript
-from emodata.config import TranscribeConfig
+from emodata.config import ASR_BACKENDS, TranscribeConfig
 from emodata.media import wav_to_float32
-from emodata.models import model_path
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
 
 
 def make_backend(config: TranscribeConfig) -> AsrBackend:
-    cuda = config.device == "cuda" or (config.device == "auto" and config.num_gpus > 0)
-    compute = config.compute_type or ("float16" if cuda else "int8")
-    path = model_path(config.model)
-    if config.backend == "whisperx":
-        from emodata.asr.whisperx_backend import WhisperXBackend
-
-        return WhisperXBackend(
-            model_dir=path,
-            model_name=config.model,
-            device="cuda" if cuda else "cpu",
-            compute_type=compute,
-            cpu_threads=config.threads,
-            batch_size=config.batch_size,
-            beam_size=config.beam_size,
-            language=config.language,
-            align_model_dir=model_path(config.align_model) if config.align_model else None,
-            diarize=config.diarize,
-        )
-    from emodata.asr.faster_whisper_backend import FasterWhisperBackend
-
-    return FasterWhisperBackend(
-        model_dir=path,
-        model_name=config.model,
-        device="cuda" if cuda else "cpu",
-        compute_type=compute,
-        cpu_threads=config.threads,
-        beam_size=config.beam_size,
-        vad=config.vad,
-        language=config.language,
-    )
+    """The ASR backend ``transcribe.backend`` names (``emodata.config.ASR_BACKENDS``)."""
+    return ASR_BACKENDS.build(config)
 
 
 def index_fields(t: Transcript) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import time
 import jsonschema
 import pytest
 
-from emodata.annotate.settings import AgentConfig, AnnotateConfig, BackendConfig
+from emodata.annotate.settings import AgentConfig, AnnotateConfig
 from emodata.records import Item
 from emodata.schemas import load_json
 from emodata.stages.annotate import AnnotateStage
@@ -32,7 +32,7 @@ def make_stage(server, tmp_path, annotate=None, **backend) -> AnnotateStage:
         "backoff_s": 0.05,
         "max_retries": 3,
     } | backend
-    cfg = AnnotateConfig(backends={"default": BackendConfig(**b)}, **(annotate or {}))
+    cfg = AnnotateConfig(backends={"default": b}, **(annotate or {}))
     stage = AnnotateStage(cfg, str(tmp_path / "cache"))
     stage.setup()
     return stage

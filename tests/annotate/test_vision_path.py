@@ -22,9 +22,10 @@ from PIL import Image
 
 from emodata.annotate import evidence, prompts
 from emodata.annotate.backends import Request, make_backend
+from emodata.annotate.backends.transformers_backend import TransformersConfig
 from emodata.annotate.engine import Annotator, Clip
 from emodata.annotate.session import prepare
-from emodata.annotate.settings import AgentConfig, AnnotateConfig, BackendConfig
+from emodata.annotate.settings import AgentConfig, AnnotateConfig
 from emodata.config import FacesConfig, SegmentConfig
 from emodata.llm.vllm_server import VLLMError, VLLMServer
 from emodata.models.tiny_vlm import build_tiny_vlm, image_tokens
@@ -63,7 +64,7 @@ def clip(tmp_path_factory) -> Clip:
 
 def _config(**backend) -> AnnotateConfig:
     return AnnotateConfig(
-        backends={"default": BackendConfig(vision=True, **backend)},
+        backends={"default": {"vision": True, **backend}},
         frames_per_clip=FRAMES,
         agents={"perceiver": AgentConfig(max_tokens=MAX_TOKENS)},
     )
@@ -143,9 +144,7 @@ def test_transformers_backend_sees_the_frames_and_the_face_crop(vlm, clip):
 def test_a_text_model_with_vision_true_is_refused_with_the_fix():
     from emodata.models.tiny_vlm import TOKENIZER_FROM
 
-    backend = make_backend(
-        BackendConfig(kind="transformers", model=TOKENIZER_FROM, vision=True, device="cpu")
-    )
+    backend = make_backend(TransformersConfig(model=TOKENIZER_FROM, vision=True, device="cpu"))
     with pytest.raises(RuntimeError, match=r"no image processor.*set vision: false"):
         backend.setup()
 

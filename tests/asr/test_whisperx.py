@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from emodata.asr.wer import wer
-from emodata.config import TranscribeConfig
+from emodata.asr.whisperx_backend import WhisperXConfig
 from emodata.stages.transcribe import make_backend
 
 from .conftest import SR, espeak, librivox, spoken_region
@@ -69,7 +69,7 @@ def tiny_wav2vec2(tmp_path_factory):
 # every test that loads it is marked slow.
 @pytest.fixture(scope="module")
 def backend():
-    b = make_backend(TranscribeConfig(backend="whisperx", model="whisper-tiny.en"))
+    b = make_backend(WhisperXConfig(model="whisper-tiny.en"))
     b.load()
     return b
 
@@ -97,9 +97,7 @@ def test_silence_is_empty(backend):
 
 @pytest.mark.slow
 def test_alignment_path_gives_ordered_words_inside_speech(tiny_wav2vec2):
-    b = make_backend(
-        TranscribeConfig(backend="whisperx", model="whisper-tiny.en", align_model=tiny_wav2vec2)
-    )
+    b = make_backend(WhisperXConfig(model="whisper-tiny.en", align_model=tiny_wav2vec2))
     b.load()
     _, audio, ref = librivox()[0]
     t = b.transcribe(audio)

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from emodata.config import FacesConfig
-from emodata.faces.insightface_backend import InsightFaceBackend
+from emodata.faces.insightface_backend import InsightFaceBackend, InsightFaceConfig
 from emodata.stages.faces import FacesStage
 
 from .tiny_pack import build
@@ -35,7 +34,7 @@ def test_detections_flow_through_the_stage(pack):
     assert faces and all(f.kps.shape == (5, 2) and f.embedding.shape == (512,) for f in faces)
     assert all(abs(np.linalg.norm(f.embedding) - 1) < 1e-3 for f in faces)
     assert b.identity(faces[0], faces[0]) == pytest.approx(1.0, abs=1e-5)
-    stage = FacesStage(FacesConfig(backend="insightface", model_pack=str(pack), det_size=320))
+    stage = FacesStage(InsightFaceConfig(model_pack=str(pack), det_size=320))
     out, crops = stage.analyse([frame, frame.copy()], 1.0)
     assert out["backend"] == "insightface" and out["tracks"]
     assert all(len(t["frames"]) == 2 for t in out["tracks"])  # same faces -> linked

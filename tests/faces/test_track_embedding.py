@@ -13,8 +13,10 @@ from emodata.stages.faces import FacesStage, track_embedding
 class Scripted:
     """One face per frame at the same place, with the embeddings given in order."""
 
-    def __init__(self, name: str, embeddings: list[np.ndarray]) -> None:
-        self.name = name
+    def __init__(self, model: str, normed: bool, embeddings: list[np.ndarray]) -> None:
+        self.name = "scripted"
+        self.embedding_model = model
+        self.unit_embeddings = normed
         self.embeddings = list(embeddings)
 
     def load(self) -> None: ...
@@ -39,7 +41,7 @@ def test_tracks_carry_the_mean_embedding_of_their_faces(backend, model, normed):
     if normed:
         embs = [e / np.linalg.norm(e) for e in embs]
     stage = FacesStage(FacesConfig())
-    stage.backend = Scripted(backend, embs)
+    stage.backend = Scripted(model, normed, embs)
     frames = [np.full((300, 300, 3), 128, np.uint8) for _ in range(3)]
     faces, _ = stage.analyse(frames, 1.0)
     assert faces["embedding_model"] == model

@@ -16,8 +16,8 @@ import psutil
 import pytest
 
 from emodata.annotate.backends.base import Request
-from emodata.annotate.backends.vllm_backend import VLLMBackend, engine_kwargs
-from emodata.annotate.settings import AnnotateConfig, BackendConfig
+from emodata.annotate.backends.vllm_backend import VLLMBackend, VLLMConfig, engine_kwargs
+from emodata.annotate.settings import AnnotateConfig
 from emodata.llm.vllm_engine import ENGINE_ENV, engine_runtime_env
 
 from .conftest import EMOTION_MESSAGES, EMOTION_SCHEMA, assert_schema_valid
@@ -45,8 +45,8 @@ def test_engine_module_imports_only_stdlib_ray_and_vllm():
 
 
 def test_engine_placement_follows_the_config():
-    cpu = BackendConfig(kind="vllm", dtype="float32")
-    gpu = BackendConfig(kind="vllm", num_gpus=0.5, dtype="bfloat16")
+    cpu = VLLMConfig(dtype="float32")
+    gpu = VLLMConfig(num_gpus=0.5, dtype="bfloat16")
     kw = engine_kwargs(cpu)
     assert kw["enforce_eager"] and kw["dtype"] == "float32" and "gpu_memory_utilization" not in kw
     assert kw["structured_outputs_config"] == {
@@ -128,7 +128,7 @@ def test_a_run_keeps_one_engine_for_every_round_and_batch(smollm2_dir, vllm_pyth
 
         @ray.remote(num_cpus=1)  # as the annotate stage's actors, which reserve a CPU each
         class AnnotateActor:
-            def __init__(self, backend_cfg: BackendConfig) -> None:
+            def __init__(self, backend_cfg: VLLMConfig) -> None:
                 self.backend = VLLMBackend(backend_cfg)
                 self.backend.setup()
 
@@ -170,7 +170,7 @@ def test_outside_a_run_the_backend_starts_ray_and_its_own_engine(smollm2_dir, vl
     import ray
 
     assert not ray.is_initialized()
-    backend = VLLMBackend(BackendConfig(kind="vllm", model=str(smollm2_dir), **SMALL))
+    backend = VLLMBackend(VLLMConfig(model=str(smollm2_dir), **SMALL))
     try:
         backend.setup()
         assert ray.is_initialized()

@@ -1,24 +1,18 @@
-"""Model backends behind one interface: a batch of chat requests in, one response each out."""
+"""Model backends behind one interface: a batch of chat requests in, one response each out.
+
+Each kind (openai, vllm, transformers, or a plugin's) is declared in ``LLM_BACKENDS``
+(``emodata.annotate.settings``) with its config model and factory.
+"""
 
 from __future__ import annotations
 
 from emodata.annotate.backends.base import Backend, Request, Response
-from emodata.annotate.settings import BackendConfig
+from emodata.annotate.settings import LLM_BACKENDS, BackendConfig
 
 
 def make_backend(cfg: BackendConfig) -> Backend:
     """Build the backend a config names; heavy imports happen inside each backend's setup."""
-    if cfg.kind == "openai":
-        from emodata.annotate.backends.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(cfg)
-    if cfg.kind == "transformers":
-        from emodata.annotate.backends.transformers_backend import TransformersBackend
-
-        return TransformersBackend(cfg)
-    from emodata.annotate.backends.vllm_backend import VLLMBackend
-
-    return VLLMBackend(cfg)
+    return LLM_BACKENDS.build(cfg)
 
 
 __all__ = ["Backend", "Request", "Response", "make_backend"]

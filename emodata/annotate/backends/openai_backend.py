@@ -5,6 +5,9 @@ Many requests are in flight at once (``concurrency`` threads per actor). Transie
 server's Retry-After. Structured output uses ``response_format`` with the agent's JSON schema;
 a server that refuses it is asked again without, and the engine validates and repairs instead.
 The API key is read from the environment and never logged or written.
+
+``kind: openai``, the default annotate backend, registered at the bottom. With no endpoint
+configured the run starts a local vLLM server for it (``serve``) in its ``prepare`` hook.
 """
 
 from __future__ import annotations
@@ -15,14 +18,20 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import tenacity
+from pydantic import Field
 
 from emodata.annotate.backends.base import Backend, Request, Response
 from emodata.annotate.prompts import schema_hint
-from emodata.annotate.settings import BackendConfig
+from emodata.annotate.session import Preparing, resolve_model
+from emodata.annotate.settings import LLM_BACKENDS, LocalVLLMConfig
+from emodata.backends import BackendSpec
+from emodata.errors import ConfigError
 from emodata.redact import install_log_filter, redact, watch_env
+from emodata.stages.registry import Requirement
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +52,36 @@ def _retry_after(err: Exception) -> float | None:
         return None
 
 
+class OpenAIConfig(LocalVLLMConfig):
+    """An OpenAI-compatible endpoint; the vLLM settings are those of the local server ``serve``
+    starts."""
+
+    kind: Literal["openai"] = "openai"
+    base_url: str | None = Field(None, description="Endpoint (…/v1); None reads OPENAI_BASE_URL.")
+    api_key_env: str = Field("OPENAI_API_KEY", description="Env var holding the key.")
+    serve: bool | None = Field(
+        None,
+        description="Start a local vLLM server for `model` and stop it after the run; None does "
+        "so when no base_url or OPENAI_BASE_URL is given.",
+    )
+    concurrency: int = Field(8, ge=1, description="Requests in flight per actor.")
+    timeout_s: float = Field(
+        300,
+        gt=0,
+        description="Per request; a full-length tree from a local CPU server with 8 requests "
+        "in flight takes minutes.",
+    )
+    max_retries: int = Field(4, ge=0, description="On 429, 5xx, timeouts and dropped connections.")
+    backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles, Retry-After wins.")
+    structured: Literal["auto", "json_schema", "prompt"] = Field(
+        "auto",
+        description="json_schema: server-side structured output; prompt: validate and repair; "
+        "auto: json_schema, falling back to prompt if the server refuses it.",
+    )
+
+
 class OpenAIBackend(Backend):
-    def __init__(self, cfg: BackendConfig) -> None:
+    def __init__(self, cfg: OpenAIConfig) -> None:
         self.cfg = cfg
         self.model_id = f"openai:{cfg.model}"
         self.vision = cfg.vision
@@ -201,3 +238,49 @@ def _describe(err: Exception) -> str:
     name = type(err).__name__
     msg = redact(str(getattr(err, "message", "") or err))[:300]
     return f"{name} {status}: {msg}" if status else f"{name}: {msg}"
+
+
+def prepare(b: OpenAIConfig, ctx: Preparing) -> None:
+    """On the driver: the key's value kept out of logs, and with no endpoint configured a local
+    vLLM server for the run, whose URL the actors receive."""
+    watch_env(b.api_key_env)
+    if b.serve is None:
+        b.serve = not (b.base_url or os.environ.get("OPENAI_BASE_URL"))
+    if not b.serve:
+        return
+    resolved = resolve_model(b, ctx.where)
+    if resolved is None:
+        return
+    from emodata.llm.vllm_server import VLLMError, VLLMServer, kv_cache_gib_for
+
+    log.info("annotate: starting a local vLLM server for %s", b.model)
+    try:
+        server = ctx.stack.enter_context(
+            VLLMServer(
+                resolved,
+                served_model_name=b.model,
+                max_model_len=b.max_model_len,
+                venv=b.venv,
+                kv_cache_gib=b.kv_cache_gib
+                or kv_cache_gib_for(
+                    Path(resolved), b.concurrency, min(b.max_model_len, 3072), b.dtype
+                ),
+                threads=b.threads,
+                images_per_prompt=ctx.images_per_prompt,
+            )
+        )
+    except VLLMError as e:
+        raise ConfigError(f"{ctx.where}: {e}") from None
+    b.base_url = server.base_url
+    b.serve = False
+
+
+LLM_BACKENDS.register(
+    BackendSpec(
+        "openai",
+        OpenAIConfig,
+        OpenAIBackend,
+        requires=(Requirement("openai", "llm"),),
+        prepare=prepare,
+    )
+)

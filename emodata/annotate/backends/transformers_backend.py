@@ -9,6 +9,8 @@ With ``vision: true`` the model folder must hold a processor with an image proce
 vision-language model such as Qwen2-VL): the request's image parts (data URLs) are decoded and
 go through the processor with the chat-templated text, and the response records how many of the
 prompt's tokens the images became. Text-only backends drop image parts.
+
+``kind: transformers``, registered at the bottom.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from emodata.annotate.backends.base import Backend, Request, Response
-from emodata.annotate.settings import BackendConfig
+from emodata.annotate.session import Preparing, resolve_model
+from emodata.annotate.settings import LLM_BACKENDS, BackendConfig
+from emodata.backends import BackendSpec
 from emodata.models import model_path
+from emodata.stages.registry import Requirement
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +95,19 @@ class _JsonDone:
         return True
 
 
+class TransformersConfig(BackendConfig):
+    kind: Literal["transformers"] = "transformers"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: str = Field("float32", description="Weights dtype (a torch dtype's name).")
+    max_model_len: int = Field(4096, ge=256, description="Context length.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs per annotate actor; 0 runs on CPU.")
+
+    def actor_gpus(self) -> float:
+        return self.num_gpus
+
+
 class TransformersBackend(Backend):
-    def __init__(self, cfg: BackendConfig) -> None:
+    def __init__(self, cfg: TransformersConfig) -> None:
         self.cfg = cfg
         self.model_id = f"transformers:{Path(cfg.model).name}"
         self.structured = True
@@ -233,3 +251,21 @@ class TransformersBackend(Backend):
         self._model = None
         self._processor = None
         self._parsers.clear()
+
+
+def prepare(b: TransformersConfig, ctx: Preparing) -> None:
+    """On the driver: the model fetched once, its directory what every actor loads."""
+    resolved = resolve_model(b, ctx.where)
+    if resolved is not None:
+        b.model = resolved
+
+
+LLM_BACKENDS.register(
+    BackendSpec(
+        "transformers",
+        TransformersConfig,
+        TransformersBackend,
+        requires=(Requirement("transformers", "llm"), Requirement("lmformatenforcer", "llm")),
+        prepare=prepare,
+    )
+)

@@ -7,6 +7,8 @@ cluster). The engine runs in a Ray actor started under that environment's interp
 ``emodata.annotate.session.prepare``) and names them; every annotate actor finds them by name
 and sends each agent round to one of them as a list of plain request dicts. Outside a run the
 backend starts its own engine, and a local Ray if none is running, and ends both on ``close``.
+
+``kind: vllm``, registered at the bottom.
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ from __future__ import annotations
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from emodata.annotate.backends.base import Backend, Request, Response
-from emodata.annotate.settings import BackendConfig
+from emodata.annotate.session import Preparing, resolve_model
+from emodata.annotate.settings import LLM_BACKENDS, LocalVLLMConfig
+from emodata.backends import BackendSpec
 from emodata.errors import ConfigError
 from emodata.models import model_path
 
@@ -25,6 +31,51 @@ log = logging.getLogger(__name__)
 
 #: Tokens a request may take, prompt and answer, when the KV cache is sized from the model.
 TOKENS_PER_REQUEST = 3072
+
+
+class VLLMConfig(LocalVLLMConfig):
+    kind: Literal["vllm"] = "vllm"
+    timeout_s: float = Field(
+        300, gt=0, description="Per request (an engine call waits this per request it holds)."
+    )
+    batch_size: int = Field(
+        16,
+        ge=1,
+        description="Requests an engine decodes together (vLLM's max_num_seqs); an agent round "
+        "sends up to annotate.batch_size of them per agent.",
+    )
+    num_gpus: float = Field(
+        0.0,
+        ge=0,
+        description="GPUs per engine actor (the annotate actors then need none); 0 runs on CPU.",
+    )
+    image_uri: str | None = Field(
+        None,
+        description="Run the engine actors in this container image (vLLM with the run's Ray and "
+        "Python versions) instead of `venv`.",
+    )
+    engines: int = Field(1, ge=1, description="Engine actors the run keeps for this backend.")
+    engine_cpus: float = Field(
+        0.0,
+        ge=0,
+        description="CPUs each engine actor reserves in Ray. 0: on CPU the engine computes while "
+        "the annotate actors that reserved CPUs wait on it, and reserving more would take the "
+        "CPUs the segment tasks were left; give 1 or more on a GPU or a large cluster.",
+    )
+    start_timeout_s: float = Field(
+        900, gt=0, description="How long an engine may take to load its model."
+    )
+    engine: str | None = Field(
+        None,
+        description="Set by the run to the name of its engine actors; None: the backend starts "
+        "its own engine (and a local Ray if none is running).",
+    )
+    address: str | None = Field(
+        None, description="Outside a run: the Ray cluster to start the engine on."
+    )
+
+    def actor_gpus(self) -> float:
+        return self.num_gpus  # 0 once the run's engines hold the GPUs (prepare)
 
 
 def request_row(r: Request) -> dict[str, Any]:
@@ -53,7 +104,7 @@ def vllm_python(venv: str | None) -> str:
         raise ConfigError(str(e)) from None
 
 
-def engine_kwargs(cfg: BackendConfig, images_per_prompt: int = 0) -> dict[str, Any]:
+def engine_kwargs(cfg: VLLMConfig, images_per_prompt: int = 0) -> dict[str, Any]:
     """``vllm.LLM`` arguments: the configured dtype (float32 on CPU: bfloat16 answers nonsense
     without AVX512), eager mode on CPU (compiling takes minutes and its cache fails to reload;
     a GPU keeps its CUDA graphs, captured once per engine), xgrammar structured outputs with
@@ -73,7 +124,7 @@ def engine_kwargs(cfg: BackendConfig, images_per_prompt: int = 0) -> dict[str, A
 
 
 def start_engines(
-    cfg: BackendConfig, name: str, images_per_prompt: int = 0, named: bool = True
+    cfg: VLLMConfig, name: str, images_per_prompt: int = 0, named: bool = True
 ) -> Any:
     """Start ``cfg.engines`` engine actors on the running Ray and wait until each has loaded
     its model; an engine that cannot start is a ConfigError with its reason."""
@@ -110,7 +161,7 @@ def start_engines(
 
 
 class VLLMBackend(Backend):
-    def __init__(self, cfg: BackendConfig) -> None:
+    def __init__(self, cfg: VLLMConfig) -> None:
         self.cfg = cfg
         self.model_id = f"vllm:{Path(cfg.model).name}"
         self.structured = True
@@ -202,4 +253,37 @@ class VLLMBackend(Backend):
             self._ray_started = False
 
 
-__all__ = ["VLLMBackend", "engine_kwargs", "request_row", "start_engines", "vllm_python"]
+def prepare(b: VLLMConfig, ctx: Preparing) -> None:
+    """On the driver: the model fetched once and the vLLM environment found; with Ray up, the
+    run's engine actors started once, for the actors to find by name (and hold the GPUs)."""
+    resolved = resolve_model(b, ctx.where)
+    if resolved is None:
+        return
+    if not b.image_uri:
+        vllm_python(b.venv)  # fails early, with how to install it
+    b.model = resolved
+    import ray
+
+    if not ray.is_initialized():
+        return
+    log.info("annotate: starting the vLLM engine(s) of %s for the run", ctx.where)
+    group = start_engines(
+        b, f"vllm-{ctx.name}-{secrets.token_hex(4)}", images_per_prompt=ctx.images_per_prompt
+    )
+    ctx.stack.callback(group.close)
+    ctx.session.engines[ctx.name] = group
+    b.engine = group.name
+    b.num_gpus = 0.0  # the engines hold the GPUs; the actors only send requests
+
+
+# vLLM itself lives in its own environment (checked by ``prepare``), not in an extra
+LLM_BACKENDS.register(BackendSpec("vllm", VLLMConfig, VLLMBackend, prepare=prepare))
+
+__all__ = [
+    "VLLMBackend",
+    "VLLMConfig",
+    "engine_kwargs",
+    "request_row",
+    "start_engines",
+    "vllm_python",
+]
