@@ -13,6 +13,7 @@ The folder is keyed by a hash of everything that goes into it, so a second call 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -140,8 +141,10 @@ def build_tiny_vlm(root: Path | None = None) -> Path:
         raise RuntimeError(f"the {TOKENIZER_FROM} tokenizer grew; its vision tokens moved")
     tokenizer.chat_template = CHAT_TEMPLATE
     config = Qwen2VLConfig(
-        text_config=dict(TEXT),
-        vision_config=dict(VISION),
+        # copies: the config rewrites rope_scaling in place, which would change the recipe's
+        # hash (and so the folder) for the rest of the process
+        text_config=copy.deepcopy(TEXT),
+        vision_config=copy.deepcopy(VISION),
         image_token_id=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
         video_token_id=tokenizer.convert_tokens_to_ids("<|video_pad|>"),
         vision_start_token_id=tokenizer.convert_tokens_to_ids("<|vision_start|>"),
