@@ -586,6 +586,85 @@ def check_affect_not_copied(tree: dict[str, Any], ev: Evidence) -> Check:
     return Check("affect_not_copied", True)
 
 
+def check_affect_agrees(tree: dict[str, Any], ev: Evidence, min_level: float = 0.2) -> Check:
+    """Valence and arousal do not point against every measurement of them.
+
+    Where each modality that measured a dimension clearly (|value| >= ``min_level``) has one
+    sign and the tree's value has the other (a sad sentence with a downcast face given valence
+    +0.5), the tree goes back. Modalities that disagree among themselves leave the tree free:
+    that is a conflict to explain (conflict_explained), not an error.
+    """
+    m = ev.modality or {}
+    emo = tree.get("emotion") or {}
+    problems = []
+    for dim in ("valence", "arousal"):
+        x = emo.get(dim)
+        if x is None or isinstance(x, bool) or abs(float(x)) < min_level:
+            continue
+        x = float(x)
+        clear = {
+            k: float(v[dim])
+            for k, v in m.items()
+            if k in _MODALITY_WORDS and isinstance(v, dict) and v.get(dim) is not None
+            if abs(float(v[dim])) >= min_level
+        }
+        if clear and all(v * x < 0 for v in clear.values()):
+            seen = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(clear.items()))
+            problems.append((dim, x, seen))
+    if problems:
+        dim, x, _ = problems[0]
+        return Check(
+            "affect_agrees",
+            False,
+            "; ".join(f"{d} {v:+.2f} against each measurement ({m})" for d, v, m in problems),
+            f"emotion.{dim} {x:+.2f}",
+        )
+    return Check("affect_agrees", True)
+
+
+_WORD = re.compile(r"[a-z']+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def check_texts_written(tree: dict[str, Any], ev: Evidence, max_copied: float = 0.6) -> Check:
+    """The caption describes the clip rather than repeating what is said in it, and no two
+    rationale steps make the same claim.
+
+    A caption most of whose words (``max_copied``) run in the transcript's order, eight words
+    at a time, is a copy of it; so is a step whose claim is another step's, word for word.
+    """
+    problems = []
+    caption, spoken = _words(tree.get("caption") or ""), _words(ev.transcript or "")
+    if len(caption) >= 8 and len(spoken) >= 8:
+        runs = {tuple(spoken[i : i + 8]) for i in range(len(spoken) - 7)}
+        copied = set()
+        for i in range(len(caption) - 7):
+            if tuple(caption[i : i + 8]) in runs:
+                copied.update(range(i, i + 8))
+        if len(copied) / len(caption) > max_copied:
+            share = len(copied) / len(caption)
+            problems.append(("caption", f"{share:.0%} of the caption repeats the transcript"))
+    claims: dict[tuple[str, ...], int] = {}
+    for i, step in enumerate(tree.get("rationale") or []):
+        key = tuple(_words(step.get("claim") or ""))
+        if key and key in claims:
+            problems.append((f"rationale[{i}]", f"repeats rationale[{claims[key]}]"))
+            break
+        claims.setdefault(key, i)
+    if problems:
+        return Check(
+            "texts_written",
+            False,
+            "; ".join(f"{where} {what}" for where, what in problems)
+            + ": describe what is seen and heard, and reason in distinct steps",
+            problems[0][0],
+        )
+    return Check("texts_written", True)
+
+
 _FACE_WORDS = ("face", "facial", "smil", "frown", "grin", "scowl", "glar", "brow", "eyes")
 
 
@@ -669,6 +748,8 @@ def ground(
         check_label_supported(tree, ev, taxonomy, min_claimed_score, neutral_label),
         check_conflict_explained(tree, ev),
         check_affect_not_copied(tree, ev),
+        check_affect_agrees(tree, ev),
+        check_texts_written(tree, ev),
         check_no_evidence(
             tree, ev, silence_ratio, neutral_label, no_evidence_valence, no_evidence_confidence
         ),
@@ -687,5 +768,7 @@ CHECKS = (
     "label_supported",
     "conflict_explained",
     "affect_not_copied",
+    "affect_agrees",
+    "texts_written",
     "no_evidence_neutral",
 )

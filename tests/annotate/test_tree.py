@@ -215,7 +215,7 @@ def test_a_label_no_measured_modality_supports_is_sent_back():
     tree["caption"] = "A person."
     tree["rationale"] = [{"claim": "Tense.", "cues": ["voice.arousal"]}]
     bad = failed(tree, measured())
-    assert set(bad) == {"label_supported"}
+    assert set(bad) == {"label_supported", "affect_agrees"}  # face and words are positive
     assert "no measured modality supports 'angry'" in bad["label_supported"]
     assert "[claim: emotion.label 'angry']" in bad["label_supported"]
 
@@ -401,3 +401,48 @@ def test_an_answer_outside_the_narrowed_schema_meets_the_critic_not_a_schema_err
     (clip,) = annotate([empty_scene()], Scripted({"reasoner": reasoner(bad)}), max_revisions=0)
     assert clip.error is None and clip.verdict == "rejected"
     assert clip.reasons[0].startswith("no_evidence_neutral")
+
+
+def test_valence_against_every_measurement_of_it_goes_back():
+    """The sample set's sad clip got valence +0.50 with face and words both clearly negative."""
+    from emodata.cues.modality import summarise
+
+    rec = measured()
+    words = {"valence": -0.85, "emotions": {"sadness": 1.0}, "emotion_words": 2, "segments": []}
+    sad_face = {"sad": 0.6, "neutral": 0.4}
+    rec["cues"]["words"] = words
+    rec["cues"]["modality"] = summarise(sad_face, -0.55, words)
+    tree = good_tree()
+    tree["emotion"].update(label="neutral", valence=0.4, arousal=0.3)
+    bad = failed(tree, rec)
+    assert (
+        "affect_agrees" in bad and "valence +0.40 against each measurement" in bad["affect_agrees"]
+    )
+    assert "words -0.85" in bad["affect_agrees"]
+    tree["emotion"].update(valence=-0.3, arousal=-0.3)
+    assert "affect_agrees" not in failed(tree, rec)
+    # modalities that disagree leave the tree free: a conflict to explain, not this check
+    tree["emotion"].update(label="happy", valence=0.6, arousal=0.4)
+    assert "affect_agrees" not in failed(tree, conflicted())
+
+
+def test_a_caption_that_repeats_the_transcript_or_a_repeated_step_goes_back():
+    rec = measured()
+    text = "I heard a noise behind the door, I am scared, and I am afraid to open it."
+    rec["transcript"]["text"] = text
+    rec["transcript"]["segments"][0]["text"] = text
+    tree = good_tree()
+    tree["caption"] = text + " I am scared."
+    bad = failed(tree, rec)
+    assert set(bad) == {"texts_written"}
+    assert "of the caption repeats the transcript" in bad["texts_written"]
+    tree["caption"] = (
+        "A woman looks toward a door and says, in a fast high voice, that she is scared."
+    )
+    assert failed(tree, rec) == {}
+    tree["rationale"].append(dict(tree["rationale"][0]))
+    bad = failed(tree, rec)
+    assert (
+        set(bad) == {"texts_written"}
+        and "rationale[2] repeats rationale[0]" in bad["texts_written"]
+    )
