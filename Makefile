@@ -31,8 +31,9 @@ demo: setup-demo
 	$(BIN)/emodata run --input $(DEMO)/samples/manifest.csv --output $(DEMO)/out $(DEMO_SET)
 	@$(BIN)/emodata status $(DEMO)/out 2>/dev/null
 
+# PYTHONFAULTHANDLER: a crash in native code, even at the test process's exit, prints where.
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	PYTHONFAULTHANDLER=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 # The quick check while working: no end-to-end runs (Ray, FFmpeg pipelines, LLM servers, browsers),
 # no GPU, no test over a few seconds. `make test` still runs everything.

@@ -155,6 +155,37 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+#: Set in the child that runs an ``own_process`` test, so that it runs the test itself.
+OWN_PROCESS_ENV = "EMODATA_TEST_OWN_PROCESS"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run a test marked ``own_process`` in a child pytest: Ray cannot start a second session in a
+    process whose first one was shut down (ray-project/ray#31145: background threads keep the
+    first core worker's pointers, and the process crashes later, at the latest when it exits).
+    The parent's fixtures are set up as usual; the child sets up its own."""
+    if pyfuncitem.get_closest_marker("own_process") is None or os.environ.get(OWN_PROCESS_ENV):
+        return None
+    timeout = pyfuncitem.config.getini("timeout") or 900
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", pyfuncitem.nodeid],
+        cwd=pyfuncitem.config.rootpath,
+        env={**os.environ, OWN_PROCESS_ENV: "1"},
+        capture_output=True,
+        text=True,
+        timeout=float(timeout) - 30,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(
+            f"{pyfuncitem.nodeid} failed in its own process ({proc.returncode}):\n"
+            f"{proc.stdout[-8000:]}\n{proc.stderr[-4000:]}",
+            pytrace=False,
+        )
+    return True
+
+
 def pytest_runtest_logreport(report):
     """Time each test that is not marked ``slow`` (set-up, call and teardown together)."""
     if "slow" not in report.keywords and not report.skipped:

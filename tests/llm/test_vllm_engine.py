@@ -113,6 +113,7 @@ def _check(rounds: list[list[dict]]) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.own_process
 def test_a_run_keeps_one_engine_for_every_round_and_batch(smollm2_dir, vllm_python, tmp_path):
     """prepare() starts the engine once on the driver; two annotate-like actors in the main
     environment find it by name and send it 2 rounds of 2 batches; the run's end kills it."""
@@ -166,6 +167,7 @@ def test_a_run_keeps_one_engine_for_every_round_and_batch(smollm2_dir, vllm_pyth
 
 
 @pytest.mark.slow
+@pytest.mark.own_process
 def test_outside_a_run_the_backend_starts_ray_and_its_own_engine(smollm2_dir, vllm_python):
     import ray
 
