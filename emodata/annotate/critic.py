@@ -346,7 +346,9 @@ def label_support(
 ) -> dict[str, list[Support]]:
     """Per label, what speaks for it.
 
-    Face: the label's FER share reaches ``min_score`` (neutral: also a face valence near 0).
+    Face: the label's FER share reaches ``min_score`` (neutral: also a face valence near 0);
+    only the face's dominant class names the label (``specific``), a runner-up at 0.37 beside a
+    neutral 0.44 (a stern portrait) is only consistent with it.
     Words: the NRC category of the label holds >= 25% of the emotion words, or VADER valence
     lies in the label's valence range and is at least 0.2 from 0 (neutral: within 0.2 of 0).
     Voice: vocal arousal in the label's band on the circumplex (``CIRCUMPLEX``: calm below
@@ -372,7 +374,9 @@ def label_support(
             share = float((face.get("labels") or {}).get(label, 0.0))
             fv = float(face.get("valence") or 0.0)
             if share >= min_score:
-                said.append(Support("face", f"{label} {share:.2f} of the expression scores", True))
+                # the face's dominant class names the label; a runner-up is consistent with it
+                top = face.get("top") == label
+                said.append(Support("face", f"{label} {share:.2f} of the expression scores", top))
             elif label == neutral_label and abs(fv) < 0.2:
                 said.append(Support("face", f"valence {fv:+.2f}, near 0", True))
         if v is not None:
@@ -412,6 +416,20 @@ def supporting_modalities(
     return [x.source for x in said if x.source != "transcript"]
 
 
+def contradicting(
+    label: str, modality: dict[str, Any], taxonomy: dict[str, tuple[float, float]]
+) -> list[str]:
+    """The modalities whose clear valence (|x| >= 0.2) lies outside the label's range: words at
+    -0.85 contradict neutral (-0.5..0.5) whatever a calm voice and a still face say."""
+    lo, hi = taxonomy.get(label, (-1.0, 1.0))
+    out = []
+    for name in MODALITY_NAMES:
+        v = (modality.get(name) or {}).get("valence")
+        if v is not None and abs(float(v)) >= 0.2 and not lo <= float(v) <= hi:
+            out.append(name)
+    return out
+
+
 def ranked_labels(
     modality: dict[str, Any],
     taxonomy: dict[str, tuple[float, float]],
@@ -419,18 +437,20 @@ def ranked_labels(
     neutral_label: str = "neutral",
 ) -> dict[str, list[Support]]:
     """The labels something speaks for, best supported first: most measurements naming the
-    label itself, then most measurements consistent with it, then the transcript (taxonomy
-    order breaks ties). ``neutral_label`` alone when nothing speaks for any label."""
+    label itself, then most measurements consistent with it, then fewest that contradict it
+    (``contradicting``), then the transcript (taxonomy order breaks ties). ``neutral_label``
+    alone when nothing speaks for any label."""
     support = label_support(modality, taxonomy, min_score, neutral_label)
     if not any(support.values()):
         return {neutral_label: []}
     order = list(support)
 
-    def rank(label: str) -> tuple[int, int, int, int]:
+    def rank(label: str) -> tuple[int, int, int, int, int]:  # smallest first
         said = support[label]
         measured = [x for x in said if x.source != "transcript"]
         specific = sum(x.specific for x in measured)
-        return (-specific, -len(measured), -len(said), order.index(label))
+        against = len(contradicting(label, modality, taxonomy))
+        return (-specific, -len(measured), against, -len(said), order.index(label))
 
     keep = [label for label in support if support[label]]
     return {label: support[label] for label in sorted(keep, key=rank)}
@@ -441,24 +461,28 @@ def offered_labels(
     taxonomy: dict[str, tuple[float, float]],
     min_score: float,
     neutral_label: str = "neutral",
+    transcript: bool = True,
 ) -> dict[str, list[Support]]:
     """What the reasoner may choose from: the best measured labels (every label tied at the
-    top of ranked_labels' order) and the labels the transcript allows, in ranked order. A
-    label that other labels outrank on the measurements, and whose wording contradicts it,
-    is not offered: a small model otherwise picks its favourite label from any list."""
+    top of ranked_labels' order) and, with ``transcript``, the labels the transcript allows,
+    in ranked order. A label that other labels outrank on the measurements, and whose wording
+    contradicts it, is not offered: a small model otherwise picks its favourite label from any
+    list. Without ``transcript`` (a model that writes no rationale to say why it read the
+    words so) only the best measured labels are offered."""
     ranked = ranked_labels(modality, taxonomy, min_score, neutral_label)
 
-    def tier(said: list[Support]) -> tuple[int, int]:
-        measured = [x for x in said if x.source != "transcript"]
-        return (sum(x.specific for x in measured), len(measured))
+    def tier(label: str) -> tuple[int, int, int]:
+        measured = [x for x in ranked[label] if x.source != "transcript"]
+        against = len(contradicting(label, modality, taxonomy))
+        return (sum(x.specific for x in measured), len(measured), -against)
 
-    measured = [tier(said) for said in ranked.values() if tier(said)[1]]
+    measured = [tier(label) for label in ranked if tier(label)[1]]
     best = max(measured, default=None)
     return {
         label: said
         for label, said in ranked.items()
-        if (best is not None and tier(said) == best)
-        or any(x.source == "transcript" for x in said)
+        if (best is not None and tier(label) == best)
+        or (transcript and any(x.source == "transcript" for x in said))
         or not said
     }
 
@@ -493,6 +517,7 @@ def check_label_supported(
     return Check("label_supported", False, f"{why} ({seen})", f"emotion.label '{label}'")
 
 
+MODALITY_NAMES = ("face", "voice", "words")
 _MODALITY_WORDS = {
     "face": ("face", "facial", "expression", "smil", "frown"),
     "voice": ("voice", "vocal", "tone", "prosod", "pitch", "loud", "arousal"),

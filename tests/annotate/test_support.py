@@ -132,7 +132,34 @@ def test_labels_the_measurements_outrank_are_not_offered_unless_the_words_allow_
     m = summarise(smiling, -0.56, words(0.0, anticipation=1.0))
     assert list(offered_labels(m, DEFAULT_TAXONOMY, 0.2)) == ["neutral", "surprise", "contempt"]
     assert "happy" in ranked_labels(m, DEFAULT_TAXONOMY, 0.2)  # supported, only outranked
-    # labels tied at the top are all offered
-    tied = summarise(FACE_NEUTRAL | {"happy": 0.5, "neutral": 0.0, "sad": 0.45}, None, None)
-    # (the mixed face is also near zero valence: neutral ties with them)
-    assert set(offered_labels(tied, DEFAULT_TAXONOMY, 0.2)) == {"happy", "sad", "neutral"}
+    # labels tied at the top are all offered; a face's runner-up class does not name its label
+    mixed = summarise(FACE_NEUTRAL | {"happy": 0.5, "neutral": 0.0, "sad": 0.45}, None, None)
+    # (the mixed face is also near zero valence: neutral ties with happy)
+    assert set(offered_labels(mixed, DEFAULT_TAXONOMY, 0.2)) == {"happy", "neutral"}
+    assert "sad" in ranked_labels(mixed, DEFAULT_TAXONOMY, 0.2)  # supported, only outranked
+
+
+def test_a_stern_face_does_not_outrank_the_words_that_name_the_emotion():
+    """Fear words in an aroused voice, read over a portrait FER scores neutral 0.44, angry 0.37
+    (talk_005 of the sample set): fear is named by the words; angry only fits the face."""
+    from emodata.annotate.critic import offered_labels
+
+    stern = FACE_NEUTRAL | {"neutral": 0.44, "angry": 0.37, "happy": 0.0, "sad": 0.1}
+    m = summarise(stern, 0.47, words(-0.44, fear=1.0))
+    assert next(iter(ranked_labels(m, DEFAULT_TAXONOMY, 0.2))) == "fear"
+    assert "angry" in offered_labels(m, DEFAULT_TAXONOMY, 0.2)  # the wording allows it
+    assert list(offered_labels(m, DEFAULT_TAXONOMY, 0.2, transcript=False)) == ["fear"]
+
+
+def test_between_equally_supported_labels_the_one_no_measurement_contradicts_leads():
+    """Sad words (VADER -0.85) in a calm voice over a still face (talk_001 of the sample set):
+    sad (words, voice) and neutral (face, voice) are equally supported, but words at -0.85 lie
+    outside neutral's valence range, so sad leads and is offered alone."""
+    from emodata.annotate.critic import contradicting, offered_labels
+
+    still = FACE_NEUTRAL | {"neutral": 0.5, "angry": 0.33, "happy": 0.0, "sad": 0.07}
+    m = summarise(still, -0.55, words(-0.85, sadness=0.4, fear=0.2))
+    assert contradicting("neutral", m, DEFAULT_TAXONOMY) == ["words"]
+    assert contradicting("sad", m, DEFAULT_TAXONOMY) == []
+    assert list(ranked_labels(m, DEFAULT_TAXONOMY, 0.2))[:2] == ["sad", "neutral"]
+    assert list(offered_labels(m, DEFAULT_TAXONOMY, 0.2, transcript=False)) == ["sad"]
