@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO ?= demo
 PYTEST_ARGS ?=
-# The embedded chat model (Qwen2.5-Coder-0.5B) runs on CPU: smaller token budgets keep the demo
-# under 8 minutes on 2 cores (agent schemas shrink to fit them), fewer steps, expressions, cited
-# ids and QA pairs and shorter captions leave room in them for texts that finish, and all clips
-# in one batch keep the CPU server busy.
+# The embedded chat model (Qwen2.5-Coder-0.5B) runs on CPU and cannot write: it chooses each
+# clip's emotion and the tree's texts are rendered from the measurements (annotate.texts).
+# Smaller token budgets keep the demo under 8 minutes on 2 cores (agent schemas shrink to fit
+# them), fewer steps, expressions, cited ids and QA pairs and shorter captions leave room in
+# them for texts that finish, and all clips in one batch keep the CPU server busy.
 # Empty DEMO_SET runs the defaults.
-DEMO_SET ?= --set annotate.batch_size=16 --set annotate.backends.default.concurrency=16 \
+DEMO_SET ?= --set annotate.texts=rendered \
+  --set annotate.batch_size=16 --set annotate.backends.default.concurrency=16 \
   --set annotate.agents.reasoner.max_tokens=640 --set annotate.agents.qa.max_tokens=400 \
   --set annotate.limits.max_steps=3 --set annotate.limits.max_expressions=2 \
   --set annotate.limits.max_cues=2 --set 'annotate.limits.caption_words=[20,60]' \

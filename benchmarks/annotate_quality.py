@@ -37,6 +37,7 @@ DEMO_SET = [
 #: the rest of the Makefile's DEMO_SET: budgets a CPU server answers in minutes, and limits
 #: that leave room in them for texts that finish
 SMALL_BUDGETS = [
+    "annotate.texts=rendered",
     "annotate.agents.reasoner.max_tokens=640",
     "annotate.agents.qa.max_tokens=400",
     "annotate.limits.max_steps=3",
@@ -231,8 +232,8 @@ def main() -> None:
     ap.add_argument(
         "--small-budgets",
         action="store_true",
-        help="make demo's budgets and limits (reasoner 640 / QA 400 tokens, 3 steps, 20-60 "
-        "word captions, 4 QA pairs)",
+        help="make demo's settings: texts rendered from the measurements, budgets and limits "
+        "(reasoner 640 / QA 400 tokens, 3 steps, 20-60 word captions, 4 QA pairs)",
     )
     ap.add_argument("--figures-only", action="store_true", help="re-read existing runs")
     ap.add_argument(

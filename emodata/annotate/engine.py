@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from emodata.annotate import critic, notes, prompts
+from emodata.annotate import critic, notes, prompts, render
 from emodata.annotate.backends import Backend, Request, Response
 from emodata.annotate.cache import ResponseCache, cache_key, input_hash
 from emodata.annotate.evidence import Evidence
@@ -79,6 +79,8 @@ class Annotator:
         self.backends = backends
         self.cache = cache
         self.labels = list(cfg.taxonomy)
+        #: the reasoner only chooses the emotion; texts are rendered (annotate.texts)
+        self.rendered = cfg.texts == "rendered"
 
     # ---- the graph -------------------------------------------------------------------------
     def renders(self, agent: str) -> bool:
@@ -142,7 +144,12 @@ class Annotator:
             pending = self._ok(pending)
         if self.cfg.agents["qa"].enabled:
             accepted = [c for c in self._ok(clips) if c.verdict in {"accepted", "revised"}]
-            self._round([self._call(c, "qa") for c in accepted])
+            if self.rendered:
+                for c in accepted:
+                    c.outputs["qa"] = {"qa": render.qa(self.tree(c), c.evidence, self.cfg)}
+                    c.usage["qa"] = _usage(notes.RENDERED) | {"rendered": 1}
+            else:
+                self._round([self._call(c, "qa") for c in accepted])
 
     def _decide(self, c: Clip, verdict: str, reasons: list[str]) -> None:
         if verdict == "accept":
@@ -182,12 +189,26 @@ class Annotator:
             summary = {k: v for k, v in shown.items() if k.startswith("modality.")}
             data: dict[str, Any] = {"transcript": ev.transcript or None}
             ranked = self._ranked(ev)
-            if ranked:
+            if ranked and self.rendered:
+                # no numbers beside the labels: a small model copies a FER share into valence
+                data["labels"] = {
+                    label: "supported by " + ", ".join(dict.fromkeys(x.source for x in why))
+                    if why
+                    else "nothing measured: the fallback"
+                    for label, why in ranked.items()
+                }
+            elif ranked:
                 data["labels"] = {
                     label: "; ".join(_said(x) for x in why) or "nothing measured: the fallback"
                     for label, why in ranked.items()
                 }
             data["summary"] = summary
+            if self.rendered:
+                # the emotion is chosen from the summary; the cues behind it are rendered
+                if c.feedback:
+                    data["previous_emotion"] = (c.outputs.get("reasoner") or {}).get("emotion")
+                    data["critic_feedback"] = c.feedback
+                return data
             data["cues"] = {k: v for k, v in shown.items() if k not in summary}
             for up in ("perceiver", "listener"):
                 if up in c.outputs:
@@ -236,7 +257,11 @@ class Annotator:
         ):
             return {}
         return critic.offered_labels(
-            ev.modality, self.cfg.taxonomy, self.cfg.min_claimed_score, self.cfg.neutral_label
+            ev.modality,
+            self.cfg.taxonomy,
+            self.cfg.min_claimed_score,
+            self.cfg.neutral_label,
+            transcript=not self.rendered,
         )
 
     def _call(self, c: Clip, agent: str) -> _Call:
@@ -248,8 +273,11 @@ class Annotator:
         schema = prompts.output_schema(
             agent, self.labels, cited, tracks, self.cfg.limits, acfg.max_tokens
         )
+        variant = ""
+        if agent == "reasoner" and self.rendered:
+            schema, variant = prompts.emotion_only(schema), "emotion"
         asked = self._narrow(schema, ev) if agent == "reasoner" else None
-        system = prompts.system_prompt(agent, acfg, self.labels, self.cfg.limits)
+        system = prompts.system_prompt(agent, acfg, self.labels, self.cfg.limits, variant)
         images = c.images if agent == "perceiver" and backend.vision else None
         messages = [
             {"role": "system", "content": system},
@@ -284,8 +312,46 @@ class Annotator:
         if (ev.modality or {}).get("conflicts") and "conflict" in props:
             longest = props["conflict"].get("maxLength", 400)
             props["conflict"]["minLength"] = min(30, longest)
+        if "expressions" in props:
+            self._expressions_measured(props["expressions"], ev)
+        self._affect_signs(props["emotion"]["properties"], ev)
         props["emotion"] = self._valence_per_label(props["emotion"])
         return schema
+
+    def _expressions_measured(self, node: dict[str, Any], ev: Evidence) -> None:
+        """No facial expression without a face, no vocal one without speech (faces_exist,
+        speech_measured, no_evidence_neutral)."""
+        item = node["items"]["properties"]
+        kinds = list(item["modality"].get("enum") or [])
+        if not ev.has_face():
+            kinds = [k for k in kinds if k != "facial"]
+        if not ev.has_speech(self.cfg.silence_ratio):
+            kinds = [k for k in kinds if k != "vocal"]
+        if critic.no_evidence(ev, self.cfg.silence_ratio) or not kinds:
+            node["maxItems"] = 0
+        else:
+            item["modality"] = {"enum": kinds}
+
+    @staticmethod
+    def _affect_signs(emo: dict[str, Any], ev: Evidence, min_level: float = 0.2) -> None:
+        """Where every modality that measured valence (or arousal) clearly has one sign, the
+        answer may not clearly take the other (check_affect_agrees)."""
+        for dim in ("valence", "arousal"):
+            if dim not in emo:
+                continue
+            clear = [
+                float(v[dim])
+                for k, v in (ev.modality or {}).items()
+                if k in critic.MODALITY_NAMES and isinstance(v, dict) and v.get(dim) is not None
+                if abs(float(v[dim])) >= min_level
+            ]
+            node = dict(emo[dim])
+            if clear and all(x > 0 for x in clear):
+                node["minimum"] = max(node.get("minimum", -1.0), -min_level + 0.01)
+            elif clear and all(x < 0 for x in clear):
+                node["maximum"] = min(node.get("maximum", 1.0), min_level - 0.01)
+            if node.get("minimum", -1.0) <= node.get("maximum", 1.0):
+                emo[dim] = node
 
     def _valence_per_label(self, emo: dict[str, Any]) -> dict[str, Any]:
         """One branch per label (``anyOf``), its valence bounded by the taxonomy's range for
@@ -427,8 +493,18 @@ class Annotator:
 
     # ---- the result ------------------------------------------------------------------------
     def tree(self, c: Clip) -> dict[str, Any]:
-        """The tree, with ``sources``: per field, ``measured`` or written by a ``model``."""
+        """The tree, with ``sources``: per field, ``measured``, written by a ``model`` or
+        ``rendered`` from the measurements and the model's emotion (annotate.texts)."""
         r = c.outputs.get("reasoner", {})
+        if self.rendered and r:
+            emo = r.get("emotion") or {}
+            r = {
+                "expressions": render.expressions(c.evidence, self.cfg),
+                "emotion": emo,
+                "rationale": render.rationale(c.evidence, emo, self.cfg),
+                "conflict": render.conflict(c.evidence, emo, self.cfg),
+                "caption": render.caption(c.evidence, emo, self.cfg),
+            }
         written = [] if self.renders("perceiver") else c.outputs.get("perceiver", {})
         attributes, sources = notes.merge_attributes(
             c.evidence, (written or {}).get("attributes") or [], self._vision()
@@ -440,7 +516,8 @@ class Annotator:
             if key == "qa" and "qa" not in c.outputs:
                 continue
             if key in r or key == "qa":
-                sources[key] = notes.MODEL
+                written = self.rendered and key != "emotion"
+                sources[key] = render.RENDERED if written else notes.MODEL
         return {
             "attributes": attributes,
             "expressions": r.get("expressions", []),

@@ -30,9 +30,16 @@ def _read(path: str) -> str:
 
 
 def system_prompt(
-    agent: str, cfg: AgentConfig, labels: list[str], limits: TreeLimits | None = None
+    agent: str,
+    cfg: AgentConfig,
+    labels: list[str],
+    limits: TreeLimits | None = None,
+    variant: str = "",
 ) -> str:
-    path = cfg.prompt or str(PROMPTS_DIR / f"{agent}.md")
+    """The agent's prompt file (``annotate.agents.X.prompt``, else the shipped one; a
+    ``variant`` such as ``emotion`` picks ``reasoner_emotion.md``) with the limits filled in."""
+    shipped = f"{agent}_{variant}.md" if variant else f"{agent}.md"
+    path = cfg.prompt or str(PROMPTS_DIR / shipped)
     if not Path(path).is_file():
         raise FileNotFoundError(f"annotate.agents.{agent}.prompt: no such file {path}")
     lim = limits or TreeLimits()
@@ -177,6 +184,13 @@ def output_schema(
             props["attributes"]["items"]["properties"]["subject"] = {"enum": [*tracks, "scene"]}
     if max_tokens:
         fit_to_budget(schema, max_tokens)
+    return schema
+
+
+def emotion_only(schema: dict[str, Any]) -> dict[str, Any]:
+    """The reasoner's schema cut to its ``emotion`` (``annotate.texts: rendered``)."""
+    schema["properties"] = {"emotion": schema["properties"]["emotion"]}
+    schema["required"] = ["emotion"]
     return schema
 
 

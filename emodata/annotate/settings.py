@@ -7,7 +7,7 @@ sample's provenance.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -170,6 +170,13 @@ class AnnotateConfig(_Section):
         0.2, ge=0, le=1, description="A claimed expression needs at least this measured score."
     )
     limits: TreeLimits = Field(default_factory=TreeLimits)
+    texts: Literal["model", "rendered"] = Field(
+        "model",
+        description="Who writes the tree's texts: 'model' (the reasoner writes the rationale, "
+        "expressions, conflict and caption, the qa agent the QA) or 'rendered' (the reasoner "
+        "only chooses the emotion; the texts are written from the measurements and that "
+        "choice, for models too small to write).",
+    )
     neutral_label: str = Field(
         "neutral", description="The taxonomy's no-emotion label (clips with no face, no speech)."
     )

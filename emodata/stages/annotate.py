@@ -127,7 +127,7 @@ class AnnotateStage(Stage):
                 {k: {"runs": n, "failed": f} for k, (n, f) in clip.check_runs.items()},
                 sort_keys=True,
             ),
-            fields_measured=sum(v == "measured" for v in tree["sources"].values()),
+            fields_measured=sum(v in {"measured", "rendered"} for v in tree["sources"].values()),
             fields_model=sum(v == "model" for v in tree["sources"].values()),
             annotate_models=json.dumps(
                 {a: f"{p['model']}@{p['prompt_version']}" for a, p in tree["provenance"].items()},
@@ -157,8 +157,13 @@ class AnnotateStage(Stage):
                     u["prompt_tokens"] * price.prompt_per_mtok
                     + u["completion_tokens"] * price.completion_per_mtok
                 ) / 1e6
+            rendered = self.config.texts == "rendered" and agent == "reasoner"
             system = prompts.system_prompt(
-                agent, acfg, list(self.config.taxonomy), self.config.limits
+                agent,
+                acfg,
+                list(self.config.taxonomy),
+                self.config.limits,
+                "emotion" if rendered else "",
             )
             out[agent] = {
                 "backend": "rendered" if u.get("rendered") else bcfg.kind,

@@ -139,7 +139,10 @@ class FaultServer:
             h.wfile.write(payload)
             return
         value = json.loads(json.dumps(ANSWERS[agent]))
-        if agent == "reasoner":  # the answer follows the prompt, as a real model's would
+        asked = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+        if asked and "properties" in asked:  # only what the schema asks (texts: rendered)
+            value = {k: v for k, v in value.items() if k in asked["properties"]}
+        if "caption" in value and agent == "reasoner":  # it follows the prompt, as a model's would
             value["caption"] += f" ({len(body['messages'][0]['content'])} chars of instructions)"
         answer = json.dumps(value)
         if behaviour == "truncated":

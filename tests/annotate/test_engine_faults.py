@@ -6,6 +6,7 @@ agent calls stay cached, so a rerun after a failure only asks for what is missin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -48,6 +49,32 @@ def annotate(stage) -> list[Item]:
 
 def calls(item, agent) -> int:
     return json.loads(item.record["annotate_tokens"])[agent]["calls"]
+
+
+def test_rendered_texts_make_one_reasoner_call_and_a_valid_tree(tmp_path):
+    """annotate.texts: rendered, over HTTP: the reasoner answers the emotion only, the critic
+    reviews, the texts and the QA are rendered, and the tree is valid."""
+    from emodata.annotate.prompts import PROMPTS_DIR
+
+    with FaultServer() as server:
+        out = annotate(make_stage(server, tmp_path, annotate={"texts": "rendered"}))
+        assert len(server.seen["reasoner"]) == 3 and "qa" not in server.seen
+    schema = load_json("annotation.schema.json")
+    emotion_prompt = (PROMPTS_DIR / "reasoner_emotion.md").read_text().strip()
+    for item in out:
+        assert item.ok, item.error
+        tree = item.record["annotation"]
+        jsonschema.validate(tree, schema)
+        assert tree["critic"]["verdict"] == "accepted", tree["critic"]
+        assert tree["sources"]["caption"] == tree["sources"]["qa"] == "rendered"
+        assert tree["sources"]["emotion"] == "model"
+        assert len(tree["qa"]) == 4 and tree["rationale"][-1]["claim"].startswith("So the clip")
+        p = tree["provenance"]
+        assert p["qa"]["backend"] == "rendered" and p["qa"]["calls"] == 0
+        sha = hashlib.sha256(emotion_prompt.encode()).hexdigest()[:16]
+        assert p["reasoner"]["prompt_sha256"] == sha
+        assert item.record["annotate_calls"] == 2  # reasoner and critic
+        assert item.record["fields_model"] == 1  # the emotion
 
 
 def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path):
