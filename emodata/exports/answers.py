@@ -82,7 +82,7 @@ def rationale_answer(steps: list[dict[str, Any]], label: str | None) -> str | No
     if not claims:
         return None
     lines = [f"{i}. {c}" for i, c in enumerate(claims, 1)]
-    if label:
+    if label and not (claims[-1].startswith("So ") and label in claims[-1]):
         lines.append(f"{len(claims) + 1}. So the emotion is {label}.")
     return "\n".join(lines)
 

@@ -145,3 +145,15 @@ def test_the_model_writing_texts_is_not_asked_for_expressions_it_cannot_have():
     ask = next(r for r in backend.requests if r.schema_name == "reasoner")
     kinds = ask.schema["properties"]["expressions"]["items"]["properties"]["modality"]["enum"]
     assert "vocal" not in kinds and "facial" in kinds
+
+
+def test_exported_rationale_keeps_one_conclusion():
+    from emodata.exports.answers import rationale_answer
+
+    clip, _ = rendered(measured(), emotion("happy", 0.7, 0.4))
+    answer = rationale_answer(clip.tree["rationale"], "happy")
+    assert answer.count("So ") == 1 and answer.splitlines()[-1].startswith(
+        f"{len(clip.tree['rationale'])}. So the clip reads as happy"
+    )
+    written = [{"claim": "She smiles.", "cues": []}]
+    assert rationale_answer(written, "happy").endswith("2. So the emotion is happy.")
