@@ -497,7 +497,9 @@ class Annotator:
         ``rendered`` from the measurements and the model's emotion (annotate.texts)."""
         r = c.outputs.get("reasoner", {})
         if self.rendered and r:
-            emo = r.get("emotion") or {}
+            emo = dict(r.get("emotion") or {})
+            if "terms" in emo:
+                emo["terms"] = render.terms(emo)
             r = {
                 "expressions": render.expressions(c.evidence, self.cfg),
                 "emotion": emo,

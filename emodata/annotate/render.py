@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from emodata.annotate import notes
-from emodata.annotate.critic import NRC_LABEL, supporting_modalities
+from emodata.annotate.critic import NRC_LABEL, label_support
 from emodata.annotate.evidence import Evidence
 from emodata.annotate.settings import AnnotateConfig
 
@@ -55,7 +55,8 @@ def _voice_said(ev: Evidence) -> str | None:
     if voice.get("arousal") is None:
         return None
     a = float(voice["arousal"])
-    return f"{_level(a, 0.25, ('calm', 'moderately aroused', 'aroused'))} (vocal arousal {a:+.2f})"
+    level = _level(a, 0.25, ("calm", "of moderate arousal", "aroused"))
+    return f"{level} (vocal arousal {a:+.2f})"
 
 
 _ADJECTIVE = {"fear": "fearful", "surprise": "surprised", "disgust": "disgusted"}
@@ -89,6 +90,31 @@ def _picture(ev: Evidence) -> str:
     if parts:
         text += (", with " if text else "with ") + " and ".join(parts)
     return text
+
+
+def _supporters(label: str, ev: Evidence, cfg: AnnotateConfig) -> list[str]:
+    """The modalities to name as supporting ``label``: the face only when its dominant class
+    is the label (a runner-up score is not what a reader sees), voice and words as measured."""
+    said = label_support(
+        ev.modality or {}, cfg.taxonomy, cfg.min_claimed_score, cfg.neutral_label
+    ).get(label, [])
+    keep = [x.source for x in said if x.source != "transcript"]
+    keep = [m for m in keep if m != "face" or any(x.specific for x in said if x.source == "face")]
+    return list(dict.fromkeys(keep))
+
+
+#: words a small model puts in ``terms`` that are not emotion terms
+_NOT_TERMS = {"face", "voice", "words", "transcript", "speech", "none", "null", "emotion"}
+
+
+def terms(emotion: dict[str, Any]) -> list[str]:
+    """The model's open-vocabulary terms, without blanks, repeats and non-terms ("face")."""
+    out = []
+    for t in emotion.get("terms") or []:
+        t = str(t).strip()
+        if t and t.lower() not in _NOT_TERMS and t.lower() not in {x.lower() for x in out}:
+            out.append(t)
+    return out
 
 
 def _cues(ev: Evidence, *ids: str) -> list[str]:
@@ -153,11 +179,8 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
     else:
         said = _words_said(ev) if speech else None
         if said:
-            support = supporting_modalities(
-                label, modality, cfg.taxonomy, cfg.min_claimed_score, cfg.neutral_label
-            )
             cues = _cues(ev, "words.valence", "words.emotions")
-            if "words" not in support:
+            if "words" not in _supporters(label, ev, cfg):
                 cues = _cues(ev, "speech.transcript", "words.valence")
             steps.append({"claim": f"The transcript has {said}.", "cues": cues})
         voice = _voice_said(ev) if speech else None
@@ -167,13 +190,13 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
         if face:
             tid = ev.main_track
             steps.append({"claim": f"The {face}.", "cues": _cues(ev, f"face.{tid}.expression")})
-    supporters = supporting_modalities(
-        label, modality, cfg.taxonomy, cfg.min_claimed_score, cfg.neutral_label
-    )
+    conflicted = bool(modality.get("conflicts")) and "modality.conflict" in ev.cues
+    room = max(lim.max_cues - conflicted, 1)
+    supporters = [m for m in _supporters(label, ev, cfg) if f"modality.{m}" in ev.cues][:room]
     top = _top_face(ev, cfg.min_claimed_score)
     if supporters:
         why = " and ".join(_NAMES[m] for m in supporters)
-        cited = [f"modality.{m}" for m in supporters if f"modality.{m}" in ev.cues]
+        cited = [f"modality.{m}" for m in supporters]
         claim = f"So the clip reads as {label}, supported by {why}."
     elif top is not None and top[0] == label:
         cited = _cues(ev, f"face.{ev.main_track}.expression")
@@ -184,7 +207,7 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
     else:
         cited = []
         claim = f"So the clip reads as {label}; nothing measured speaks against it."
-    if modality.get("conflicts") and "modality.conflict" in ev.cues:
+    if conflicted:
         cited.append("modality.conflict")
     end = {"claim": claim, "cues": cited or _cues(ev, "clip.duration")}
     if not ev.has_face() and not speech:
@@ -207,9 +230,7 @@ def conflict(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> str:
         va, vb = (float(c["values"][m]) for m in (a, b))
         parts.append(f"{_NAMES[a]} ({c['dimension']} {va:+.2f}) and {_NAMES[b]} ({vb:+.2f})")
     label = emotion.get("label") or cfg.neutral_label
-    follows = supporting_modalities(
-        label, ev.modality or {}, cfg.taxonomy, cfg.min_claimed_score, cfg.neutral_label
-    )
+    follows = _supporters(label, ev, cfg)
     text = "; ".join(parts) + " disagree"
     text += (
         f"; the label {label} follows " + " and ".join(_NAMES[m] for m in follows) + "."
@@ -244,8 +265,8 @@ def caption(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> str:
     said = _words_said(ev) if speech else None
     if said:
         sentences.append(f"What is said has {said.split(' (')[0]}{_words_tail(said)}.")
-    terms = [t for t in emotion.get("terms") or [] if t and t != label][:2]
-    feel = f"{label} ({', '.join(terms)})" if terms else label
+    shown = [t for t in terms(emotion) if t != label][:2]
+    feel = f"{label} ({', '.join(shown)})" if shown else label
     sentences.append(
         f"Overall the person comes across as {feel}, with valence "
         f"{float(emotion.get('valence') or 0.0):+.1f} and arousal "
@@ -272,7 +293,10 @@ def qa(tree: dict[str, Any], ev: Evidence, cfg: AnnotateConfig) -> list[dict[str
     if attrs:
         a = attrs[0]
         answer = "The person presents as " + (a.get("gender_presentation") or "unknown")
-        if a.get("age_range"):
+        ages = a.get("age_range", "").split("-")
+        if len(ages) == 2 and ages[0] == ages[1]:
+            answer += f" and appears about {ages[0]} years old"
+        elif a.get("age_range"):
             answer += f" and appears {a['age_range']} years old"
         question = "What are the apparent age and gender presentation of the person?"
         pairs.append(("attribute", question, answer + "."))

@@ -157,3 +157,29 @@ def test_exported_rationale_keeps_one_conclusion():
     )
     written = [{"claim": "She smiles.", "cues": []}]
     assert rationale_answer(written, "happy").endswith("2. So the emotion is happy.")
+
+
+def test_a_face_is_named_for_a_label_only_when_it_shows_it_most():
+    """Anger words in an aroused voice over a stern portrait (neutral 0.47, angry 0.34): the
+    face's runner-up is no reason to name it; the model's non-terms are left out."""
+    from emodata.cues.modality import summarise
+
+    record = measured()
+    stern = {"angry": 0.34, "disgust": 0.0, "fear": 0.05, "happy": 0.0}
+    stern |= {"neutral": 0.47, "sad": 0.13, "surprise": 0.01}
+    record["cues"]["tracks"][0]["expression_mean"] = stern
+    record["cues"]["tracks"][0].pop("series")
+    words = {"valence": -0.84, "emotions": {"anger": 0.67, "disgust": 0.33}, "emotion_words": 3}
+    record["cues"]["words"] = words
+    record["cues"]["modality"] = summarise(stern, 0.412, words)
+    emo = emotion("angry", -0.5, 0.4) | {"terms": ["face", "furious", "Furious"]}
+    clip, _ = rendered(record, emo)
+    tree = clip.tree
+    assert failed_checks(tree, record) == []
+    assert tree["rationale"][-1]["claim"] == (
+        "So the clip reads as angry, supported by the words and the voice."
+    )
+    assert "The face stays neutral." in tree["caption"]
+    assert "as angry (furious)" in tree["caption"]
+    assert tree["emotion"]["terms"] == ["furious"]
+    assert tree["expressions"][0]["modality"] == "vocal"  # a neutral face shows no expression
