@@ -13,6 +13,7 @@ caption and repeat one step three times); a model that writes well keeps ``texts
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from emodata.annotate import notes
@@ -103,6 +104,7 @@ def _supporters(label: str, ev: Evidence, cfg: AnnotateConfig) -> list[str]:
     return list(dict.fromkeys(keep))
 
 
+_TERM = re.compile(r"^[A-Za-z][A-Za-z' -]*$")
 #: words a small model puts in ``terms`` that are not emotion terms
 _NOT_TERMS = {"face", "voice", "words", "transcript", "speech", "none", "null", "emotion"}
 
@@ -112,7 +114,9 @@ def terms(emotion: dict[str, Any]) -> list[str]:
     out = []
     for t in emotion.get("terms") or []:
         t = str(t).strip()
-        if t and t.lower() not in _NOT_TERMS and t.lower() not in {x.lower() for x in out}:
+        if not _TERM.match(t) or t.lower() in _NOT_TERMS:
+            continue  # "", "+0.79", "face"
+        if t.lower() not in {x.lower() for x in out}:
             out.append(t)
     return out
 
@@ -165,7 +169,6 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
     """Steps from what each modality measured to the chosen label, each citing its cues."""
     lim = cfg.limits
     label = emotion.get("label") or cfg.neutral_label
-    modality = ev.modality or {}
     steps: list[dict[str, Any]] = []
     speech = ev.has_speech(cfg.silence_ratio)
     if not ev.has_face() and not speech:
@@ -190,9 +193,9 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
         if face:
             tid = ev.main_track
             steps.append({"claim": f"The {face}.", "cues": _cues(ev, f"face.{tid}.expression")})
-    conflicted = bool(modality.get("conflicts")) and "modality.conflict" in ev.cues
-    room = max(lim.max_cues - conflicted, 1)
-    supporters = [m for m in _supporters(label, ev, cfg) if f"modality.{m}" in ev.cues][:room]
+    # the conflict field names a disagreement (conflict_explained): the conclusion cites
+    # the modalities it names, as many as a step may cite
+    supporters = [m for m in _supporters(label, ev, cfg) if f"modality.{m}" in ev.cues]
     top = _top_face(ev, cfg.min_claimed_score)
     if supporters:
         why = " and ".join(_NAMES[m] for m in supporters)
@@ -207,8 +210,6 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
     else:
         cited = []
         claim = f"So the clip reads as {label}; nothing measured speaks against it."
-    if conflicted:
-        cited.append("modality.conflict")
     end = {"claim": claim, "cues": cited or _cues(ev, "clip.duration")}
     if not ev.has_face() and not speech:
         end["claim"] = f"So the clip is labelled {label}, with low confidence."

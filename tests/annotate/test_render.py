@@ -87,7 +87,11 @@ def test_a_conflict_is_written_out_with_the_modality_the_label_follows():
     tree = clip.tree
     assert tree["conflict"].startswith("the face (valence +0.")
     assert "the words (-0.45) disagree; the label happy follows the face" in tree["conflict"]
-    assert "modality.conflict" in tree["rationale"][-1]["cues"]
+    # the conclusion names what the conflict says the label follows
+    assert tree["rationale"][-1]["claim"] == (
+        "So the clip reads as happy, supported by the face and the voice."
+    )
+    assert tree["conflict"].endswith("the label happy follows the face and the voice.")
     assert failed_checks(tree, record) == []
 
 
@@ -172,7 +176,7 @@ def test_a_face_is_named_for_a_label_only_when_it_shows_it_most():
     words = {"valence": -0.84, "emotions": {"anger": 0.67, "disgust": 0.33}, "emotion_words": 3}
     record["cues"]["words"] = words
     record["cues"]["modality"] = summarise(stern, 0.412, words)
-    emo = emotion("angry", -0.5, 0.4) | {"terms": ["face", "furious", "Furious"]}
+    emo = emotion("angry", -0.5, 0.4) | {"terms": ["face", "furious", "+0.79"]}
     clip, _ = rendered(record, emo)
     tree = clip.tree
     assert failed_checks(tree, record) == []
