@@ -6,7 +6,7 @@ ingest alone and for ingest, segment and write, with the default window and a sm
 figure is the slope: (peak at the larger count - peak at the smaller) / (difference in inputs).
 
     .venv/bin/python benchmarks/driver_memory.py [--counts 1000 8000] [--write-counts 200 1000]
-        [--windows 10000 500]
+        [--windows 10000 500] [--parts ingest write]
 """
 
 from __future__ import annotations
@@ -66,8 +66,19 @@ def main() -> None:
     ap.add_argument("--counts", type=int, nargs=2, default=[1000, 8000])
     ap.add_argument("--write-counts", type=int, nargs=2, default=[200, 1000])
     ap.add_argument("--windows", type=int, nargs="+", default=[10000, 500])
+    ap.add_argument(
+        "--parts",
+        nargs="+",
+        choices=("ingest", "write"),
+        default=["ingest", "write"],
+        help="ingest alone, and/or ingest,segment,write",
+    )
     args = ap.parse_args()
-    for stages, counts in (("ingest", args.counts), ("ingest,segment,write", args.write_counts)):
+    parts = {
+        "ingest": ("ingest", args.counts),
+        "write": ("ingest,segment,write", args.write_counts),
+    }
+    for stages, counts in (parts[p] for p in args.parts):
         for window in args.windows:
             (small, _), (large, written) = (peak(n, stages, window) for n in counts)
             slope = (large - small) / (counts[1] - counts[0])
