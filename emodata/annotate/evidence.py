@@ -45,7 +45,7 @@ class Evidence:
         return "\n".join(f"- {k}: {v['text']}" for k, v in self.cues.items())
 
 
-def _level(x: float, cuts: tuple[float, float], words: tuple[str, str, str]) -> str:
+def level(x: float, cuts: tuple[float, float], words: tuple[str, str, str]) -> str:
     return words[0] if x < cuts[0] else words[2] if x > cuts[1] else words[1]
 
 
@@ -54,7 +54,7 @@ def _visual(ev: Evidence, v: dict[str, Any]) -> None:
         b = float(v["brightness"])
         ev.add(
             "visual.brightness",
-            f"{_level(b, (0.3, 0.65), ('dark', 'moderate', 'bright'))} "
+            f"{level(b, (0.3, 0.65), ('dark', 'moderate', 'bright'))} "
             f"image (mean luma {b:.2f} of 1)",
             b,
         )
@@ -62,14 +62,14 @@ def _visual(ev: Evidence, v: dict[str, Any]) -> None:
         c = float(v["colorfulness"])
         ev.add(
             "visual.colorfulness",
-            f"{_level(c, (15, 60), ('muted', 'some', 'vivid'))} colour (colourfulness {c:.0f})",
+            f"{level(c, (15, 60), ('muted', 'some', 'vivid'))} colour (colourfulness {c:.0f})",
             c,
         )
     if "motion" in v:
         m = float(v["motion"])
         ev.add(
             "visual.motion",
-            f"{_level(m, (0.03, 0.12), ('still', 'some', 'strong'))} motion "
+            f"{level(m, (0.03, 0.12), ('still', 'some', 'strong'))} motion "
             f"between frames ({m:.3f})",
             m,
         )
@@ -80,7 +80,7 @@ def _audio(ev: Evidence, a: dict[str, Any]) -> None:
         db = float(a["loudness_db"])
         ev.add(
             "audio.loudness",
-            f"{_level(db, (-35, -18), ('quiet', 'normal', 'loud'))} ({db:.0f} dBFS)",
+            f"{level(db, (-35, -18), ('quiet', 'normal', 'loud'))} ({db:.0f} dBFS)",
             db,
         )
     if a.get("f0_median_hz"):
@@ -89,14 +89,14 @@ def _audio(ev: Evidence, a: dict[str, Any]) -> None:
         ev.add(
             "audio.pitch",
             f"median pitch {f0:.0f} Hz, spread {iqr:.0f} Hz "
-            f"({_level(iqr, (15, 45), ('flat', 'varied', 'very varied'))} intonation)",
+            f"({level(iqr, (15, 45), ('flat', 'varied', 'very varied'))} intonation)",
             f0,
         )
     if a.get("speech_rate_wps"):
         r = float(a["speech_rate_wps"])
         ev.add(
             "audio.speech_rate",
-            f"{_level(r, (2.0, 3.5), ('slow', 'normal', 'fast'))} "
+            f"{level(r, (2.0, 3.5), ('slow', 'normal', 'fast'))} "
             f"speech ({r:.1f} words per voiced second)",
             r,
         )
@@ -183,7 +183,7 @@ def _speech(ev: Evidence, rec: dict[str, Any]) -> None:
         )
 
 
-def _signed(x: float, cut: float = 0.05) -> str:
+def signed(x: float, cut: float = 0.05) -> str:
     return "negative" if x < -cut else "positive" if x > cut else "neutral"
 
 
@@ -191,7 +191,7 @@ def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
     words = cues.get("words") or {}
     if words.get("valence") is not None:
         w = float(words["valence"])
-        ev.add("words.valence", f"{_signed(w)} wording (VADER valence {w:+.2f})", w)
+        ev.add("words.valence", f"{signed(w)} wording (VADER valence {w:+.2f})", w)
     if words.get("emotions"):
         top = sorted(words["emotions"].items(), key=lambda kv: -kv[1])[:3]
         ev.add(
@@ -207,7 +207,7 @@ def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
         ev.add(
             f"words.s{seg['segment']}.valence",
             f"segment {seg['segment']} ({float(seg.get('start') or 0):.1f}-"
-            f"{float(seg.get('end') or 0):.1f} s): {_signed(seg['valence'])} wording "
+            f"{float(seg.get('end') or 0):.1f} s): {signed(seg['valence'])} wording "
             f"(VADER {float(seg['valence']):+.2f})",
             seg["valence"],
         )
@@ -216,7 +216,7 @@ def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
         a = float(voice["arousal"])
         ev.add(
             "voice.arousal",
-            f"{_level(a, (-0.25, 0.25), ('calm', 'moderate', 'aroused'))} voice (vocal arousal "
+            f"{level(a, (-0.25, 0.25), ('calm', 'moderate', 'aroused'))} voice (vocal arousal "
             f"{a:+.2f} from loudness, pitch, pitch range and speech rate)",
             a,
         )

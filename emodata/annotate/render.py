@@ -18,15 +18,11 @@ from typing import Any
 
 from emodata.annotate import notes
 from emodata.annotate.critic import NRC_LABEL, label_support
-from emodata.annotate.evidence import Evidence
+from emodata.annotate.evidence import Evidence, level, signed
 from emodata.annotate.settings import AnnotateConfig
 
 RENDERED = "rendered"  # the source of a tree field written here
 _NAMES = {"face": "the face", "voice": "the voice", "words": "the words"}
-
-
-def _level(x: float, cut: float, words: tuple[str, str, str]) -> str:
-    return words[0] if x < -cut else words[2] if x > cut else words[1]
 
 
 def _top_face(ev: Evidence, min_score: float) -> tuple[str, float] | None:
@@ -43,7 +39,7 @@ def _words_said(ev: Evidence) -> str | None:
     if w.get("valence") is None:
         return None
     v = float(w["valence"])
-    text = f"{_level(v, 0.05, ('negative', 'neutral', 'positive'))} wording (VADER {v:+.2f})"
+    text = f"{signed(v)} wording (VADER {v:+.2f})"
     shares = w.get("labels") or {}
     named = [k for k, x in sorted(shares.items(), key=lambda kv: -kv[1]) if x >= 0.25]
     if named and named[0] in NRC_LABEL:
@@ -56,8 +52,8 @@ def _voice_said(ev: Evidence) -> str | None:
     if voice.get("arousal") is None:
         return None
     a = float(voice["arousal"])
-    level = _level(a, 0.25, ("calm", "of moderate arousal", "aroused"))
-    return f"{level} (vocal arousal {a:+.2f})"
+    said = level(a, (-0.25, 0.25), ("calm", "of moderate arousal", "aroused"))
+    return f"{said} (vocal arousal {a:+.2f})"
 
 
 _ADJECTIVE = {"fear": "fearful", "surprise": "surprised", "disgust": "disgusted"}
