@@ -30,6 +30,7 @@ from emodata.annotate.backends.openai_backend import OpenAIConfig
 from emodata.annotate.settings import AGENTS, AnnotateConfig
 from emodata.llm.vllm_server import VLLMServer
 from emodata.models import resolve
+from emodata.projection import index_fields
 from emodata.records import Item
 from emodata.stages.annotate import AnnotateStage
 
@@ -89,12 +90,13 @@ def run_once(
     done = [i for i in out if i.ok]
     agent_s = dict.fromkeys(AGENTS, 0.0)
     calls = completion = 0
-    for i in done:
-        for agent, u in json.loads(i.record["annotate_tokens"]).items():
+    rows = [index_fields(i.record) for i in done]
+    for row in rows:
+        for agent, u in json.loads(row["annotate_tokens"]).items():
             agent_s[agent] += u["latency_s"] if u["calls"] else 0.0
-        calls += i.record["annotate_calls"]
-        completion += i.record["annotate_completion_tokens"]
-    verdicts = [i.record["critic_verdict"] for i in done]
+        calls += row["annotate_calls"]
+        completion += row["annotate_completion_tokens"]
+    verdicts = [row["critic_verdict"] for row in rows]
     return {
         "wall": wall,
         "done": len(done),

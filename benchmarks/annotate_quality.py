@@ -70,13 +70,23 @@ def inputs() -> Path:
     return samples / "manifest.csv"
 
 
+def row_of(key: str, record) -> dict:
+    """A sample as the figures read it: its index columns and its tree."""
+    from emodata.projection import index_fields
+
+    return {"__key__": key, **index_fields(record), "annotation": record.annotation}
+
+
 def samples_of(out: Path) -> list[dict]:
+    from emodata.records import ClipRecord
+
     found = []
     for shard in sorted((out / "shards").glob("*.tar")):
         with tarfile.open(shard) as tar:
             for m in tar.getmembers():
                 if m.name.endswith(".json"):
-                    found.append(json.load(tar.extractfile(m)) | {"__key__": m.name[:-5]})
+                    record = ClipRecord.from_dict(json.load(tar.extractfile(m)))
+                    found.append(row_of(m.name[:-5], record) | {"record": record})
     return found
 
 
@@ -174,19 +184,6 @@ def run(model: str, manifest: Path, small: bool, extra: list[str]) -> dict:
     return figures(out, time.perf_counter() - t0)
 
 
-#: what the annotate stage wrote into a record; dropped before annotating it again
-_ANNOTATE_FIELDS = (
-    "annotation",
-    "emotion_label",
-    "emotion_terms",
-    "valence",
-    "arousal",
-    "emotion_confidence",
-    "caption",
-    "qa_count",
-)
-
-
 def reannotate(model: str, small: bool, extra: list[str], only: list[str]) -> dict:
     """The last full run's records annotated again, with no response cache, in one batch."""
     from emodata.annotate.session import prepare
@@ -202,11 +199,9 @@ def reannotate(model: str, small: bool, extra: list[str], only: list[str]) -> di
     for rec in samples_of(run_dir):
         if only and not _name(rec).startswith(tuple(only)):
             continue
-        key = rec.pop("__key__")
-        for k in _ANNOTATE_FIELDS:
-            rec.pop(k, None)
-        rec = {k: v for k, v in rec.items() if not k.startswith(("critic_", "annotate_"))}
-        items.append(Item(key, rec))
+        record = rec["record"]
+        record.annotation = None  # what the annotate stage wrote: annotated again
+        items.append(Item(rec["__key__"], record))
     scratch = OUT / f"reannotate-{model}"
     with prepare(cfg, str(scratch)) as session:
         # answers are cached by prompt, schema and model: an interrupted run resumes, a
@@ -219,10 +214,11 @@ def reannotate(model: str, small: bool, extra: list[str], only: list[str]) -> di
         finally:
             stage.close()
         took = time.perf_counter() - t0
-    recs = [i.record for i in items]
+    recs = [row_of(i.key, i.record) for i in items]
     scratch.mkdir(parents=True, exist_ok=True)
-    (scratch / "samples.json").write_text(json.dumps(recs, indent=1, ensure_ascii=False))
-    failed = [i.record["error"] for i in items if not i.ok]
+    docs = [{"key": i.key, **i.record.to_dict(work=False)} for i in items]
+    (scratch / "samples.json").write_text(json.dumps(docs, indent=1, ensure_ascii=False))
+    failed = [i.error for i in items if not i.ok]
     return figures(recs, took) | {"annotate_failed": failed}
 
 

@@ -89,7 +89,7 @@ def actors(model: str, counts: list[int], repeat: int) -> list[dict]:
             ray_adapter.from_items(items, 16, max_rows_per_block=2), TranscribeStage(cfg), k
         )
         t0 = time.perf_counter()
-        n = sum(1 for item in ray_adapter.iter_items(ds) if item.record.get("asr_text") is not None)
+        n = sum(1 for item in ray_adapter.iter_items(ds) if item.record.transcript is not None)
         wall = time.perf_counter() - t0
         results.append(
             {

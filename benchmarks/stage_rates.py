@@ -111,7 +111,7 @@ def in_process(paths: list[Path]) -> dict[str, Any]:
     sources = [Item(str(p), {"path": str(p), "meta": {}}) for p in paths]
     rows: dict[str, dict[str, Any]] = {}
     sources, per = _each(IngestStage(cfg.ingest), sources)
-    source_s = sum(i.record["source_duration_s"] for i in sources)
+    source_s = sum(i.record.source.duration_s for i in sources)
     rows["ingest"] = {"per": per}
     clips, per = _each(ScenePlanStage(cfg.segment), sources)
     rows["scene plan"] = {"per": per}
@@ -127,7 +127,7 @@ def in_process(paths: list[Path]) -> dict[str, Any]:
         setup = (_cpu() - c0, time.perf_counter() - w0)
         clips, per = _each(stage, clips)
         rows[stage.name] = {"per": per, "setup_cpu_s": setup[0], "setup_wall_s": setup[1]}
-    clip_s = sum(c.record["end_s"] - c.record["start_s"] for c in clips)
+    clip_s = sum(c.record.clip.end_s - c.record.clip.start_s for c in clips)
     for row in rows.values():
         per = row.pop("per")
         row["cpu_s_total"] = sum(c for c, _ in per)
@@ -142,7 +142,7 @@ def in_process(paths: list[Path]) -> dict[str, Any]:
         "load_average_before": load,
         "load_average_after": os.getloadavg()[0],
         "face_tracks_per_clip": statistics.mean(
-            len(c.record.get("faces", {}).get("tracks", [])) for c in clips
+            len((c.record.faces or {}).get("tracks", [])) for c in clips
         ),
     }
 

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from emodata import arrowio, layout
 from emodata.fsutil import storable_text, write_atomic
-from emodata.records import Item
+from emodata.records import ClipRecord, Item, record_json
 
 COLUMNS = ("path", "fp", "record")
 
@@ -84,12 +84,12 @@ class IngestCache:
         hit = self.new.get(name) or self.rows.get(name)
         if hit is None or hit[0] != fp:
             return None
-        return Item(path, json.loads(hit[1]))
+        return Item(path, ClipRecord.from_dict(json.loads(hit[1])))
 
     def put(self, item: Item, fp: str) -> None:
         err = item.error
         if err is None or err["kind"] == "filtered":  # failures are retried, decisions kept
-            self.new[storable_text(item.key)] = (fp, json.dumps(item.record, sort_keys=True))
+            self.new[storable_text(item.key)] = (fp, record_json(item.record))
 
     def save(self) -> None:
         """This window's new rows as one fragment, sorted by path (tmp then rename)."""

@@ -22,6 +22,8 @@ import webdataset as wds
 from emodata import layout, stats
 from emodata.balanced import BalancedSamples
 from emodata.media import wav_to_float32
+from emodata.projection import index_fields
+from emodata.records import ClipRecord
 from emodata.review.media import confined
 from emodata.stats import select_sql
 
@@ -66,6 +68,14 @@ def select(
     return urls, {r["key"] for r in rows}
 
 
+def _meta(doc: dict[str, Any]) -> dict[str, Any]:
+    """A sample's ``meta``: its record as the shard holds it (key, source, clip, transcript,
+    faces, cues, annotation, outcome, members; a release's review and split), with the index's
+    columns alongside, computed from it (``emotion_label``, ``has_audio``, ``split``...)."""
+    record = ClipRecord.from_dict(doc)
+    return {**index_fields(record, release=record.release is not None), **doc}
+
+
 def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
     """A raw WebDataset sample -> key, metadata, audio array, MP4 bytes, frame and aligned face
     JPEG bytes (a release keeps its images in one ``images.tar`` member: unpacked here)."""
@@ -75,7 +85,7 @@ def to_sample(raw: dict[str, Any]) -> dict[str, Any]:
         prefix = f"{raw['__key__']}."
         nested = {k.removeprefix(prefix): v for k, v in unpack(raw["images.tar"]).items()}
         raw = {**{k: v for k, v in raw.items() if k != "images.tar"}, **nested}
-    meta = json.loads(raw["json"])
+    meta = _meta(json.loads(raw["json"]))
     frames = [raw[k] for k in sorted(raw) if k.startswith("frame") and k.endswith(".jpg")]
     return {
         "key": raw["__key__"],

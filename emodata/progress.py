@@ -20,14 +20,13 @@ from typing import Any, Protocol
 import fsspec
 
 from emodata.fsutil import write_atomic
+from emodata.records import Outcome
 
 log = logging.getLogger(__name__)
 
 PROGRESS = "progress.json"
 PHASES = ("ingest", "plan", "process", "validate")
 PHASE_UNITS = {"ingest": "inputs", "plan": "sources", "process": "clips", "validate": "checks"}
-# Records from before per-stage timings: the two timers they carried.
-_LEGACY_TIMERS = {"segment": "segment_seconds", "transcribe": "asr_seconds"}
 
 
 class View(Protocol):
@@ -141,17 +140,14 @@ class Progress:
             state.failed += failed
         self.flush()
 
-    def item(self, record: dict[str, Any], ok: bool) -> None:
+    def item(self, outcome: Outcome, ok: bool) -> None:
         """One clip finished (written, or failed with a reason)."""
         if ok:
             self.written += 1
         else:
-            err = record.get("error") or {}
+            err = outcome.error or {}
             self.failed[f"{err.get('stage', '?')}/{err.get('reason', '?')}"] += 1
-        timings = record.get("timings") or {
-            s: record[k] for s, k in _LEGACY_TIMERS.items() if record.get(k) is not None
-        }
-        for stage, seconds in timings.items():
+        for stage, seconds in outcome.timings.items():
             self.stage_seconds[stage] += float(seconds)
             self.stage_counts[stage] += 1
         self.tick(failed=0 if ok else 1)

@@ -103,9 +103,9 @@ def _run(stage: Stage, batch: pa.Table, counter: Any = None) -> pa.Table:
     items = stage.process(table_to_items(batch))
     share = round((time.perf_counter() - t0) / max(len(items), 1), 4)
     for item in items:
-        item.record.setdefault("nodes", {})[stage.name] = node
+        item.record.outcome.nodes[stage.name] = node
         if stage.timed:
-            item.record.setdefault("timings", {})[stage.name] = share
+            item.record.outcome.timings[stage.name] = share
     if counter is not None:
         counter.add.remote(stage.name, len(items), sum(not i.ok for i in items))
     return items_to_table(items)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import logging
 import os
 import secrets
@@ -39,7 +38,7 @@ from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
 from emodata.media import require_tools
 from emodata.progress import Progress, View
-from emodata.records import Item
+from emodata.records import ClipRecord, Item, Source, record_json
 from emodata.remote import object_version, timed_out, url_to_fs
 from emodata.stages import registry
 from emodata.stages.base import Resources, Stage
@@ -95,10 +94,10 @@ def _ingest(
         fp = fps[ref.path]
         hit = cache.get(ref.path, fp)
         if hit is not None:
-            hit.record["meta"] = ref.meta
+            hit.record.source.meta = ref.meta
             items.append(hit)
         else:
-            todo.append(Item(ref.path, {"path": ref.path, "meta": ref.meta}))
+            todo.append(Item(ref.path, ClipRecord(Source(path=ref.path, meta=ref.meta))))
     log.info("ingest: %d cached, %d to probe", len(items), len(todo))
     progress.tick(len(items), failed=sum(not i.ok for i in items))
     if todo:
@@ -133,7 +132,7 @@ def _dedup(items: list[Item], first: dict[str, str]) -> list[Item]:
     for item in items:
         if not item.ok:
             continue
-        sid = item.record["source_id"]
+        sid = item.record.source.id
         if sid in first:
             item.fail("ingest", Reason.DUPLICATE, f"same content as {first[sid]}")
         else:
@@ -344,7 +343,9 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
 
 def _row_item(manifest: str, row: SkippedRow) -> Item:
     """A manifest row that is not an input of its own, as a ledger entry keyed by its row."""
-    item = Item(f"manifest-row-{row.row}", {"path": row.path or manifest, "meta": row.meta})
+    item = Item(
+        f"manifest-row-{row.row}", ClipRecord(Source(path=row.path or manifest, meta=row.meta))
+    )
     return item.fail("ingest", Reason(row.reason), row.message)
 
 
@@ -386,15 +387,15 @@ def _select(
         if not item.ok:
             ledger.add(item)
             continue
-        sid = item.record["source_id"]
+        sid = item.record.source.id
         if prior.source_done(sid):
             skipped += len(prior.done_keys[sid])
             continue
         if sid in prior.done_keys:
-            item.record["done_keys"] = sorted(prior.done_keys[sid])
+            item.record.work["done_keys"] = sorted(prior.done_keys[sid])
             skipped += len(prior.done_keys[sid])
         if storable_text(item.key) in earlier:
-            item.record["ledger_prior"] = earlier[storable_text(item.key)]
+            item.record.work["ledger_prior"] = earlier[storable_text(item.key)]
         todo.append(item)
     return todo, skipped
 
@@ -411,13 +412,13 @@ class Tally:
 
     def add(self, status: Item, progress: Progress) -> None:
         self.media_bytes += sum(len(b) for b in status.blobs.values())
-        self.status_bytes += len(json.dumps(status.record)) + len(status.key)
-        shard = status.record.get("shard")
+        self.status_bytes += len(record_json(status.record)) + len(status.key)
+        shard = status.record.work.get("shard")
         if shard:
             self.written += 1
             self.shards.add(shard)
-        self.ledger_rows += bool(status.record.get("ledgered"))
-        progress.item(status.record, status.ok)
+        self.ledger_rows += bool(status.record.work.get("ledgered"))
+        progress.item(status.record.outcome, status.ok)
 
 
 def _process(
@@ -545,7 +546,7 @@ def _plan(
     clips = []
     seen: set[str] = set()
     for item in done:
-        source = item.record.get("source_id") or item.key
+        source = item.record.source.id or item.key
         if source not in seen:  # clips of one source arrive together: a source is planned
             seen.add(source)
             progress.tick(failed=0 if item.ok else 1)

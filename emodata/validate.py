@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from emodata import layout
+from emodata.records import ClipRecord
 from emodata.schemas import index_schema, schemas_dir
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,22 @@ def _resolve(spec: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def row_view(key: str, record: dict[str, Any]) -> dict[str, Any]:
-    """A flat row for row-level suites: scalar record fields plus facts derived from nested
-    outputs (first and last word times, word order) that expectations can check."""
-    row = {"key": key, **{k: v for k, v in record.items() if not isinstance(v, dict | list)}}
-    length = record.get("duration_s")
-    measured = [record.get(k) for k in ("video_duration_s", "audio_duration_s")]
-    if length is not None and any(m is not None for m in measured):
+def row_view(key: str, record: ClipRecord) -> dict[str, Any]:
+    """A flat row for row-level suites: the record's index columns, plugin stages' scalar
+    fields, and facts derived from nested outputs (first and last word times, word order,
+    media lengths) that expectations can check."""
+    from emodata.projection import index_fields
+
+    fields = {**index_fields(record), **record.extra}
+    row = {"key": key, **{k: v for k, v in fields.items() if not isinstance(v, dict | list)}}
+    clip = record.clip
+    measured = [clip.video_duration_s, clip.audio_duration_s]
+    if clip.duration_s is not None and any(m is not None for m in measured):
         # how far the clip's MP4 video and WAV are from the clip's own length
-        row["media_duration_gap_s"] = max(abs(m - length) for m in measured if m is not None)
-    t = record.get("transcript")
+        row["media_duration_gap_s"] = max(
+            abs(m - clip.duration_s) for m in measured if m is not None
+        )
+    t = record.transcript
     if isinstance(t, dict):
         words = [w for s in t.get("segments", []) for w in s.get("words", [])]
         row["asr_first_word_s"] = min((w["start"] for w in words), default=None)

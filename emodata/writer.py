@@ -20,8 +20,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import __version__, layout
-from emodata.discover import split_meta
+from emodata import __version__, layout, projection
 from emodata.fsutil import remove_quietly, storable_text, write_atomic
 from emodata.records import Item
 from emodata.redact import redact
@@ -30,7 +29,6 @@ from emodata.schemas import arrow_type, index_schema, ledger_schema, stage_statu
 log = logging.getLogger(__name__)
 
 _BLOCK = 512
-_INTERNAL = {"error", "done_keys", "ledger_prior", "meta", "path", "stage_status", "write_order"}
 
 
 def _padded(n: int) -> int:
@@ -38,15 +36,11 @@ def _padded(n: int) -> int:
 
 
 def sample_json(item: Item) -> dict[str, Any]:
-    """The per-sample JSON member: the record minus driver bookkeeping, plus the member list."""
-    rec = item.record
-    out = {k: v for k, v in rec.items() if k not in _INTERNAL}
-    out.update(split_meta(rec.get("meta") or {}))
-    out["key"] = item.key
-    out["source_path"] = storable_text(rec["path"])
-    out["stage_status"] = dict(rec.get("stage_status") or {})
-    out["members"] = sorted(item.blobs)
-    return out
+    """The per-sample JSON member: the clip's record (without run bookkeeping), its key and
+    its member list."""
+    doc = item.record.to_dict(work=False)
+    doc["source"]["path"] = storable_text(doc["source"]["path"])
+    return {"key": item.key, **doc, "members": sorted(item.blobs)}
 
 
 class LedgerBook:
@@ -62,10 +56,10 @@ class LedgerBook:
 
     def add(self, item: Item, default_stage: str = "ingest") -> None:
         err = item.error or {}
-        rec = item.record
+        source = item.record.source
         stage = err.get("stage", default_stage)
-        key = item.key if item.key != rec.get("path") else None
-        source_path = storable_text(rec.get("path", item.key))
+        key = item.key if item.key != source.path else None
+        source_path = storable_text(source.path or item.key)
         ident = (source_path, key or "", stage)
         attempts, reasons = self.prior.get(ident, (0, set()))
         self.counts[(stage, err.get("kind", "failed"), err.get("reason", "?"))] = (
@@ -79,7 +73,7 @@ class LedgerBook:
         self.pending.append(
             {
                 "source_path": source_path,
-                "source_id": rec.get("source_id"),
+                "source_id": source.id,
                 "key": key,
                 "stage": stage,
                 "kind": err.get("kind", "failed"),
@@ -140,6 +134,7 @@ class ShardWriter:
         self._schema = index_schema()
         for name, kind in extra_columns:  # plugin stages' columns, after the built-in ones
             self._schema = self._schema.append(pa.field(name, arrow_type(kind)))
+        self._extra = tuple(name for name, _ in extra_columns)
 
     # -- public -----------------------------------------------------------------------------
     def add(self, item: Item) -> str | None:
@@ -215,13 +210,10 @@ class ShardWriter:
         return out
 
     def _index_row(self, item: Item, offsets: dict[str, list[int]], size: int) -> dict[str, Any]:
-        rec = item.record
-        row = {k: rec.get(k) for k in self._schema.names}
-        row.update(split_meta(rec.get("meta") or {}))
-        status = rec.get("stage_status") or {}
+        row = projection.index_fields(item.record, self._extra)
+        status = row["stage_status"]
         row.update(
             key=item.key,
-            source_path=storable_text(rec["path"]),
             shard=layout.shard_name(self.seq, self.tag),
             shard_members=json.dumps(offsets, sort_keys=True),
             sample_bytes=size,

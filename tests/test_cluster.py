@@ -108,8 +108,8 @@ def test_ray_job_submit_places_the_accelerator_stage_on_its_node(cluster, sample
         proc.stdout[-3000:] + proc.stderr[-1000:]
     )
     docs = _sample_docs(out)
-    assert docs and all(d["nodes"]["transcribe"] == accel.node_id for d in docs)
-    segment_nodes = {d["nodes"]["segment"] for d in docs}
+    assert docs and all(d["outcome"]["nodes"]["transcribe"] == accel.node_id for d in docs)
+    segment_nodes = {d["outcome"]["nodes"]["segment"] for d in docs}
     assert segment_nodes and accel.node_id not in segment_nodes  # its CPU is the actor's
 
 

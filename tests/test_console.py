@@ -14,6 +14,7 @@ import fsspec
 import pytest
 
 from emodata import console, progress
+from emodata.records import Outcome
 
 from .conftest import NO_LLM_STAGES, ROOT
 
@@ -37,8 +38,8 @@ def test_phases_count_rate_eta_and_failures(tmp_path):
     assert snap["per_s"] > 0 and snap["eta_s"] is not None
     p.start_phase("process", total=2)
     assert p.snapshot()["phases"]["ingest"]["eta_s"] is None  # ended
-    p.item({"timings": {"segment": 1.0, "faces": 3.0}}, ok=True)
-    p.item({"error": {"stage": "faces", "reason": "internal_error"}}, ok=False)
+    p.item(Outcome(timings={"segment": 1.0, "faces": 3.0}), ok=True)
+    p.item(Outcome(error={"stage": "faces", "reason": "internal_error"}), ok=False)
     snap = p.snapshot()
     assert snap["phases"]["process"]["done"] == 2 and snap["phases"]["process"]["failed"] == 1
     assert p.stage_share() == {"faces": 0.75, "segment": 0.25}
@@ -56,7 +57,7 @@ def test_plain_view_prints_each_phase_end_each_activity_and_every_few_seconds(tm
     p.start_phase("process", total=5)
     p.stages = ["segment", "faces"]
     p.stage_done = {"segment": [4, 1], "faces": [2, 0]}
-    p.item({"timings": {"segment": 1.0}}, ok=True)
+    p.item(Outcome(timings={"segment": 1.0}), ok=True)
     assert len(out.getvalue().splitlines()) == 2  # ticks within every_s print nothing
     view.every_s = 0
     p.tick()
@@ -98,7 +99,7 @@ def test_live_view_renders_every_started_phase_and_the_stage_mix(tmp_path):
     p.start_phase("process", total=8)
     p.stages = ["segment", "transcribe"]
     p.stage_done = {"segment": [5, 0], "transcribe": [2, 0]}
-    p.item({"timings": {"segment": 2.0, "transcribe": 6.0}}, ok=True)
+    p.item(Outcome(timings={"segment": 2.0, "transcribe": 6.0}), ok=True)
     view.refresh(p)
     view.console.width = 120
     view.console.print(view._render())

@@ -15,13 +15,13 @@ import pytest
 
 from emodata import layout
 from emodata.ingest_cache import IngestCache
-from emodata.records import Item
+from emodata.records import ClipRecord, Item, Source
 from tests.conftest import run_cli
 from tests.hostile.conftest import QUICK, make_clips
 
 
 def _item(path: str, n: int) -> Item:
-    return Item(path, {"path": path, "source_id": f"id{n}", "n": n})
+    return Item(path, ClipRecord(Source(path=path, id=f"id{n}", duration_s=float(n))))
 
 
 def test_a_lookup_reads_only_the_window_and_the_newest_row_wins(tmp_path):
@@ -39,9 +39,10 @@ def test_a_lookup_reads_only_the_window_and_the_newest_row_wins(tmp_path):
     cache = IngestCache(fs, str(tmp_path))
     cache.load([f"/in/{n:03d}.mp4" for n in (3, 7, 8)])
     assert sorted(cache.rows) == ["/in/003.mp4", "/in/007.mp4", "/in/008.mp4"]
-    assert cache.get("/in/007.mp4", "7:changed").record["n"] == 700  # the newer fragment
+    newer = cache.get("/in/007.mp4", "7:changed")
+    assert newer.record.source.duration_s == 700  # from the newer fragment
     assert cache.get("/in/007.mp4", "7:") is None  # an old fingerprint is a miss
-    assert cache.get("/in/003.mp4", "3:").record["source_id"] == "id3"
+    assert cache.get("/in/003.mp4", "3:").record.source.id == "id3"
     assert cache.get("/in/010.mp4", "10:") is None  # not in the window asked for
     # each fragment is sorted by path, in small row groups, never rewritten
     (frag,) = [p for p in cache.files if "aaaaaa" in p]
@@ -59,7 +60,7 @@ def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):
     cache = IngestCache(fs, str(tmp_path))
     cache.load(["/in/bad.mp4", "/in/ok.mp4"])
     assert list(cache.rows) == ["/in/ok.mp4"]
-    assert json.loads(cache.rows["/in/ok.mp4"][1])["n"] == 2
+    assert json.loads(cache.rows["/in/ok.mp4"][1])["source"]["duration_s"] == 2
 
 
 def test_the_single_file_of_older_versions_is_read_first(tmp_path):
@@ -72,7 +73,7 @@ def test_the_single_file_of_older_versions_is_read_first(tmp_path):
     cache = IngestCache(fs, str(tmp_path))
     assert cache.files == [str(tmp_path / layout.LEGACY_INGEST_CACHE)]
     cache.load(["/in/a.mp4"])
-    assert cache.get("/in/a.mp4", "1:").record["n"] == 1
+    assert cache.get("/in/a.mp4", "1:").record.source.duration_s == 1
 
 
 @pytest.mark.slow

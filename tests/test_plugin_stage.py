@@ -104,7 +104,9 @@ def test_a_run_with_the_plugin_stage_fills_its_column(samples_dir, tmp_path):
     assert all(r["frame_sharpness"] is not None and r["frame_sharpness"] > 0 for r in index)
     with tarfile.open(next((out / "shards").glob("*.tar"))) as tar:
         doc = json.loads(tar.extractfile(next(m for m in tar if m.name.endswith(".json"))).read())
-    assert doc["frame_sharpness"] > 0 and doc["stage_status"]["sharpness"] == "ok"
+    assert (
+        doc["extra"]["frame_sharpness"] > 0 and doc["outcome"]["stage_status"]["sharpness"] == "ok"
+    )
     run = json.loads((out / "manifest.json").read_text())
     assert run["config"]["sharpness"]["min_variance"] == 0.0
     assert run["runs"][-1]["validation"] == "passed"

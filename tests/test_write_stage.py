@@ -13,7 +13,7 @@ import pytest
 from emodata import ray_adapter
 from emodata.config import RunConfig, WriteConfig
 from emodata.errors import Reason
-from emodata.records import Item
+from emodata.records import ClipRecord, ClipSpan, Item, Source, record_json
 from emodata.stages.write import RowChecks, WriteStage, WriteTarget, number_clips
 from emodata.state import scan
 from tests.test_writer import _item
@@ -60,14 +60,16 @@ def test_status_rows_carry_no_media_and_name_the_shard(tmp_path):
     out = stage.process([*items, failed])
     assert [s.key for s in out] == [i.key for i in [*items, failed]]
     assert all(s.blobs == {} for s in out)
-    assert all(set(s.record) <= {"error", "timings", "source_id", "shard", "ledgered"} for s in out)
-    shards = [s.record["shard"] for s in out[:5]]
+    # a status row is the clip's source id, outcome and shard: no media, no nested outputs
+    assert all(s.record.clip == ClipSpan() and s.record.source.id for s in out)
+    assert all(set(s.record.work) == {"shard", "ledgered"} for s in out)
+    shards = [s.record.work["shard"] for s in out[:5]]
     assert shards == ["shard-000000-abc123.tar"] * 2 + ["shard-000001-abc123.tar"] * 2 + [
         "shard-000002-abc123.tar"
     ]
-    assert out[5].record["shard"] is None and out[5].record["ledgered"] is True
-    assert out[5].record["error"]["reason"] == "internal_error"
-    assert len(json.dumps([s.record for s in out])) < 2_000  # small, whatever the media
+    assert out[5].record.work["shard"] is None and out[5].record.work["ledgered"] is True
+    assert out[5].error["reason"] == "internal_error"
+    assert sum(len(record_json(s.record)) for s in out) < 2_000  # small, whatever the media
     assert _index_keys(tmp_path) == sorted(i.key for i in items)
     ledger = pq.read_table(tmp_path / "failures").to_pylist()
     assert [(r["stage"], r["key"]) for r in ledger] == [("faces", failed.key)]
@@ -88,15 +90,16 @@ def test_a_retried_task_rewrites_its_files_instead_of_adding_copies(tmp_path):
 def test_earlier_ledger_rows_travel_with_the_item(tmp_path):
     """A write task sees only its clips: the prior attempts they carry number the new rows, and
     a decision already on record is not written again."""
-    filtered = Item("k1", {"path": "/in/a.mp4"}).fail("segment", Reason.SCENE_TOO_SHORT, "short")
-    failed = Item("k2", {"path": "/in/a.mp4"}).fail("faces", Reason.INTERNAL_ERROR, "boom")
+    source = Source(path="/in/a.mp4")
+    filtered = Item("k1", ClipRecord(source)).fail("segment", Reason.SCENE_TOO_SHORT, "short")
+    failed = Item("k2", ClipRecord(source)).fail("faces", Reason.INTERNAL_ERROR, "boom")
     prior = [["/in/a.mp4", "k1", "segment", 1, ["scene_too_short"]]]
     prior += [["/in/a.mp4", "k2", "faces", 2, ["internal_error"]]]
     number_clips([filtered, failed])
     for item in (filtered, failed):
-        item.record["ledger_prior"] = prior
+        item.record.work["ledger_prior"] = prior
     out = WriteStage(_target(tmp_path)).process([filtered, failed])
-    assert [s.record["ledgered"] for s in out] == [False, True]
+    assert [s.record.work["ledgered"] for s in out] == [False, True]
     rows = pq.read_table(tmp_path / "failures").to_pylist()
     assert [(r["key"], r["attempt"]) for r in rows] == [("k2", 3)]
     assert scan(fsspec.filesystem("file"), str(tmp_path)).next_seq == 1
@@ -129,11 +132,11 @@ def test_row_checks_pickle_as_settings_and_fail_rows_on_the_worker(tmp_path):
     clips = [_item(0, 2_000), _item(1, 9_000)]
     number_clips(clips)
     out = stage.process(clips)
-    assert out[0].ok and out[0].record["shard"]
-    assert out[1].record["error"]["stage"] == "validate"
-    assert "rows.small" in out[1].record["error"]["message"]
+    assert out[0].ok and out[0].record.work["shard"]
+    assert out[1].error["stage"] == "validate"
+    assert "rows.small" in out[1].error["message"]
     docs = [json.loads(m) for m in _json_members(out_dir)]
-    assert [d["stage_status"]["validate"] for d in docs] == ["ok"]
+    assert [d["outcome"]["stage_status"]["validate"] for d in docs] == ["ok"]
 
 
 def _json_members(root) -> list[bytes]:

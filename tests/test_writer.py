@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import tarfile
+from dataclasses import replace
 
 import fsspec
 import pyarrow.parquet as pq
 
 from emodata.errors import Reason
-from emodata.records import Item, clip_key
+from emodata.records import ClipRecord, Item, clip_key
 from emodata.schemas import index_schema
 from emodata.state import scan
 from emodata.writer import LedgerBook, ShardWriter
@@ -89,7 +90,11 @@ def test_shards_are_size_bounded_and_offsets_point_at_members(tmp_path):
         doc = json.loads(tar.extractfile(f"{first}.json").read())
     # one sample's members together, in key order (webdataset's TarWriter)
     assert names[:4] == [f"{first}.{m}" for m in ("frame000.jpg", "json", "mp4", "wav")]
-    assert doc["license"] == "CC0" and doc["members"] == ["frame000.jpg", "mp4", "wav"]
+    assert doc["source"]["meta"] == {"license": "CC0"}
+    assert doc["members"] == ["frame000.jpg", "mp4", "wav"] and doc["key"] == first
+    # the sample JSON is the record: it reads back as the record that was written
+    written = next(i for i in items if i.key == first).record
+    assert ClipRecord.from_dict(doc) == replace(written, work={})
 
 
 def test_writes_are_deterministic(tmp_path):

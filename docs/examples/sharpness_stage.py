@@ -43,7 +43,7 @@ class SharpnessStage(Stage):
         for jpeg in frames:
             gray = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
             scores.append(float(cv2.Laplacian(gray, cv2.CV_64F).var()))
-        item.record["frame_sharpness"] = round(float(np.mean(scores)), 3) if scores else None
+        item.record.extra["frame_sharpness"] = round(float(np.mean(scores)), 3) if scores else None
         item.mark(self.name)
         return [item]
 

@@ -26,6 +26,7 @@ from emodata.annotate.cache import ResponseCache, cache_key, input_hash
 from emodata.annotate.evidence import Evidence
 from emodata.annotate.settings import AnnotateConfig
 from emodata.errors import Reason
+from emodata.records import ClipRecord
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Clip:
     key: str
-    record: dict[str, Any]
+    record: ClipRecord
     evidence: Evidence
     images: list[bytes] = field(default_factory=list)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +47,10 @@ class Clip:
     feedback: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)  # every revision request, in order
     check_runs: dict[str, list[int]] = field(default_factory=dict)  # check -> [runs, failures]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.record, dict):  # a sample JSON, as re-annotation reads it
+            self.record = ClipRecord.from_dict(self.record)
 
 
 @dataclass
@@ -94,7 +99,8 @@ class Annotator:
         if agent == "perceiver":
             c.outputs[agent] = notes.perceiver(c.evidence, self.cfg.min_claimed_score)
         else:
-            c.outputs[agent] = notes.listener(c.evidence, c.record, self.cfg.silence_ratio)
+            transcript = c.record.transcript
+            c.outputs[agent] = notes.listener(c.evidence, transcript, self.cfg.silence_ratio)
         c.usage[agent] = _usage(notes.RENDERED) | {"rendered": 1}
 
     def run(self, clips: list[Clip]) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emodata.cues.face import LABELS
+from emodata.records import ClipRecord
 
 
 @dataclass
@@ -102,15 +103,15 @@ def _audio(ev: Evidence, a: dict[str, Any]) -> None:
         )
 
 
-def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
-    faces = rec.get("faces") or {}
-    ev.faces_run = "faces" in rec
+def _faces(ev: Evidence, rec: ClipRecord) -> None:
+    faces = rec.faces or {}
+    ev.faces_run = rec.faces is not None
     tracks = faces.get("tracks") or []
     if ev.faces_run:
         ev.add("faces.count", f"{len(tracks)} face track(s) in the clip", len(tracks))
     if faces.get("main_track") is not None:
         ev.main_track = f"t{faces['main_track']}"
-    cue_tracks = {t.get("track"): t for t in (rec.get("cues") or {}).get("tracks") or []}
+    cue_tracks = {t.get("track"): t for t in (rec.cues or {}).get("tracks") or []}
     for tr in tracks:
         tid = f"t{tr['id']}"
         q = tr.get("quality") or {}
@@ -168,8 +169,8 @@ def _faces(ev: Evidence, rec: dict[str, Any]) -> None:
             )
 
 
-def _speech(ev: Evidence, rec: dict[str, Any]) -> None:
-    tr = rec.get("transcript")
+def _speech(ev: Evidence, rec: ClipRecord) -> None:
+    tr = rec.transcript
     if tr is None:
         return
     ev.speech_ratio = float(tr.get("speech_ratio") or 0.0)
@@ -250,11 +251,13 @@ def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
         )
 
 
-def build(record: dict[str, Any]) -> Evidence:
-    """The evidence of one sample record (the JSON written next to its clip)."""
-    ev = Evidence(duration_s=float(record.get("duration_s") or 0.0))
+def build(record: ClipRecord | dict[str, Any]) -> Evidence:
+    """The evidence of one clip's record (or of its sample JSON, written next to the clip)."""
+    if isinstance(record, dict):
+        record = ClipRecord.from_dict(record)
+    ev = Evidence(duration_s=float(record.clip.duration_s or 0.0))
     ev.add("clip.duration", f"{ev.duration_s:.1f} s long", ev.duration_s)
-    cues = record.get("cues") or {}
+    cues = record.cues or {}
     _visual(ev, cues.get("visual") or {})
     _speech(ev, record)
     _audio(ev, cues.get("audio") or {})

@@ -143,7 +143,9 @@ def perceiver(ev: Evidence, min_score: float) -> dict[str, Any]:
     return notes
 
 
-def listener(ev: Evidence, record: dict[str, Any], silence_ratio: float) -> dict[str, Any]:
+def listener(
+    ev: Evidence, transcript: dict[str, Any] | None, silence_ratio: float
+) -> dict[str, Any]:
     """What the transcript and voice measurements say, as the listener's notes."""
     if not ev.has_speech(silence_ratio):
         why = "not transcribed" if ev.speech_ratio is None else "no speech in the clip"
@@ -153,7 +155,7 @@ def listener(ev: Evidence, record: dict[str, Any], silence_ratio: float) -> dict
             return notes
     else:
         notes = {"speech": ev.transcript, "quotes": [], "vocal": [], "words": None}
-    segments = (record.get("transcript") or {}).get("segments") or []
+    segments = (transcript or {}).get("segments") or []
     for i, seg in enumerate(segments):
         text = (seg.get("text") or "").strip()
         if not text:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emodata.cues.face import LABELS as FER_LABELS
+from emodata.records import ClipRecord
 
 KINDS = ("attribute", "caption", "emotion", "qa", "rationale")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -135,10 +136,10 @@ def audio_prior(tree: dict[str, Any]) -> str:
     return "; ".join(_dedup(parts))
 
 
-def peak_index(doc: dict[str, Any], fps: float) -> int:
+def peak_index(record: ClipRecord, fps: float) -> int:
     """Video frame of the main track's strongest non-neutral expression score (0 if none)."""
-    main = (doc.get("faces") or {}).get("main_track")
-    tracks = (doc.get("cues") or {}).get("tracks") or []
+    main = (record.faces or {}).get("main_track")
+    tracks = (record.cues or {}).get("tracks") or []
     track = next((t for t in tracks if t.get("track") == main), None)
     best, at = -1.0, 0.0
     keep = [i for i, name in enumerate(FER_LABELS) if name != "neutral"]
@@ -153,15 +154,15 @@ def peak_index(doc: dict[str, Any], fps: float) -> int:
 
 
 def render(
-    doc: dict[str, Any], row: dict[str, Any], label: str | None, label_space: list[str]
+    record: ClipRecord, row: dict[str, Any], label: str | None, label_space: list[str]
 ) -> Rendered:
-    """The prompts' and answers' material of one sample (``doc`` has reviews applied)."""
-    tree = doc.get("annotation") if isinstance(doc.get("annotation"), dict) else {}
+    """The prompts' and answers' material of one sample (``record`` has reviews applied)."""
+    tree = record.annotation if isinstance(record.annotation, dict) else {}
     emotion = tree.get("emotion") or {}
     steps = [s for s in tree.get("rationale") or [] if isinstance(s, dict)]
-    caption = tree.get("caption") or doc.get("caption") or None
-    fps = float(row.get("fps") or doc.get("fps") or 25.0)
-    transcript = (doc.get("transcript") or {}).get("text") or doc.get("asr_text") or ""
+    caption = tree.get("caption") or row.get("caption") or None
+    fps = float(row.get("fps") or record.clip.fps or 25.0)
+    transcript = (record.transcript or {}).get("text") or row.get("asr_text") or ""
     r = Rendered(key=row["key"], label=label, label_space=label_space)
     r.emotion = emotion_answer(label, emotion) if label else None
     r.rationale = rationale_answer(steps, label)
@@ -184,6 +185,6 @@ def render(
         ]
     )
     r.audio_prior = audio_prior(tree)
-    r.peak_index = peak_index(doc, fps)
+    r.peak_index = peak_index(record, fps)
     r.frame_count = max(1, round(float(row.get("duration_s") or 0.0) * fps))
     return r

@@ -29,6 +29,7 @@ from emodata.exports.labels import check as check_labels
 from emodata.exports.labels import load as load_labels
 from emodata.exports.settings import ReleaseConfig
 from emodata.fingerprint import frame_hashes
+from emodata.records import ClipRecord
 from emodata.review.decisions import Resolution, resolve
 from emodata.review.media import members_of, shard_url, unsafe_rows
 from emodata.review.store import Decision, ReviewStore
@@ -266,10 +267,11 @@ def _scan(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     """Per key, what grouping needs from the sample JSON: frame hashes and face tracks."""
     found = {}
     for key, doc in read_docs(out_dir, rows):
-        faces = doc.get("faces") or {}
+        record = ClipRecord.from_dict(doc)
+        faces = record.faces or {}
         tracks = [(faces.get("embedding_model"), t["embedding"])
                   for t in faces.get("tracks") or [] if t.get("embedding")]  # fmt: skip
-        found[key] = {"hashes": doc.get("frame_hashes"), "tracks": tracks}
+        found[key] = {"hashes": record.clip.frame_hashes, "tracks": tracks}
     return found
 
 

@@ -48,7 +48,7 @@ _BLOCK = tarfile.BLOCKSIZE
 
 
 #: kept verbatim: the model's values a review replaced, where null means "the model had none"
-VERBATIM = (("review", "original"),)
+VERBATIM = (("release", "review", "original"),)
 
 
 def prune(value: Any, path: tuple[str, ...] = ()) -> Any:

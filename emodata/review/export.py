@@ -26,7 +26,6 @@ import fsspec
 
 from emodata import layout, report, stats, verify
 from emodata.corrupt import CorruptState, read_json
-from emodata.discover import KNOWN_META
 from emodata.exports import answers, card, hub, plan
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
 from emodata.exports.labels import LabelError
@@ -35,7 +34,7 @@ from emodata.exports.webdataset import ReleaseWriter
 from emodata.fsutil import remove_quietly
 from emodata.lease import Lease, LeaseHeld
 from emodata.lease import read as read_lease
-from emodata.records import Item
+from emodata.records import ClipRecord, Item
 from emodata.review.agreement import agreement_report
 from emodata.review.decisions import Resolution
 from emodata.review.media import members_of, shard_url
@@ -46,7 +45,6 @@ from emodata.writer import LedgerBook
 log = logging.getLogger(__name__)
 
 _INDEX_FIELDS = {"label": "emotion_label", "valence": "valence", "arousal": "arousal"}
-_FROM_WRITER = ("key", "source_path", "members")
 
 
 class ExportError(RuntimeError):
@@ -92,24 +90,24 @@ class ExportResult:
         )
 
 
-def apply_edits(doc: dict[str, Any], row: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
-    """Apply a resolved correction to a sample's JSON and index row in place.
+def apply_edits(record: ClipRecord, row: dict[str, Any], edits: dict[str, Any]) -> dict[str, Any]:
+    """Apply a resolved correction to a sample's record and index row in place.
 
     Returns the model's original value of every field that changed.
     """
-    tree = doc.get("annotation") if isinstance(doc.get("annotation"), dict) else None
+    tree = record.annotation if isinstance(record.annotation, dict) else None
     emotion = (tree or {}).get("emotion") or {}
     original: dict[str, Any] = {}
     for name in ("label", "valence", "arousal"):
         if name in edits:
             column = _INDEX_FIELDS[name]
             original[name] = emotion.get(name, row.get(column))
-            row[column] = doc[column] = edits[name]  # the JSON mirrors the index columns
+            row[column] = edits[name]
             if tree is not None:
                 emotion[name] = edits[name]
     if "caption" in edits:
         original["caption"] = (tree or {}).get("caption", row.get("caption"))
-        row["caption"] = doc["caption"] = edits["caption"]
+        row["caption"] = edits["caption"]
         if tree is not None:
             tree["caption"] = edits["caption"]
     if tree is not None and "rationale" in edits:
@@ -127,6 +125,8 @@ def apply_edits(doc: dict[str, Any], row: dict[str, Any], edits: dict[str, Any])
 
 
 def provenance(res: Resolution, original: dict[str, Any], exported_at: str) -> dict[str, Any]:
+    """A reviewed sample's review: who decided what, the model's values it replaced
+    (``original``) and the values it set (``corrected``: also in the tree, where there is one)."""
     return {
         "status": res.status,
         "reviewers": res.reviewers,
@@ -134,6 +134,7 @@ def provenance(res: Resolution, original: dict[str, Any], exported_at: str) -> d
         "agreement": res.agreement,
         "edited": sorted(original),
         "original": original,
+        "corrected": {k: res.edits[k] for k in sorted(original)},
         "exported_at": exported_at,
     }
 
@@ -287,11 +288,11 @@ def _build(
             with _source_shard(sfs, shard_path, out_dir) as fh:
                 for row in rows:
                     entry = chosen.entries[row["key"]]
-                    item, doc = _release_item(fh, row, entry, now, out_dir)
+                    item = _release_item(fh, row, entry, now, out_dir)
                     if media is not None:
                         media.add(item.key, item.blobs)
                     label = entry.export_label if options.labels else row.get("emotion_label")
-                    rendered = answers.render(doc, row, label, space)
+                    rendered = answers.render(item.record, row, label, space)
                     writers[entry.split].rows_by_key[item.key] = row
                     writers[entry.split].add(item)
                     for fmt in formats.values():
@@ -367,11 +368,9 @@ def _damaged(out_dir: str, what: str) -> str:
     )
 
 
-def _release_item(
-    fh: Any, row: dict[str, Any], entry: plan.Entry, now: str, out_dir: str
-) -> tuple[Item, dict[str, Any]]:
-    """The sample's item for the shard writer, and its JSON with the review applied and its
-    release columns set (the JSON mirrors the index row)."""
+def _release_item(fh: Any, row: dict[str, Any], entry: plan.Entry, now: str, out_dir: str) -> Item:
+    """The sample's item for the shard writer: its record as the run wrote it, with the review
+    applied and the release's fields set (in the record and in the index row)."""
     res = entry.res
     key = row["key"]
     blobs: dict[str, bytes] = {}
@@ -389,25 +388,21 @@ def _release_item(
                 raise ExportError(_damaged(out_dir, what)) from None
         else:
             blobs[name.removeprefix(f"{key}.")] = data
-    original = apply_edits(doc, row, res.edits) if res.edits else {}
+    record = ClipRecord.from_dict(doc)
+    original = apply_edits(record, row, res.edits) if res.edits else {}
     review = provenance(res, original, now) if res.reviewed else None
-    doc["review"] = review
+    release: dict[str, Any] = {"review": review} if review else {}
     row["review"] = json.dumps(review, sort_keys=True) if review else None
     if entry.near_dup_group is not None:
-        doc["near_dup_group"] = row["near_dup_group"] = entry.near_dup_group
+        release["near_dup_group"] = row["near_dup_group"] = entry.near_dup_group
     if entry.export_label is not None:
-        doc["export_label"] = row["export_label"] = entry.export_label
+        release["export_label"] = row["export_label"] = entry.export_label
     if entry.split is not None:
-        doc["split"] = row["split"] = entry.split
-        doc["identity_clusters"] = entry.identities
+        release["split"] = row["split"] = entry.split
+        release["identity_clusters"] = entry.identities
         row["identity_clusters"] = json.dumps(entry.identities)
-    rec = copy.deepcopy({k: v for k, v in doc.items() if k not in _FROM_WRITER})
-    rec["path"] = doc.get("source_path", row["source_path"])
-    # the writer rebuilds the manifest columns from ``meta``: hand them back unchanged
-    meta = {k: doc[k] for k in KNOWN_META if doc.get(k) is not None}
-    meta.update(json.loads(doc.get("source_meta") or "{}"))
-    rec["meta"] = meta
-    return Item(key, rec, blobs), doc
+    record.release = release or None
+    return Item(key, record, blobs)
 
 
 def _read_manifest(fs: fsspec.AbstractFileSystem, root: str, out_dir: str) -> dict[str, Any]:

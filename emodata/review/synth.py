@@ -12,7 +12,6 @@ annotation, so the app and the export meet those cases too. Annotation trees fol
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import subprocess
 import tempfile
@@ -228,31 +227,6 @@ def annotation_tree(rng: random.Random, label: str, text: str, seconds: float) -
     }
 
 
-def annotate_columns(tree: dict[str, Any] | None) -> dict[str, Any]:
-    """The annotate index columns for a tree (all null without one)."""
-    if tree is None:
-        return {}
-    e, c = tree["emotion"], tree["critic"]
-    return {
-        "emotion_label": e["label"],
-        "emotion_terms": json.dumps(e["terms"]),
-        "valence": e["valence"],
-        "arousal": e["arousal"],
-        "emotion_confidence": e["confidence"],
-        "caption": tree["caption"],
-        "qa_count": len(tree["qa"]),
-        "critic_verdict": c["verdict"],
-        "critic_reasons": json.dumps(c["reasons"]),
-        "annotate_models": json.dumps({"reasoner": "synthetic:none@v1"}),
-        "annotate_calls": 0,
-        "annotate_prompt_tokens": 0,
-        "annotate_completion_tokens": 0,
-        "annotate_latency_s": 0.0,
-        "annotate_cost_usd": 0.0,
-        "annotate_tokens": "{}",
-    }
-
-
 def _item(
     i: int, spec: SynthSpec, rng: random.Random, pool: Pool, people: People | None = None
 ) -> Item:
@@ -301,14 +275,6 @@ def _item(
         t = _transcript(rng, secs)
         text = t["text"]
         rec["transcript"] = t
-        rec.update(
-            asr_language="en",
-            asr_text=text,
-            asr_speech_ratio=t["speech_ratio"],
-            asr_word_count=len(t["segments"][0]["words"]),
-            asr_model="synthetic",
-            asr_backend="synthetic",
-        )
         rec["stage_status"]["transcribe"] = "ok"
     if i % spec.no_faces_every != 2:
         rec["faces"], rec["cues"] = faces_and_cues(rng, label, secs)
@@ -318,18 +284,9 @@ def _item(
             rec["faces"]["tracks"][0]["embedding"] = people.embedding(person, i)
             rec["faces"]["tracks"][0]["person"] = person  # ground truth for tests
         blobs["face0_0.jpg"] = pool.crops[i % len(pool.crops)]
-        rec.update(
-            face_tracks=1,
-            face_max_per_frame=1,
-            main_face_size_px=56.0,
-            main_face_presence=1.0,
-            faces_backend="synthetic",
-            main_expression=rec["cues"]["tracks"][0]["top_expression"],
-        )
         rec["stage_status"].update(faces="ok", cues="ok")
     if i % spec.no_annotation_every != 4:
         rec["annotation"] = annotation_tree(rng, label, text, secs)
-        rec.update(annotate_columns(rec["annotation"]))
         rec["stage_status"]["annotate"] = "ok"
     return Item(clip_key(sid[:20], start, start + secs), rec, blobs)
 

@@ -9,7 +9,6 @@ ledger reason when a model could not answer.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -108,41 +107,7 @@ class AnnotateStage(Stage):
         tree["cues"] = clip.evidence.cues
         tree["provenance"] = self.provenance(clip)
         _validate(tree)
-        rec = item.record
-        rec["annotation"] = tree
-        emo = tree["emotion"]
-        usage = clip.usage
-        rec.update(
-            emotion_label=emo.get("label"),
-            emotion_terms=json.dumps(emo.get("terms", [])),
-            valence=emo.get("valence"),
-            arousal=emo.get("arousal"),
-            emotion_confidence=emo.get("confidence"),
-            caption=tree["caption"],
-            qa_count=len(tree["qa"]),
-            critic_verdict=tree["critic"]["verdict"],
-            critic_reasons=json.dumps(tree["critic"]["reasons"]),
-            critic_requests=json.dumps(clip.requests),
-            critic_checks=json.dumps(
-                {k: {"runs": n, "failed": f} for k, (n, f) in clip.check_runs.items()},
-                sort_keys=True,
-            ),
-            fields_measured=sum(v in {"measured", "rendered"} for v in tree["sources"].values()),
-            fields_model=sum(v == "model" for v in tree["sources"].values()),
-            annotate_models=json.dumps(
-                {a: f"{p['model']}@{p['prompt_version']}" for a, p in tree["provenance"].items()},
-                sort_keys=True,
-            ),
-            annotate_calls=sum(u["calls"] for u in usage.values()),
-            annotate_prompt_tokens=sum(u["prompt_tokens"] for u in usage.values()),
-            annotate_completion_tokens=sum(u["completion_tokens"] for u in usage.values()),
-            annotate_latency_s=round(sum(u["latency_s"] for u in usage.values()), 3),
-            annotate_cost_usd=round(sum(p["cost_usd"] for p in tree["provenance"].values()), 6),
-            annotate_tokens=json.dumps(
-                {a: {k: v for k, v in u.items() if k != "model"} for a, u in usage.items()},
-                sort_keys=True,
-            ),
-        )
+        item.record.annotation = tree
         item.mark(self.name)
 
     def provenance(self, clip: Clip) -> dict[str, Any]:

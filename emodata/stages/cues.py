@@ -8,7 +8,6 @@ input only removes the cues that need it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,14 +109,14 @@ class CuesStage(Stage):
         if self.words is None:
             self.setup()
         assert self.words is not None
-        transcript = rec.get("transcript")
+        transcript = rec.transcript
         cues: dict[str, Any] = {
             "visual": visual_cues(frames),
             "audio": audio_cues(audio, transcript),
-            "tracks": self.track_cues(frames, rec["faces"]) if rec.get("faces") else [],
+            "tracks": self.track_cues(frames, rec.faces) if rec.faces else [],
             "words": self.words.measure(transcript),
         }
-        main_id = (rec.get("faces") or {}).get("main_track")
+        main_id = (rec.faces or {}).get("main_track")
         main = next((t for t in cues["tracks"] if t["track"] == main_id), None)
         apparent = (main or {}).get("apparent") or {}
         spoken = transcript is None or bool((transcript.get("text") or "").strip())
@@ -129,30 +128,7 @@ class CuesStage(Stage):
             min_level=self.config.conflict_min_level,
             min_gap=self.config.conflict_min_gap,
         )
-        rec["cues"] = cues
-        v, a, m = cues["visual"], cues["audio"], cues["modality"]
-        rec.update(
-            cue_brightness=v["brightness"],
-            cue_colorfulness=v["colorfulness"],
-            cue_motion=v["motion"],
-            cue_loudness_db=a["loudness_db"],
-            cue_f0_median_hz=a["f0_median_hz"],
-            cue_speech_rate_wps=a["speech_rate_wps"],
-            main_expression=main["top_expression"] if main else None,
-            main_expression_score=(
-                main["expression_mean"][main["top_expression"]]
-                if main and main["top_expression"]
-                else None
-            ),
-            main_age=apparent.get("age"),
-            main_gender=apparent.get("gender"),
-            cue_words_valence=(cues["words"] or {}).get("valence"),
-            cue_voice_arousal=(cues["voice"] or {}).get("arousal"),
-            modality_conflict=m["conflict"],
-            modality_conflicts=json.dumps(
-                [f"{c['dimension']}:{'-'.join(c['modalities'])}" for c in m["conflicts"]]
-            ),
-        )
+        rec.cues = cues
         item.mark(self.name)
         return [item]
 

@@ -158,18 +158,10 @@ class FacesStage(Stage):
         rec = item.record
         names = sorted(k for k in item.blobs if k.startswith("frame") and k.endswith(".jpg"))
         frames = [decode_jpeg(item.blobs[k]) for k in names]
-        segments = (rec.get("transcript") or {}).get("segments") or []
+        segments = (rec.transcript or {}).get("segments") or []
         speech = [(s["start"], s["end"]) for s in segments]
-        faces, crops = self.analyse(frames, float(rec.get("frame_rate") or 1.0), speech)
+        faces, crops = self.analyse(frames, float(rec.clip.frame_rate or 1.0), speech)
         item.blobs.update(crops)
-        rec["faces"] = faces
-        main = next((t for t in faces["tracks"] if t["id"] == faces["main_track"]), None)
-        rec.update(
-            face_tracks=len(faces["tracks"]),
-            face_max_per_frame=max(faces["faces_per_frame"], default=0),
-            main_face_size_px=main["quality"]["size_px"] if main else None,
-            main_face_presence=main["quality"]["presence"] if main else None,
-            faces_backend=faces["backend"],
-        )
+        rec.faces = faces
         item.mark(self.name, "ok" if frames else "no_frames")
         return [item]

@@ -16,15 +16,16 @@ from emodata.stages.base import Stage
 
 @dataclass
 class IngestStage(Stage):
-    """Input item record: ``{"path": str, "meta": {...}}``; output adds source_* fields."""
+    """Input: a record with ``source.path`` and ``source.meta``; ingest fills the rest of
+    ``source``."""
 
     config: IngestConfig
     name = "ingest"
     timed = False
 
     def process_item(self, item: Item) -> list[Item]:
-        rec = item.record
-        path = rec["path"]
+        src = item.record.source
+        path = src.path
         try:
             local = local_path(path, self.config.remote_timeout_s)
             size = os.path.getsize(local)
@@ -32,22 +33,17 @@ class IngestStage(Stage):
             raise ItemError(Reason.MISSING, f"{path} does not exist") from None
         except OSError as e:
             raise ItemError(Reason.IO_ERROR, f"cannot read {path}: {e}") from None
-        rec["source_size_bytes"] = size
+        src.size_bytes = size
         if size == 0:
             raise ItemError(Reason.ZERO_BYTE, "the file is empty")
         digest = sha256_file(local)
-        rec["source_sha256"] = digest
-        rec["source_id"] = digest[:20]
+        src.sha256, src.id = digest, digest[:20]
         info = probe(local, self.config.probe_timeout_s)
-        rec.update(
-            source_duration_s=round(info.duration_s, 3),
-            source_format=info.format_name,
-            source_video_codec=info.video_codec,
-            source_width=info.width,
-            source_height=info.height,
-            source_fps=round(info.fps, 3) if info.fps else None,
-            has_audio=info.has_audio,
-        )
+        src.duration_s = round(info.duration_s, 3)
+        src.format, src.video_codec = info.format_name, info.video_codec
+        src.width, src.height = info.width, info.height
+        src.fps = round(info.fps, 3) if info.fps else None
+        src.has_audio = info.has_audio
         if not info.has_video and info.has_audio:
             raise ItemError(Reason.AUDIO_ONLY, "audio only: no video stream")
         if not info.has_video:

@@ -6,16 +6,18 @@ copy once to find cuts and emits one item per planned clip; ``SegmentStage`` enc
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from emodata.config import SegmentConfig
 from emodata.errors import ItemError, Reason
 from emodata.fingerprint import frame_hashes
 from emodata.media import EncodedClip, EncodeSpec, encode_clip, scene_cuts
-from emodata.records import Item, clip_key
+from emodata.records import ClipSpan, Item, clip_key
 from emodata.remote import DEFAULT_TIMEOUT_S, local_path
 from emodata.stages.base import Resources, Stage
 
@@ -77,22 +79,25 @@ class ScenePlanStage(Stage):
 
     def process_item(self, item: Item) -> list[Item]:
         rec = item.record
-        src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
+        source = rec.source
+        src = local_path(source.path, self.remote_timeout_s, source.sha256)
         cuts = scene_cuts(
             src, self.config.scene_threshold, self.config.timeout_s, self.config.decode_threads
         )
         clips, dropped = plan_clips(
-            rec["source_duration_s"], cuts, self.config.min_clip_s, self.config.max_clip_s
+            source.duration_s, cuts, self.config.min_clip_s, self.config.max_clip_s
         )
-        done = set(rec.pop("done_keys", []) or [])
+        done = set(rec.work.pop("done_keys", None) or [])
+
+        def planned(start_s: float, end_s: float, **span: Any) -> Item:
+            clip = copy.deepcopy(rec)  # every clip gets its own record: stages add to it
+            clip.clip = ClipSpan(start_s=start_s, end_s=end_s, **span)
+            return Item(clip_key(source.id, start_s, end_s), clip)
+
         out: list[Item] = []
-        base = {k: v for k, v in rec.items() if k != "stage_status"}
         for a, b in dropped:
-            dropped_item = Item(
-                clip_key(rec["source_id"], a, b), {**base, "start_s": a, "end_s": b}
-            )
             out.append(
-                dropped_item.fail(
+                planned(a, b).fail(
                     self.name,
                     Reason.SCENE_TOO_SHORT,
                     f"scene {a:.2f}-{b:.2f}s is shorter than segment.min_clip_s="
@@ -100,22 +105,16 @@ class ScenePlanStage(Stage):
                 )
             )
         for index, clip in enumerate(clips):
-            key = clip_key(rec["source_id"], clip.start_s, clip.end_s)
-            if key in done:
+            if clip_key(source.id, clip.start_s, clip.end_s) in done:
                 continue
             out.append(
-                Item(
-                    key,
-                    {
-                        **base,
-                        "stage_status": dict(rec.get("stage_status", {})),
-                        "source_clip_count": len(clips),
-                        "clip_index": index,
-                        "start_s": clip.start_s,
-                        "end_s": clip.end_s,
-                        "duration_s": round(clip.end_s - clip.start_s, 3),
-                        "boundary": clip.boundary,
-                    },
+                planned(
+                    clip.start_s,
+                    clip.end_s,
+                    count=len(clips),
+                    index=index,
+                    duration_s=round(clip.end_s - clip.start_s, 3),
+                    boundary=clip.boundary,
                 )
             )
         return out
@@ -131,32 +130,26 @@ class SegmentStage(Stage):
         self.resources = Resources(cpus=self.config.cpus_per_task)
 
     def process_item(self, item: Item) -> list[Item]:
-        rec = item.record
+        span = item.record.clip
         c = self.config
         spec = encode_spec(c)
         t0 = time.perf_counter()
-        src = local_path(rec["path"], self.remote_timeout_s, rec.get("source_sha256"))
-        clip = encode_clip(src, rec["start_s"], rec["end_s"], rec["has_audio"], spec)
-        _check_media(clip, rec["end_s"] - rec["start_s"], c.max_duration_gap_s)
+        source = item.record.source
+        src = local_path(source.path, self.remote_timeout_s, source.sha256)
+        clip = encode_clip(src, span.start_s, span.end_s, source.has_audio, spec)
+        _check_media(clip, span.end_s - span.start_s, c.max_duration_gap_s)
         item.blobs["mp4"] = clip.mp4
         if clip.wav is not None:
             item.blobs["wav"] = clip.wav
         for i, frame in enumerate(clip.frames):
             item.blobs[f"frame{i:03d}.jpg"] = frame
-        rec.update(
-            # the clip's near-duplicate signature (emodata.fingerprint), used by export
-            frame_hashes=frame_hashes(clip.frames),
-            width=clip.width,
-            height=clip.height,
-            fps=c.fps,
-            video_bytes=len(clip.mp4),
-            video_duration_s=clip.video_duration_s,
-            audio_duration_s=clip.audio_duration_s,
-            audio_bytes=len(clip.wav or b""),
-            num_frames=len(clip.frames),
-            frame_rate=c.frame_rate,
-            segment_seconds=round(time.perf_counter() - t0, 3),
-        )
+        # the clip's near-duplicate signature (emodata.fingerprint), used by export
+        span.frame_hashes = frame_hashes(clip.frames)
+        span.width, span.height, span.fps = clip.width, clip.height, c.fps
+        span.frame_rate, span.num_frames = c.frame_rate, len(clip.frames)
+        span.video_bytes, span.audio_bytes = len(clip.mp4), len(clip.wav or b"")
+        span.video_duration_s, span.audio_duration_s = clip.video_duration_s, clip.audio_duration_s
+        span.encode_seconds = round(time.perf_counter() - t0, 3)
         item.mark(self.name)
         return [item]
 

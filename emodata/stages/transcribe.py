@@ -6,9 +6,7 @@ empty transcript (speech ratio 0), never an error.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Any
 
 from emodata.asr.base import AsrBackend, Transcript
 from emodata.config import ASR_BACKENDS, TranscribeConfig
@@ -20,17 +18,6 @@ from emodata.stages.base import Resources, Stage
 def make_backend(config: TranscribeConfig) -> AsrBackend:
     """The ASR backend ``transcribe.backend`` names (``emodata.config.ASR_BACKENDS``)."""
     return ASR_BACKENDS.build(config)
-
-
-def index_fields(t: Transcript) -> dict[str, Any]:
-    return {
-        "asr_language": t.language,
-        "asr_text": t.text,
-        "asr_speech_ratio": t.speech_ratio,
-        "asr_word_count": len(t.words),
-        "asr_model": t.model,
-        "asr_backend": t.backend,
-    }
 
 
 @dataclass
@@ -54,16 +41,13 @@ class TranscribeStage(Stage):
         if self.backend is None:
             self.setup()
         assert self.backend is not None
-        rec = item.record
-        t0 = time.perf_counter()
         wav = item.blobs.get("wav")
         if wav is None:
-            transcript = Transcript.empty(rec["duration_s"], self.config.model, self.backend.name)
+            duration_s = item.record.clip.duration_s or 0.0
+            transcript = Transcript.empty(duration_s, self.config.model, self.backend.name)
             item.mark(self.name, "no_audio")
         else:
             transcript = self.backend.transcribe(wav_to_float32(wav))
             item.mark(self.name)
-        rec["transcript"] = transcript.to_dict()
-        rec.update(index_fields(transcript))
-        rec["asr_seconds"] = round(time.perf_counter() - t0, 3)
+        item.record.transcript = transcript.to_dict()
         return [item]

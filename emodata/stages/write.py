@@ -27,18 +27,15 @@ import fsspec
 
 from emodata.config import WriteConfig
 from emodata.errors import Reason
-from emodata.records import Item
+from emodata.records import ClipRecord, Item, Outcome, Source
 from emodata.stages.base import Resources, Stage
 from emodata.writer import LedgerBook, ShardWriter
-
-#: record fields a status row carries back to the driver (everything else stays on the worker)
-STATUS_FIELDS = ("error", "timings", "source_id")
 
 
 def number_clips(clips: list[Item], first: int = 0) -> int:
     """Give each planned clip its place (``write_order``); returns the next free place."""
     for n, clip in enumerate(clips, first):
-        clip.record["write_order"] = n
+        clip.record.work["write_order"] = n
     return first + len(clips)
 
 
@@ -123,7 +120,7 @@ def prior_ledger(items: list[Item]) -> dict[tuple[str, str, str], tuple[int, set
     the driver picked the source), in :class:`LedgerBook`'s form."""
     prior: dict[tuple[str, str, str], tuple[int, set[str]]] = {}
     for item in items:
-        for source_path, key, stage, attempts, reasons in item.record.get("ledger_prior") or ():
+        for source_path, key, stage, attempts, reasons in item.record.work.get("ledger_prior", ()):
             prior[(source_path, key, stage)] = (attempts, set(reasons))
     return prior
 
@@ -146,7 +143,7 @@ class WriteStage(Stage):
         if t.checks is not None:
             t.checks.apply(items)
         fs, root = fsspec.core.url_to_fs(t.output)
-        numbers = itertools.count(t.first_seq + min(i.record["write_order"] for i in items))
+        numbers = itertools.count(t.first_seq + min(i.record.work["write_order"] for i in items))
         writer = ShardWriter(
             fs,
             root.rstrip("/"),
@@ -174,7 +171,9 @@ class WriteStage(Stage):
 
 def status(item: Item, shard: str | None, ledgered: bool) -> Item:
     """What the driver hears of a clip: outcome, timings, shard; no media, no annotation."""
-    rec = {k: item.record[k] for k in STATUS_FIELDS if k in item.record}
-    rec["shard"] = shard
-    rec["ledgered"] = ledgered
+    rec = ClipRecord(
+        source=Source(id=item.record.source.id),
+        outcome=Outcome(error=item.error, timings=item.record.outcome.timings),
+        work={"shard": shard, "ledgered": ledgered},
+    )
     return Item(item.key, rec)

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from emodata.annotate.settings import AgentConfig, AnnotateConfig
+from emodata.projection import index_fields
 from emodata.records import Item
 from emodata.schemas import load_json
 from emodata.stages.annotate import AnnotateStage
@@ -48,7 +49,7 @@ def annotate(stage) -> list[Item]:
 
 
 def calls(item, agent) -> int:
-    return json.loads(item.record["annotate_tokens"])[agent]["calls"]
+    return json.loads(index_fields(item.record)["annotate_tokens"])[agent]["calls"]
 
 
 def test_rendered_texts_make_one_reasoner_call_and_a_valid_tree(tmp_path):
@@ -63,7 +64,7 @@ def test_rendered_texts_make_one_reasoner_call_and_a_valid_tree(tmp_path):
     emotion_prompt = (PROMPTS_DIR / "reasoner_emotion.md").read_text().strip()
     for item in out:
         assert item.ok, item.error
-        tree = item.record["annotation"]
+        tree = item.record.annotation
         jsonschema.validate(tree, schema)
         assert tree["critic"]["verdict"] == "accepted", tree["critic"]
         assert tree["sources"]["caption"] == tree["sources"]["qa"] == "rendered"
@@ -73,8 +74,8 @@ def test_rendered_texts_make_one_reasoner_call_and_a_valid_tree(tmp_path):
         assert p["qa"]["backend"] == "rendered" and p["qa"]["calls"] == 0
         sha = hashlib.sha256(emotion_prompt.encode()).hexdigest()[:16]
         assert p["reasoner"]["prompt_sha256"] == sha
-        assert item.record["annotate_calls"] == 2  # reasoner and critic
-        assert item.record["fields_model"] == 1  # the emotion
+        assert index_fields(item.record)["annotate_calls"] == 2  # reasoner and critic
+        assert index_fields(item.record)["fields_model"] == 1  # the emotion
 
 
 def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path):
@@ -83,7 +84,7 @@ def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path):
     schema = load_json("annotation.schema.json")
     for item in out:
         assert item.ok, item.error
-        tree = item.record["annotation"]
+        tree = item.record.annotation
         jsonschema.validate(tree, schema)
         assert tree["critic"]["verdict"] == "accepted"
         assert {c["name"] for c in tree["critic"]["checks"]} >= {"cues_exist", "speech_measured"}
@@ -96,11 +97,11 @@ def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path):
             assert p["backend"] == "rendered" and p["rendered"] == 1
             assert p["calls"] == p["prompt_tokens"] == p["completion_tokens"] == 0
             assert tree["sources"][f"notes.{agent}"] == "measured"
-        rec = item.record
+        rec = index_fields(item.record)
         assert rec["annotate_calls"] == 3
         assert rec["annotate_prompt_tokens"] > rec["annotate_completion_tokens"] > 0
         assert rec["critic_verdict"] == "accepted" and rec["emotion_label"] == "neutral"
-        assert rec["qa_count"] == 4 and rec["stage_status"]["annotate"] == "ok"
+        assert rec["qa_count"] == 4 and item.record.outcome.stage_status["annotate"] == "ok"
     assert {a: len(v) for a, v in server.seen.items()} == dict.fromkeys(
         ("reasoner", "critic", "qa"), 3
     )
@@ -165,9 +166,12 @@ def test_rerun_is_all_cache_and_a_new_prompt_reruns_only_downstream(tmp_path):
         second = annotate(make_stage(server, tmp_path))
     assert not server.seen  # zero model calls
     for a, b in zip(first, second, strict=True):
-        assert b.record["annotate_calls"] == 0
-        assert b.record["annotation"]["caption"] == a.record["annotation"]["caption"]
-        assert b.record["annotate_completion_tokens"] == a.record["annotate_completion_tokens"]
+        assert index_fields(b.record)["annotate_calls"] == 0
+        assert b.record.annotation["caption"] == a.record.annotation["caption"]
+        assert (
+            index_fields(b.record)["annotate_completion_tokens"]
+            == index_fields(a.record)["annotate_completion_tokens"]
+        )
     prompt = tmp_path / "reasoner.v2.md"
     prompt.write_text("You are the reasoner. Build the tree from the cues. Labels: $labels.\n")
     agents = {"reasoner": AgentConfig(prompt=str(prompt), prompt_version="v2", max_tokens=1200)}
@@ -175,7 +179,7 @@ def test_rerun_is_all_cache_and_a_new_prompt_reruns_only_downstream(tmp_path):
         third = annotate(make_stage(server, tmp_path, annotate={"agents": agents}))
     assert all(i.ok for i in third), [i.error for i in third]
     assert set(server.seen) == {"reasoner", "critic", "qa"}
-    assert third[0].record["annotation"]["provenance"]["reasoner"]["prompt_version"] == "v2"
+    assert third[0].record.annotation["provenance"]["reasoner"]["prompt_version"] == "v2"
 
 
 def test_a_server_without_structured_output_gets_validated_answers(tmp_path):
@@ -213,7 +217,7 @@ def test_transcripts_are_quoted_data_and_keys_stay_secret(tmp_path, monkeypatch,
         if attack in user:
             assert user.startswith("DATA (JSON") and json.dumps(attack) in user
     assert any(attack in b["messages"][1]["content"] for b in server.bodies)
-    assert "sk-test-secret-4242" not in json.dumps(out[0].record)
+    assert "sk-test-secret-4242" not in json.dumps(out[0].record.to_dict())
     assert "sk-test-secret-4242" not in caplog.text
 
 
@@ -224,7 +228,7 @@ def test_the_graph_runs_with_an_agent_switched_off(tmp_path, agent):
             make_stage(server, tmp_path, annotate={"agents": {agent: AgentConfig(enabled=False)}})
         )
     assert all(i.ok for i in out)
-    assert agent not in server.seen and agent not in out[0].record["annotation"]["provenance"]
+    assert agent not in server.seen and agent not in out[0].record.annotation["provenance"]
 
 
 def test_a_vision_backend_gets_frames_and_the_face_crop_as_images(tmp_path):

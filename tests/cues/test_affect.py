@@ -23,7 +23,8 @@ from emodata.cues.demographics import age_summary
 from emodata.cues.modality import summarise
 from emodata.cues.words import WordsAffect
 from emodata.media import wav_to_float32
-from emodata.records import Item
+from emodata.projection import index_fields
+from emodata.records import ClipRecord, ClipSpan, Item
 from emodata.stages.cues import CuesStage
 from emodata.stages.faces import FacesStage, encode_jpeg
 
@@ -158,20 +159,24 @@ def test_smiling_face_reading_a_sad_sentence_is_a_conflict(stages, words):
     frames = [data.astronaut()[0:300, 80 + 10 * i : 400 + 10 * i].copy() for i in range(3)]
     blobs = {f"frame{i:03d}.jpg": encode_jpeg(f) for i, f in enumerate(frames)}
 
-    def run(key: str, text: str) -> dict:
+    def run(key: str, text: str) -> ClipRecord:
         segments = [{"start": 0.0, "end": 2.5, "text": text, "words": text.split()}]
-        record = {"frame_rate": 1.0, "transcript": {"text": text, "segments": segments}}
+        record = ClipRecord(
+            clip=ClipSpan(duration_s=3.0, frame_rate=1.0),
+            transcript={"text": text, "segments": segments},
+        )
         (item,) = faces_stage.process([Item(key, record, dict(blobs))])
         (item,) = cues_stage.process([item])
         return item.record
 
-    sad, happy = run("sad", SAD), run("happy", HAPPY)
+    sad_record, happy_record = run("sad", SAD), run("happy", HAPPY)
+    sad, happy = index_fields(sad_record), index_fields(happy_record)
     assert sad["modality_conflict"] and sad["modality_conflicts"] == '["valence:face-words"]'
     assert not happy["modality_conflict"] and happy["modality_conflicts"] == "[]"
     assert sad["main_gender"] == "female" and 25 <= sad["main_age"] <= 45
     assert sad["cue_words_valence"] < 0 < happy["cue_words_valence"]
     assert sad["cue_voice_arousal"] is None  # no audio
-    ev = build({"duration_s": 3.0, **sad})
+    ev = build(sad_record)
     for cue in (
         "face.t0.age",
         "face.t0.gender",
@@ -185,4 +190,4 @@ def test_smiling_face_reading_a_sad_sentence_is_a_conflict(stages, words):
         assert cue in ev.cues, cue
     assert "female" in ev.cues["face.t0.gender"]["text"]
     assert "disagree" in ev.cues["modality.conflict"]["text"]
-    assert "disagree" not in build({"duration_s": 3.0, **happy}).cues["modality.conflict"]["text"]
+    assert "disagree" not in build(happy_record).cues["modality.conflict"]["text"]

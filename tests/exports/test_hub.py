@@ -88,7 +88,8 @@ def test_datasets_reads_every_sample_of_every_split(split_release):
         r for r in stats.query(str(split_release), "select * from idx")
         if r["key"] == first["__key__"]
     )}).doc  # fmt: skip
-    assert first["json"]["split"] == doc["split"] and first["json"]["key"] == doc["key"]
+    assert first["json"]["release"]["split"] == doc["release"]["split"] == "train"
+    assert first["json"]["key"] == doc["key"]
     assert first["mp4"][4:8] == b"ftyp"
 
 
@@ -115,10 +116,12 @@ def test_release_json_drops_nulls_but_keeps_review_originals(reviewed, tmp_path)
     export(str(run), str(out))
     rows = {r["key"]: r for r in stats.query(str(out), "select * from idx")}
     doc = load_sample(str(out), rows[bare[0]["key"]]).doc
-    assert doc["emotion_label"] == "happy"
-    assert doc["review"]["original"] == {"label": None}  # null: the model had no label
+    assert rows[bare[0]["key"]]["emotion_label"] == "happy"
+    review = doc["release"]["review"]
+    assert review["original"] == {"label": None}  # null: the model had no label
+    assert review["corrected"] == {"label": "happy"}
     other = load_sample(str(out), rows[bare[1]["key"]]).doc
-    assert "review" not in other and "annotation" not in other  # absent: null or empty
+    assert "release" not in other and "annotation" not in other  # absent: null or empty
     assert rows[bare[1]["key"]]["review"] is None  # the index keeps its nulls
 
 
@@ -148,7 +151,7 @@ def test_release_images_are_nested_and_still_addressable(framed):
         assert len(s["frames"]) == 2
         assert s["faces"] == list(mine.faces.values())
         if mine.wav is None:  # a video-only clip: an empty WAV keeps every sample's members
-            assert s["audio"].size == 0 and not s["meta"]["has_audio"]
+            assert s["audio"].size == 0 and not s["meta"]["source"]["has_audio"]
         else:
             assert s["audio"].size > 0
     for row in stats.query(str(release), "select * from idx"):

@@ -66,7 +66,7 @@ def test_ekman7_export_keeps_the_original(reviewed, tmp_path):
     rows = _rows(out)
     for row in rows.values():
         assert row["export_label"] == space.apply(row["emotion_label"], None, None)
-        assert load_sample(str(out), row).doc["export_label"] == row["export_label"]
+        assert load_sample(str(out), row).doc["release"]["export_label"] == row["export_label"]
     fixed = rows[reviewed["fixed"]]
     assert fixed["emotion_label"] == fixed["export_label"] == reviewed["label"]  # review, mapped
     merr = json.loads((out / "merr" / "MERR_fine_grained.json").read_text())

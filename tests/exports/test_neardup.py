@@ -16,7 +16,7 @@ from emodata.config import SegmentConfig
 from emodata.exports import neardup
 from emodata.exports.plan import ReleaseOptions
 from emodata.exports.settings import NearDupConfig
-from emodata.records import Item
+from emodata.records import ClipRecord, ClipSpan, Item, Source
 from emodata.review.export import export
 from emodata.review.store import ReviewStore, store_path
 from emodata.review.synth import SynthSpec, make_run
@@ -30,10 +30,12 @@ def _ffmpeg(*args: str) -> None:
 
 def _signature(path: Path, seconds: float) -> list[str]:
     """The clip's signature as the segment stage records it (default frame rate)."""
-    item = Item("k", {"path": str(path), "start_s": 0.0, "end_s": seconds, "has_audio": False})
-    (out,) = SegmentStage(SegmentConfig()).process([item])
+    record = ClipRecord(
+        Source(path=str(path), has_audio=False), ClipSpan(start_s=0.0, end_s=seconds)
+    )
+    (out,) = SegmentStage(SegmentConfig()).process([Item("k", record)])
     assert out.ok, out.error
-    return out.record["frame_hashes"]
+    return out.record.clip.frame_hashes
 
 
 def test_a_reencoded_recut_copy_is_found_and_other_sources_are_not(tmp_path):

@@ -15,7 +15,8 @@ from skimage import data
 from emodata.config import FacesConfig
 from emodata.faces.base import ARCFACE_5, aligned_kps, pose
 from emodata.faces.dlib_backend import DlibBackend
-from emodata.records import Item
+from emodata.projection import index_fields
+from emodata.records import ClipRecord, ClipSpan, Item
 from emodata.stages.faces import FacesStage, encode_jpeg
 
 IMAGES = Path(next(iter(importlib.util.find_spec("insightface").submodule_search_locations)))
@@ -111,18 +112,16 @@ def test_tiny_profile_and_dark_faces_do_not_fail(stage):
 def test_stage_writes_crops_and_index_fields(stage):
     frames = _pan(data.astronaut(), 4, 10, (300, 380))
     blobs = {f"frame{i:03d}.jpg": encode_jpeg(f) for i, f in enumerate(frames)}
-    (item,) = stage.process([Item("k", {"frame_rate": 2.0}, blobs)])
-    rec = item.record
-    assert item.ok and rec["face_tracks"] == 1 and rec["face_max_per_frame"] == 1
-    assert rec["main_face_presence"] == 1.0 and rec["main_face_size_px"] > 50
-    assert rec["stage_status"]["faces"] == "ok"
-    assert (
-        sorted(k for k in item.blobs if k.startswith("face")) == rec["faces"]["tracks"][0]["crops"]
-    )
-    assert [f["t"] for f in rec["faces"]["tracks"][0]["frames"]] == [0.0, 0.5, 1.0, 1.5]
+    (item,) = stage.process([Item("k", ClipRecord(clip=ClipSpan(frame_rate=2.0)), blobs)])
+    row, faces = index_fields(item.record), item.record.faces
+    assert item.ok and row["face_tracks"] == 1 and row["face_max_per_frame"] == 1
+    assert row["main_face_presence"] == 1.0 and row["main_face_size_px"] > 50
+    assert item.record.outcome.stage_status["faces"] == "ok"
+    assert sorted(k for k in item.blobs if k.startswith("face")) == faces["tracks"][0]["crops"]
+    assert [f["t"] for f in faces["tracks"][0]["frames"]] == [0.0, 0.5, 1.0, 1.5]
     # the track's mean dlib embedding, for identities across the run (export --split)
-    assert rec["faces"]["embedding_model"] == "dlib-resnet-128"
-    assert len(rec["faces"]["tracks"][0]["embedding"]) == 128
+    assert faces["embedding_model"] == "dlib-resnet-128"
+    assert len(faces["tracks"][0]["embedding"]) == 128
 
 
 def test_the_speaking_face_is_preferred_as_main_subject():

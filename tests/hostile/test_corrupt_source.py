@@ -15,7 +15,7 @@ import pytest
 
 from emodata.config import RunConfig
 from emodata.media import encode_clip
-from emodata.records import Item
+from emodata.records import ClipRecord, Item
 from emodata.stages.ingest import IngestStage
 from emodata.stages.segment import ScenePlanStage, SegmentStage, encode_spec
 from emodata.validate import Checkpoints, row_view
@@ -81,7 +81,10 @@ def test_the_row_checkpoint_checks_media_durations():
     short_wav = {**good, "audio_duration_s": 1.444}
     no_audio = {**good, "audio_duration_s": None}
     frame = pd.DataFrame(
-        [row_view(f"{i:032x}", rec) for i, rec in enumerate([good, short_wav, no_audio])]
+        [
+            row_view(f"{i:032x}", ClipRecord.from_dict(rec))
+            for i, rec in enumerate([good, short_wav, no_audio])
+        ]
     )
     bad = checkpoints.check_rows("write", frame)
     assert list(bad) == [1]

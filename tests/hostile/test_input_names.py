@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from emodata.fsutil import storable_text
-from emodata.records import Item, items_to_table, table_to_items
+from emodata.records import ClipRecord, Item, Source, items_to_table, table_to_items
 from tests.conftest import run_cli
 from tests.hostile.conftest import QUICK, make_clips
 
@@ -27,9 +27,9 @@ def test_storable_text_escapes_only_bad_bytes():
 
 def test_items_keep_a_non_utf8_path_through_arrow():
     path = os.fsdecode(b"/in/caf\xe9.mp4")
-    (back,) = table_to_items(items_to_table([Item(path, {"path": path})]))
-    assert back.key == path and back.record["path"] == path
-    assert os.fsencode(back.record["path"]) == b"/in/caf\xe9.mp4"
+    (back,) = table_to_items(items_to_table([Item(path, ClipRecord(Source(path=path)))]))
+    assert back.key == path and back.record.source.path == path
+    assert os.fsencode(back.record.source.path) == b"/in/caf\xe9.mp4"
 
 
 @pytest.mark.slow
@@ -53,6 +53,6 @@ def test_a_non_utf8_name_is_processed_and_a_bad_one_ledgered(tmp_path):
     (shard,) = (out / "shards").iterdir()
     with tarfile.open(shard) as tar:
         docs = [json.load(tar.extractfile(m)) for m in tar if m.name.endswith(".json")]
-    assert sorted(d["source_path"] for d in docs) == paths
+    assert sorted(d["source"]["path"] for d in docs) == paths
     again = run_cli(*args)  # the driver-side ingest path, resuming from the saved cache
     assert "0 clips written, 2 already done, 0 new ledger rows" in again.stdout

@@ -34,7 +34,7 @@ from emodata import stats
 from emodata.records import Item
 from emodata.review.media import load_sample
 from emodata.review.plain import WORD_JOINER, md
-from emodata.review.synth import SynthSpec, annotate_columns, make_run
+from emodata.review.synth import SynthSpec, make_run
 from tests.review.test_browser import browser_ready, node, start_app, stop_app
 
 TOKEN = "hostile-test-token"
@@ -77,15 +77,14 @@ def plant(bad: str):
         if i != 0:
             return item
         rec = item.record
-        rec["transcript"]["text"] = rec["asr_text"] = f"words {bad}"
-        tree = rec["annotation"]
+        rec.transcript["text"] = f"words {bad}"
+        tree = rec.annotation
         tree["caption"] = f"caption {bad}"
         tree["emotion"]["terms"].append(f"term {bad}")
         for cue in tree["cues"].values():
             cue["text"] = f"cue {bad}"
         tree["qa"][0]["question"] = f"question {bad}"
-        rec.update(annotate_columns(tree))
-        rec["meta"]["source_dataset"] = f"set {bad}"
+        rec.source.meta["source_dataset"] = f"set {bad}"
         return Item(bad, rec, item.blobs)
 
     return edit

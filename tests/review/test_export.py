@@ -86,8 +86,8 @@ def test_release_applies_corrections_and_drops_rejected(run_dir, store, tmp_path
         assert tree["caption"] == "A reviewer's caption."
         assert tree["qa"][1]["answer"] == "reviewed answer"
         assert tree["rationale"] == [{"claim": "reviewed claim", "cues": ["c1"]}]
-        assert doc["review"]["original"]["qa"] == {"1": fixed["emotion_label"]}
-        assert doc["source_dataset"] == fixed["source_dataset"]
+        assert doc["release"]["review"]["original"]["qa"] == {"1": fixed["emotion_label"]}
+        assert doc["source"]["meta"]["source_dataset"] == fixed["source_dataset"]
     assert json.loads(out[accepted["key"]]["review"])["status"] == "accepted"
     unreviewed = out[next(r["key"] for r in rows[3:] if r["key"] not in critic)]
     assert unreviewed["review"] is None

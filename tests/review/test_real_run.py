@@ -56,7 +56,7 @@ def test_review_and_export_a_real_run(demo_run, tmp_path, monkeypatch):
     if rows[-1]["key"] != talking["key"]:
         assert rows[-1]["key"] not in out
     doc = load_sample(str(release), out[talking["key"]]).doc
-    assert doc["emotion_label"] == "happy"
-    assert doc["review"]["original"] == {"label": None}
+    assert doc["release"]["review"]["corrected"] == {"label": "happy"}
+    assert doc["release"]["review"]["original"] == {"label": None}
     # release JSON leaves out nulls and empty lists or objects (Hugging Face infers one type)
     assert doc["transcript"] == prune(media.doc["transcript"])

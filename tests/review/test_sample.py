@@ -33,7 +33,7 @@ def test_missing_parts_give_empty_values(run_dir):
     assert sv.transcript_words(bare) == [] and sv.transcript_text(bare) == ""
     assert sv.expression_series(bare) == []
     assert sv.face_tracks(bare) == ([], None)
-    unannotated = next(d for d in docs if "annotation" not in d)
+    unannotated = next(d for d in docs if d.get("annotation") is None)
     assert sv.annotation(unannotated) is None
     summary = sv.tree_summary(None)
     assert summary["label"] is None and summary["qa"] == [] and summary["reasons"] == []
