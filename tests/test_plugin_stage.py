@@ -64,8 +64,8 @@ def test_its_suite_checks_rows_in_the_write_task(tmp_path):
         }
     )
     clips = [_item(0, 2_000), _item(1, 2_000)]
-    clips[0].record["frame_sharpness"] = 40.0
-    clips[1].record["frame_sharpness"] = 1.5  # blurrier than min_variance
+    clips[0].record.extra["frame_sharpness"] = 40.0
+    clips[1].record.extra["frame_sharpness"] = 1.5  # blurrier than min_variance
     number_clips(clips)
     boundaries = ["ingest", "segment", "sharpness", "write"]
     target = WriteTarget(
@@ -79,8 +79,8 @@ def test_its_suite_checks_rows_in_the_write_task(tmp_path):
     )
     out = WriteStage(target).process(clips)
     assert out[0].ok
-    assert out[1].record["error"]["reason"] == str(Reason.EXPECTATION_FAILED)
-    assert "rows.sharpness" in out[1].record["error"]["message"]
+    assert out[1].error["reason"] == str(Reason.EXPECTATION_FAILED)
+    assert "rows.sharpness" in out[1].error["message"]
     assert pq.read_table(tmp_path / "index").column("frame_sharpness").to_pylist() == [40.0]
 
 
