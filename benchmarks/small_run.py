@@ -9,7 +9,10 @@ pass, one 360p/25 fps H.264 transcode and one 16 kHz mono WAV of the whole file.
 same per file plus hashing, clip planning, one encode per clip, sampled frames, shards and the
 index. Both sides run in one invocation, on the same files, so the ratio is comparable.
 
-    .venv/bin/python benchmarks/small_run.py [--repeat 2]
+    .venv/bin/python benchmarks/small_run.py [--repeat 2] [--long 4]
+
+``--long N`` adds N long inputs (160 s of 1280x720 each, a hard cut every 20 s, read speech
+throughout): with 4, the set is over 13 minutes of video, most of it in files with many clips.
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ def _ff(*args: str) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
 
 
-def make_inputs(media: Path) -> list[Path]:
-    """9 files, about 150 s in all: talking photos with cuts, longer ones, one 4K clip."""
+def make_inputs(media: Path, long: int = 0) -> list[Path]:
+    """9 files, about 150 s in all: talking photos with cuts, longer ones, one 4K clip; plus
+    ``long`` files of 160 s."""
     done = media / "done.json"
     if done.exists():
         return [media / n for n in json.loads(done.read_text())]
@@ -43,11 +47,12 @@ def make_inputs(media: Path) -> list[Path]:
     tmp.mkdir(exist_ok=True)
     faces = face_images(tmp)
     names = []
-    plan = [(12.0, "640x480")] * 5 + [(22.0, "1280x720")] * 3 + [(20.0, "3840x2160")]
-    for i, (seconds, size) in enumerate(plan):
-        half = seconds / 2
+    plan = [(12.0, "640x480", 2)] * 5 + [(22.0, "1280x720", 2)] * 3 + [(20.0, "3840x2160", 2)]
+    plan += [(160.0, "1280x720", 8)] * long
+    for i, (seconds, size, cuts) in enumerate(plan):
+        half = seconds / cuts
         parts = []
-        for k in range(2):  # two photos back to back: one hard cut per file
+        for k in range(cuts):  # photos back to back: a hard cut between two
             wav = librivox_speech(tmp / f"s{i}_{k}.wav", half, i + k)
             part = tmp / f"p{i}_{k}.mp4"
             talking_clip(faces[(i + k) % len(faces)], wav, part, size=size)
@@ -170,9 +175,11 @@ def duration(path: Path) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--long", type=int, default=0, help="long inputs to add (160 s each)")
     ap.add_argument("--baseline-checkout", type=Path, help="another checkout to time as well")
     args = ap.parse_args()
-    sources = make_inputs(OUT / "small-run-media")
+    media = OUT / ("small-run-media" + (f"-long{args.long}" if args.long else ""))
+    sources = make_inputs(media, args.long)
     seconds = sum(duration(s) for s in sources)
     print(f"inputs: {len(sources)} files, {seconds:.0f} s of video (one 3840x2160)")
     rows, base_rows = [], []

@@ -30,6 +30,7 @@ from emodata import arrowio, layout, manifest_labels, ray_adapter, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
+from emodata.dedup import ContentIds
 from emodata.discover import SkippedRow, SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.fsutil import is_url, storable_text
@@ -126,17 +127,20 @@ def _map_local(stage: Stage, items: list[Item], threads: int) -> Iterator[Item]:
             yield from out
 
 
-def _dedup(items: list[Item], first: dict[str, str]) -> list[Item]:
-    """Keep the first path per content id (``first``: content id -> path, over every window
-    so far); the others are ledgered as duplicates."""
+def _dedup(items: list[Item], kept: ContentIds) -> list[Item]:
+    """Keep the first path per content id (``kept``: over every window so far); the others are
+    ledgered as duplicates."""
+    first = kept.first_paths([i.record.source.id for i in items if i.ok])
+    new: dict[str, str] = {}
     for item in items:
         if not item.ok:
             continue
         sid = item.record.source.id
-        if sid in first:
-            item.fail("ingest", Reason.DUPLICATE, f"same content as {first[sid]}")
+        if sid in first or sid in new:
+            item.fail("ingest", Reason.DUPLICATE, f"same content as {first.get(sid) or new[sid]}")
         else:
-            first[sid] = item.key
+            new[sid] = storable_text(item.key)
+    kept.add(new)
     return items
 
 
@@ -180,12 +184,13 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         ledger.add(_row_item(cfg.input, skipped_row))
     cluster = cfg.ray.address or os.environ.get("RAY_ADDRESS")
     local = not cluster and 0 < len(refs) <= cfg.ingest.local_max_inputs
-    # the driver takes the inputs a window at a time: what it holds follows the window, and
-    # only a content id per source it kept and the ledger's decisions last the whole run
+    # the driver takes the inputs a window at a time: what it holds follows the window; the
+    # content ids it kept (for dedup) live in a DuckDB file, and the ledger's decisions last
+    # the whole run
     step = cfg.ingest.window
     windows = [refs[i : i + step] for i in range(0, len(refs), step)] or [[]]
     cache = IngestCache(fs, root, run_id)
-    kept: dict[str, str] = {}  # content id -> first path, for dedup over all windows
+    kept = ContentIds()  # content id -> first path, for dedup over all windows
     earlier = _earlier(ledger)
     planned = [0]  # clips planned so far, over all windows
 
@@ -267,6 +272,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     tally = Tally()
     sources_done = 0
     with contextlib.ExitStack() as stack:
+        stack.callback(kept.close)
         llm = None
         for n, window in enumerate(windows):
             got = front_result if n == 0 and front_result is not None else front(window, n, workers)
