@@ -90,13 +90,16 @@ class RowChecks:
         if not ok:
             return
         checkpoints = self._checkpoints()
+        # a clip's row is the same at every boundary: projected once, checked by each suite
+        rows = [row_view(i.key, i.record) for i in ok]
         with RowChecks._lock:  # one great_expectations context per process: one check at a time
             for boundary in self.boundaries:
                 if not ok:
                     break
-                frame = pd.DataFrame([row_view(i.key, i.record) for i in ok])
+                frame = pd.DataFrame(rows)
                 for pos, why in checkpoints.check_rows(boundary, frame).items():
                     ok[pos].fail("validate", Reason.EXPECTATION_FAILED, why)
+                rows = [r for r, i in zip(rows, ok, strict=True) if i.ok]
                 ok = [i for i in ok if i.ok]
         for item in ok:
             item.mark("validate")
