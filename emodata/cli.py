@@ -183,7 +183,7 @@ def _discard_log(log_file: Path | None, output: str) -> None:
 
 
 def _run_with_view(cfg: Any, log_file: Path | None) -> Any:
-    from emodata import console, ray_adapter
+    from emodata import console
     from emodata.runner import run as run_pipeline
 
     with console.quiet_output(log_file) as terminal:
@@ -192,7 +192,11 @@ def _run_with_view(cfg: Any, log_file: Path | None) -> Any:
             try:
                 return run_pipeline(cfg, view=view)
             finally:
-                ray_adapter.shutdown()  # its exit messages go to the log, not the terminal
+                # its exit messages go to the log, not the terminal; a run that never started
+                # Ray never imported it
+                adapter = sys.modules.get("emodata.ray_adapter")
+                if adapter is not None:
+                    adapter.shutdown()
 
 
 @main.command()

@@ -26,7 +26,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import arrowio, layout, manifest_labels, ray_adapter, report, stats
+from emodata import arrowio, layout, manifest_labels, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
@@ -63,6 +63,14 @@ class RunResult:
 
     def render(self) -> str:
         return report.render_summary(self.root, self.summary, self.run)
+
+
+def _ray() -> Any:
+    """``emodata.ray_adapter``, imported on first use: Ray and Ray Data take seconds to import,
+    and a small run without model stages never starts Ray."""
+    from emodata import ray_adapter
+
+    return ray_adapter
 
 
 def _fingerprint(fs: fsspec.AbstractFileSystem, path: str) -> str:
@@ -105,10 +113,10 @@ def _ingest(
         if local:
             done = _map_local(IngestStage(cfg.ingest), todo, workers)
         else:
-            ds = ray_adapter.apply_stage(
-                ray_adapter.from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
+            ds = _ray().apply_stage(
+                _ray().from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
             )
-            done = ray_adapter.iter_items(ds, batch_size=64)
+            done = _ray().iter_items(ds, batch_size=64)
         for item in done:
             cache.put(item, fps[item.key])
             items.append(item)
@@ -223,7 +231,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             resources = {"CPU": float(cfg.ray.num_cpus or os.cpu_count() or 1)}
         else:
             progress.set(activity="starting Ray")
-            resources = ray_adapter.init_ray(
+            resources = _ray().init_ray(
                 cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
             )
             clock = _lap(timings, "ray start", clock)
@@ -234,7 +242,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         front_result = early.result() if early is not None else None
         clock = _lap(timings, f"driver-side ingest and plan{after}", clock)
     if not driver_only:
-        ray_adapter.configure_context(cfg.ray.preserve_order, progress_bars=view is None)
+        _ray().configure_context(cfg.ray.preserve_order, progress_bars=view is None)
     boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
     target = WriteTarget(
         output=cfg.output,
@@ -476,10 +484,10 @@ def _process(
         for status in write.process(batch) if batch else ():
             tally.add(status, progress)
         return numbered
-    counter = ray_adapter.new_counter()
-    ds = ray_adapter.from_items(clips, workers * 4, max_rows_per_block=4)
+    counter = _ray().new_counter()
+    ds = _ray().from_items(clips, workers * 4, max_rows_per_block=4)
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
-    ds = ray_adapter.apply_stage(ds, segment, workers, counter)
+    ds = _ray().apply_stage(ds, segment, workers, counter)
     context = registry.RunContext(llm=llm, remote_timeout_s=cfg.ingest.remote_timeout_s)
     models: list[Stage] = []
     for spec in registry.clip_stages(cfg.stages):
@@ -488,11 +496,11 @@ def _process(
             models.append(stage)
     fit_actors(models, resources.get("CPU", 1), cfg.segment.cpus_per_task)
     for stage in models:
-        ds = ray_adapter.apply_stage(ds, stage, workers, counter)
-    ds = ray_adapter.apply_stage(ds, write, workers, counter)
+        ds = _ray().apply_stage(ds, stage, workers, counter)
+    ds = _ray().apply_stage(ds, write, workers, counter)
     progress.stages = ["segment", *(m.name for m in models), "write"]
-    with _watch_stages(counter, progress), ray_adapter.worker_errors():
-        for status in ray_adapter.iter_items(ds, batch_size=64):
+    with _watch_stages(counter, progress), _ray().worker_errors():
+        for status in _ray().iter_items(ds, batch_size=64):
             tally.add(status, progress)
     return numbered
 
@@ -505,7 +513,7 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
     def poll() -> None:
         while not stop.wait(every_s):
             try:
-                progress.stage_done, notes = ray_adapter.read_counter(counter)
+                progress.stage_done, notes = _ray().read_counter(counter)
             except Exception as e:  # the view is best effort, the run is not
                 log.debug("stage counts unavailable: %s", e)
                 continue
@@ -523,7 +531,7 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
         stop.set()
         thread.join()
         try:
-            progress.stage_done, _ = ray_adapter.read_counter(counter)
+            progress.stage_done, _ = _ray().read_counter(counter)
         except Exception as e:  # the view is best effort, the run is not
             log.debug("final stage counts unavailable: %s", e)
 
@@ -545,10 +553,10 @@ def _plan(
     if local:
         done = _map_local(stage, sources, workers)
     else:
-        ds = ray_adapter.apply_stage(
-            ray_adapter.from_items(sources, workers * 4, max_rows_per_block=2), stage, workers
+        ds = _ray().apply_stage(
+            _ray().from_items(sources, workers * 4, max_rows_per_block=2), stage, workers
         )
-        done = ray_adapter.iter_items(ds, batch_size=64)
+        done = _ray().iter_items(ds, batch_size=64)
     clips = []
     seen: set[str] = set()
     for item in done:

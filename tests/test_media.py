@@ -85,6 +85,23 @@ def test_encode_clip_h264_yuv420p_cfr(tmp_path, ffmpeg_clip):
     assert info == "h264,120,214,yuv420p,15/1"
 
 
+@pytest.mark.parametrize(
+    ("size", "rate", "span"), [("640x360", "30", (0.5, 3.1)), ("360x640", "12.5", (0.0, 2.0))]
+)
+def test_encoded_clip_measures_as_ffprobe_reads_it(tmp_path, ffmpeg_clip, size, rate, span):
+    """The clip's size and video length are read in-process; they are what ffprobe says of the
+    MP4, and its sound is AAC."""
+    src = ffmpeg_clip(duration=4.0, size=size, rate=rate)
+    clip = encode_clip(str(src), *span, True, SPEC)
+    out = tmp_path / "o.mp4"
+    out.write_bytes(clip.mp4)
+    seen = probe(str(out))
+    assert (clip.width, clip.height) == (seen.width, seen.height)
+    assert clip.video_duration_s == pytest.approx(seen.video_duration_s, abs=1e-3)
+    assert clip.video_duration_s == pytest.approx(span[1] - span[0], abs=1 / 15 + 1e-3)
+    assert seen.audio_codec == "aac"
+
+
 def test_video_only_clip_has_no_wav(ffmpeg_clip):
     clip = encode_clip(str(ffmpeg_clip(audio=False)), 0.0, 2.0, False, SPEC)
     assert clip.wav is None and clip.mp4
