@@ -16,23 +16,17 @@ so nothing of it needs to outlive the run.
 
 from __future__ import annotations
 
-import tempfile
-import threading
-
-import duckdb
 import pyarrow as pa
+
+from emodata.scratch import Scratch
 
 
 class ContentIds:
     """Content id -> the path that was kept for it, over a run's windows."""
 
     def __init__(self, memory_limit: str = "64MB") -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="emodata-dedup-")
-        self._con = duckdb.connect(
-            f"{self._dir.name}/ids.duckdb", config={"memory_limit": memory_limit, "threads": 1}
-        )
-        self._con.execute("create table kept (id varchar not null, path varchar not null)")
-        self._lock = threading.Lock()  # the first window may be ingested on another thread
+        self._db = Scratch("emodata-dedup-", memory_limit)
+        self._db.execute("create table kept (id varchar not null, path varchar not null)")
         self.count = 0
 
     def first_paths(self, ids: list[str]) -> dict[str, str]:
@@ -40,14 +34,9 @@ class ContentIds:
         if not ids or not self.count:
             return {}
         asked = pa.table({"id": pa.array(sorted(set(ids)), pa.string())})
-        with self._lock:
-            self._con.register("asked", asked)
-            try:
-                rows = self._con.execute(
-                    "select kept.id, kept.path from kept join asked using (id)"
-                ).fetchall()
-            finally:
-                self._con.unregister("asked")
+        rows = self._db.execute(
+            "select kept.id, kept.path from kept join asked using (id)", asked=asked
+        )
         return dict(rows)
 
     def add(self, kept: dict[str, str]) -> None:
@@ -55,15 +44,8 @@ class ContentIds:
         if not kept:
             return
         new = pa.table({"id": list(kept), "path": list(kept.values())})
-        with self._lock:
-            self._con.register("new", new)
-            try:
-                self._con.execute("insert into kept select id, path from new")
-            finally:
-                self._con.unregister("new")
+        self._db.execute("insert into kept select id, path from new", new=new)
         self.count += len(kept)
 
     def close(self) -> None:
-        with self._lock:
-            self._con.close()
-        self._dir.cleanup()
+        self._db.close()

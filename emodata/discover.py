@@ -21,6 +21,7 @@ import logging
 import os
 import posixpath
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,22 +30,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from emodata import arrowio
 from emodata.errors import ConfigError, InputError
+from emodata.listing import InputList, SourceRef
 from emodata.remote import DEFAULT_TIMEOUT_S, url_to_fs
 
 log = logging.getLogger(__name__)
 
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
 KNOWN_META = ("source_dataset", "license", "label")
-
-
-@dataclass(frozen=True)
-class SourceRef:
-    path: str
-    meta: dict[str, Any] = field(default_factory=dict)
-    #: the manifest row (from 1) that named this input; None for folders and globs
-    row: int | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +66,11 @@ def _unstrip(fs: fsspec.AbstractFileSystem, original: str, p: str) -> str:
 @dataclass
 class Discovery:
     """The inputs of a run, and what a folder listing held that is not an input (counted by
-    extension, hidden files as ``(hidden)``): nothing a listing sees goes unaccounted."""
+    extension, hidden files as ``(hidden)``): nothing a listing sees goes unaccounted.
 
-    refs: list[SourceRef]
+    ``refs`` is on disk (``emodata.listing``): read it a window at a time, and close it."""
+
+    refs: InputList
     skipped: Counter[str] = field(default_factory=Counter)
     #: manifest rows read, and the rows that are not inputs of their own (ledgered by the run)
     manifest_rows: int = 0
@@ -84,7 +79,11 @@ class Discovery:
 
 def discover(spec: str, extensions: list[str], audio_extensions: list[str] = ()) -> list[SourceRef]:
     """Resolve ``spec`` to a sorted, de-duplicated list of sources."""
-    return scan_inputs(spec, extensions, audio_extensions).refs
+    found = scan_inputs(spec, extensions, audio_extensions)
+    try:
+        return list(found.refs)
+    finally:
+        found.refs.close()
 
 
 def scan_inputs(
@@ -97,170 +96,192 @@ def scan_inputs(
     audio-only media extensions are inputs too (ingest ledgers them as ``audio_only``); every
     other file is counted in ``skipped`` by extension. A remote listing or manifest that stays
     silent for ``timeout_s`` is an ``InputError``."""
+    refs = InputList()
     try:
-        return _scan(spec, extensions, audio_extensions, timeout_s)
+        return _scan(spec, extensions, audio_extensions, timeout_s, refs)
     except TimeoutError:
+        refs.close()
         raise InputError(
             f"{spec}: no answer within {timeout_s:g}s (ingest.remote_timeout_s): check the "
             "address, or raise the timeout"
         ) from None
+    except BaseException:
+        refs.close()
+        raise
 
 
 def _scan(
-    spec: str, extensions: list[str], audio_extensions: list[str], timeout_s: float
+    spec: str,
+    extensions: list[str],
+    audio_extensions: list[str],
+    timeout_s: float,
+    refs: InputList,
 ) -> Discovery:
+    """Fill ``refs`` as the listing or manifest is read: the driver never holds all of it."""
     exts = tuple(e.lower() for e in (*extensions, *audio_extensions))
     is_manifest = spec.lower().endswith(MANIFEST_SUFFIXES)
     skipped: Counter[str] = Counter()
     manifest_rows, skipped_rows = 0, []
     if is_manifest:
-        refs, skipped_rows = read_manifest(spec, timeout_s)
-        manifest_rows = len(refs) + len(skipped_rows)
-        refs, skipped_rows = _first_rows(refs, skipped_rows)
+        manifest_rows, skipped_rows = _read_manifest(spec, timeout_s, refs)
     elif any(ch in spec for ch in "*?["):
-        refs = _glob(spec, timeout_s)
-        if not refs:
-            raise ConfigError(f"input: {spec} matches no file")
+        for ref in _glob(spec, timeout_s):
+            refs.add(ref)
     else:
         fs, root = _fs(spec, timeout_s)
         if not fs.exists(root):
             raise ConfigError(f"input: {spec} does not exist")
         if fs.isdir(root):
-            refs = []
-            for p in fs.find(root):
-                if any(part.startswith(".") for part in p[len(root) :].split("/")):
-                    skipped["(hidden)"] += 1
-                elif p.lower().endswith(exts):
-                    refs.append(SourceRef(_unstrip(fs, spec, p)))
-                else:
-                    skipped[posixpath.splitext(p)[1].lower() or "(none)"] += 1
+            # walk, not find: find builds the whole listing before it returns
+            for _, _, files in fs.walk(root, detail=True):
+                for info in files.values():
+                    p = info["name"]
+                    if any(part.startswith(".") for part in p[len(root) :].split("/")):
+                        skipped["(hidden)"] += 1
+                    elif p.lower().endswith(exts):
+                        refs.add(SourceRef(_unstrip(fs, spec, p)))
+                    else:
+                        skipped[posixpath.splitext(p)[1].lower() or "(none)"] += 1
         else:
-            refs = [SourceRef(_unstrip(fs, spec, root))]
-    seen: dict[str, SourceRef] = {}
-    for ref in refs:
-        seen.setdefault(ref.path, ref)
+            refs.add(SourceRef(_unstrip(fs, spec, root)))
     # Manifests keep their order (the first copy of duplicate content wins); listings sort.
-    # (a manifest's repeated rows were set aside above, each with the row it repeats)
-    out = list(seen.values()) if is_manifest else sorted(seen.values(), key=lambda r: r.path)
-    log.info("discovered %d input(s) from %s", len(out), spec)
+    # A manifest's repeated rows are set aside, each with the row it repeats.
+    repeats = refs.seal(by_path=not is_manifest)
+    if is_manifest:
+        skipped_rows = sorted([*skipped_rows, *map(_repeated_row, repeats)], key=lambda r: r.row)
+    if not is_manifest and not len(refs) and any(ch in spec for ch in "*?["):
+        raise ConfigError(f"input: {spec} matches no file")
+    log.info("discovered %d input(s) from %s", len(refs), spec)
     if skipped:
         log.info("skipped %d file(s) that are not media: %s", sum(skipped.values()), dict(skipped))
     if skipped_rows:
         log.info("%d manifest row(s) are not inputs of their own (ledgered)", len(skipped_rows))
-    return Discovery(out, skipped, manifest_rows, skipped_rows)
+    return Discovery(refs, skipped, manifest_rows, skipped_rows)
 
 
-def _first_rows(
-    refs: list[SourceRef], skipped: list[SkippedRow]
-) -> tuple[list[SourceRef], list[SkippedRow]]:
-    """The first row naming each path; later rows naming it again become skipped rows that say
-    which row was kept and how their metadata differs from it."""
-    first: dict[str, SourceRef] = {}
-    out: list[SourceRef] = []
-    for ref in refs:
-        kept = first.get(ref.path)
-        if kept is None:
-            first[ref.path] = ref
-            out.append(ref)
-            continue
-        message = f"manifest row {ref.row} names the same path as row {kept.row}, which is kept"
-        diff = sorted(k for k in {*ref.meta, *kept.meta} if ref.meta.get(k) != kept.meta.get(k))
-        if diff:
-            message += "; it differs in " + ", ".join(
-                f"{k} ({ref.meta.get(k)!r} here, {kept.meta.get(k)!r} in row {kept.row})"
-                for k in diff
-            )
-        skipped.append(
-            SkippedRow(ref.row or 0, ref.path, ref.meta, "duplicate_manifest_row", message)
+def _repeated_row(pair: tuple[SourceRef, SourceRef]) -> SkippedRow:
+    """A later manifest row naming a path again: which row was kept, and how their metadata
+    differs."""
+    ref, kept = pair
+    message = f"manifest row {ref.row} names the same path as row {kept.row}, which is kept"
+    diff = sorted(k for k in {*ref.meta, *kept.meta} if ref.meta.get(k) != kept.meta.get(k))
+    if diff:
+        message += "; it differs in " + ", ".join(
+            f"{k} ({ref.meta.get(k)!r} here, {kept.meta.get(k)!r} in row {kept.row})" for k in diff
         )
-    return out, sorted(skipped, key=lambda r: r.row)
+    return SkippedRow(ref.row or 0, ref.path, ref.meta, "duplicate_manifest_row", message)
 
 
-def _glob(spec: str, timeout_s: float) -> list[SourceRef]:
+def _glob(spec: str, timeout_s: float) -> Iterator[SourceRef]:
     if _is_url(spec):
         fs, pattern = _fs(spec, timeout_s)
-        return [SourceRef(fs.unstrip_protocol(p)) for p in fs.glob(pattern) if not fs.isdir(p)]
-    return [SourceRef(p) for p in globlib.glob(spec, recursive=True) if not _isdir(p)]
+        yield from (SourceRef(fs.unstrip_protocol(p)) for p in fs.glob(pattern) if not fs.isdir(p))
+    else:
+        yield from (SourceRef(p) for p in globlib.iglob(spec, recursive=True) if not _isdir(p))
 
 
 def _isdir(p: str) -> bool:
     return fsspec.filesystem("file").isdir(p)
 
 
-def read_manifest(
-    spec: str, timeout_s: float = DEFAULT_TIMEOUT_S
-) -> tuple[list[SourceRef], list[SkippedRow]]:
-    """The rows of a manifest as inputs (in file order), plus its rows without a path."""
+#: bytes read first from a manifest, to tell an empty file from one with rows
+_HEAD = 1 << 16
+
+
+def _read_manifest(spec: str, timeout_s: float, refs: InputList) -> tuple[int, list[SkippedRow]]:
+    """Add the rows of a manifest to ``refs`` as inputs, in file order, reading it a batch of
+    rows at a time; returns the rows read and the rows without a path."""
     fs, path = _fs(spec, timeout_s)
     if not fs.exists(path):
         raise ConfigError(f"input: manifest {spec} does not exist")
-    with fs.open(path, "rb") as f:
-        data = f.read()
     low = spec.lower()
     if low.endswith((".jsonl", ".ndjson")):
         fix = 'write one JSON object per line with a "path" key, {"path": "clip.mp4"}'
     else:
         fix = "write a header line with a 'path' column, then one row per input"
-    if not data.strip() and not low.endswith(".parquet"):
-        raise InputError(f"manifest {spec} is empty: {fix}")
-    if low.endswith(".parquet"):
-        rows, columns = _parquet_rows(spec, data)
-    elif low.endswith(".csv"):
-        rows, columns = _csv_rows(spec, data)
-    else:
-        rows, columns = _jsonl_rows(spec, data)
-    if "path" not in columns:
-        raise InputError(f"manifest {spec} has no 'path' column (columns: {columns}): {fix}")
-    if not rows:
-        raise InputError(f"manifest {spec} has a header but no rows: {fix}")
     base = posixpath.dirname(spec) if _is_url(spec) else posixpath.dirname(path)
-    refs: list[SourceRef] = []
     skipped: list[SkippedRow] = []
-    for n, row in enumerate(rows, start=1):
-        raw = row.pop("path", None)
-        meta = {k: _jsonable(_text(v, spec, n, k)) for k, v in row.items() if v is not None}
-        raw = None if raw is None else _path_text(raw)
-        if not raw:
-            skipped.append(SkippedRow(n, spec, meta, "no_path", f"manifest row {n} has no path"))
-            continue
-        full = raw if _is_url(raw) or raw.startswith("/") else posixpath.join(base, raw)
-        refs.append(SourceRef(full, meta, n))
-    return refs, skipped
+    n = 0
+    with fs.open(path, "rb") as f:
+        head = f.read(_HEAD)
+        f.seek(0)
+        if not head.strip() and len(head) < _HEAD and not low.endswith(".parquet"):
+            raise InputError(f"manifest {spec} is empty: {fix}")
+        # CSV and Parquet name their columns first; a JSONL file's are known at its end
+        columns: dict[str, None] = {}
+        if low.endswith(".parquet"):
+            batches = _parquet_batches(spec, f, columns)
+        elif low.endswith(".csv"):
+            batches = _csv_batches(spec, f, columns)
+        else:
+            batches = _jsonl_batches(spec, f, columns)
+        for batch in batches:
+            if columns and "path" not in columns and not low.endswith((".jsonl", ".ndjson")):
+                break  # said below
+            for row in batch:
+                n += 1
+                raw = row.pop("path", None)
+                meta = {k: _jsonable(_text(v, spec, n, k)) for k, v in row.items() if v is not None}
+                raw = None if raw is None else _path_text(raw)
+                if not raw:
+                    skipped.append(
+                        SkippedRow(n, spec, meta, "no_path", f"manifest row {n} has no path")
+                    )
+                    continue
+                full = raw if _is_url(raw) or raw.startswith("/") else posixpath.join(base, raw)
+                refs.add(SourceRef(full, meta, n))
+    if "path" not in columns:
+        raise InputError(f"manifest {spec} has no 'path' column (columns: {list(columns)}): {fix}")
+    if not n:
+        raise InputError(f"manifest {spec} has a header but no rows: {fix}")
+    return n, skipped
 
 
-def _csv_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+def _csv_batches(spec: str, f: Any, columns: dict[str, None]) -> Iterator[list[dict[str, Any]]]:
     bad: list[Any] = []
 
     def invalid(row: Any) -> str:
         bad.append(row)
         return "skip"
 
+    def broken(e: Exception) -> InputError:
+        return InputError(
+            f"manifest {spec}: {e}: fix the file (a field holding commas, quotes or line breaks "
+            'must be quoted, "like, this")'
+        )
+
     try:
-        table = pacsv.read_csv(
-            arrowio.reader(data),
+        reader = pacsv.open_csv(
+            f,
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(invalid_row_handler=invalid),
         )
     except pa.ArrowInvalid as e:
-        raise InputError(
-            f"manifest {spec}: {e}: fix the file (a field holding commas, quotes or line breaks "
-            'must be quoted, "like, this")'
-        ) from None
-    if bad:
-        row = bad[0]
-        where = f"line {row.number}" if row.number is not None else "a line"
-        raise InputError(
-            f"manifest {spec}: {where} has {row.actual_columns} field(s), the header has "
-            f"{row.expected_columns}: {row.text[:80]!r}: quote fields that hold commas, or fix "
-            f"the line ({len(bad)} such line(s))"
-        )
-    return table.to_pylist(), table.column_names
+        raise broken(e) from None
+    columns.update(dict.fromkeys(reader.schema.names))
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            batch = None
+        except pa.ArrowInvalid as e:
+            raise broken(e) from None
+        if bad:  # a block of only such lines gives no batch
+            row = bad[0]
+            where = f"line {row.number}" if row.number is not None else "a line"
+            raise InputError(
+                f"manifest {spec}: {where} has {row.actual_columns} field(s), the header has "
+                f"{row.expected_columns}: {row.text[:80]!r}: quote fields that hold commas, or "
+                "fix the line"
+            )
+        if batch is None:
+            return
+        yield batch.to_pylist()
 
 
-def _jsonl_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+def _jsonl_batches(spec: str, f: Any, columns: dict[str, None]) -> Iterator[list[dict[str, Any]]]:
     rows: list[dict[str, Any]] = []
-    columns: dict[str, None] = {}
-    for number, line in enumerate(data.splitlines(), start=1):
+    for number, line in enumerate(f, start=1):
         if not line.strip():
             continue
         # bad UTF-8 bytes stay as lone surrogates, decoded per value by _text / _path_text
@@ -279,18 +300,34 @@ def _jsonl_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]
             )
         rows.append(row)
         columns.update(dict.fromkeys(row))
-    return rows, list(columns)
+        if len(rows) >= _BATCH_ROWS:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
-def _parquet_rows(spec: str, data: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    try:
-        table = pq.read_table(arrowio.reader(data))
-    except (pa.ArrowException, OSError) as e:
-        raise InputError(
+def _parquet_batches(spec: str, f: Any, columns: dict[str, None]) -> Iterator[list[dict[str, Any]]]:
+    def unreadable(e: Exception) -> InputError:
+        return InputError(
             f"manifest {spec} is not a readable Parquet file ({e}): write it again, or use "
             "CSV or JSONL"
-        ) from None
-    return table.to_pylist(), table.column_names
+        )
+
+    try:
+        file = pq.ParquetFile(f)
+    except (pa.ArrowException, OSError) as e:
+        raise unreadable(e) from None
+    columns.update(dict.fromkeys(file.schema_arrow.names))
+    try:
+        for batch in file.iter_batches(batch_size=_BATCH_ROWS):
+            yield batch.to_pylist()
+    except (pa.ArrowException, OSError) as e:
+        raise unreadable(e) from None
+
+
+#: manifest rows parsed at a time
+_BATCH_ROWS = 10_000
 
 
 def _raw_bytes(value: str | bytes) -> bytes:

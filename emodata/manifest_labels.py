@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from emodata.discover import SourceRef
@@ -89,22 +89,33 @@ def _label(ref: SourceRef) -> str | None:
     return None if value is None or not str(value).strip() else str(value)
 
 
-def apply(refs: list[SourceRef], spec: str, taxonomy: Iterable[str]) -> list[SourceRef]:
-    """``refs`` with each manifest label in the run's taxonomy (see the module docstring)."""
+def mapper(
+    refs: Iterable[SourceRef], spec: str, taxonomy: Iterable[str]
+) -> Callable[[SourceRef], SourceRef]:
+    """Check the map against every manifest label of ``refs``; returns the function that puts
+    one input's label in the run's taxonomy (the runner applies it a window at a time)."""
     lmap = load(spec)
-    lmap.check(list(taxonomy), Counter(_norm(lab) for r in refs if (lab := _label(r))))
-    out, mapped, orphans = [], 0, 0
-    for ref in refs:
-        original = _label(ref)
-        if original is None:
-            out.append(ref)
-            continue
-        target = lmap.mapping[_norm(original)]
-        mapped += target is not None
-        orphans += target is None
-        out.append(SourceRef(ref.path, {**ref.meta, "label": target, "label_original": original}))
+    labels = Counter(_norm(lab) for r in refs if (lab := _label(r)))
+    lmap.check(list(taxonomy), labels)
+    mapped = sum(n for lab, n in labels.items() if lmap.mapping[lab] is not None)
     log.info(
         "manifest labels mapped by %s: %d into the run's taxonomy, %d with no counterpart",
-        lmap.name, mapped, orphans,
+        lmap.name, mapped, labels.total() - mapped,
     )  # fmt: skip
-    return out
+
+    def relabel(ref: SourceRef) -> SourceRef:
+        original = _label(ref)
+        if original is None:
+            return ref
+        target = lmap.mapping[_norm(original)]
+        return SourceRef(
+            ref.path, {**ref.meta, "label": target, "label_original": original}, ref.row
+        )
+
+    return relabel
+
+
+def apply(refs: list[SourceRef], spec: str, taxonomy: Iterable[str]) -> list[SourceRef]:
+    """``refs`` with each manifest label in the run's taxonomy (see the module docstring)."""
+    relabel = mapper(refs, spec, taxonomy)
+    return [relabel(r) for r in refs]

@@ -170,9 +170,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     found = scan_inputs(
         cfg.input, cfg.ingest.extensions, cfg.ingest.audio_extensions, cfg.ingest.remote_timeout_s
     )
-    refs = found.refs
-    if cfg.ingest.label_map:
-        refs = manifest_labels.apply(refs, cfg.ingest.label_map, cfg.annotate.taxonomy)
+    refs = found.refs  # on disk: read a window at a time
+    relabel = (
+        manifest_labels.mapper(refs, cfg.ingest.label_map, cfg.annotate.taxonomy)
+        if cfg.ingest.label_map
+        else None
+    )
     require_folder(fs, root, "--output")  # a file in the way, read-only: say so before any work
     acquire_lease(fs, root, run_id)  # before anything is written or cleaned up in DIR
     progress = Progress(fs, root, run_id, view=view)
@@ -196,7 +199,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     # content ids it kept (for dedup) live in a DuckDB file, and the ledger's decisions last
     # the whole run
     step = cfg.ingest.window
-    windows = [refs[i : i + step] for i in range(0, len(refs), step)] or [[]]
+    n_windows = max(1, -(-len(refs) // step))
+
+    def window(n: int) -> list[SourceRef]:
+        got = refs.window(n * step, (n + 1) * step)
+        return [relabel(r) for r in got] if relabel is not None else got
+
     cache = IngestCache(fs, root, run_id)
     kept = ContentIds()  # content id -> first path, for dedup over all windows
     earlier = _earlier(ledger)
@@ -223,7 +231,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         pending = pool.submit(_checkpoints, cfg, config_dump)
         pool.submit(importlib.import_module, "webdataset")
         early = (
-            pool.submit(front, windows[0], 0, cfg.ray.num_cpus or os.cpu_count() or 1)
+            pool.submit(front, window(0), 0, cfg.ray.num_cpus or os.cpu_count() or 1)
             if local
             else None
         )
@@ -281,10 +289,15 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     sources_done = 0
     with contextlib.ExitStack() as stack:
         stack.callback(kept.close)
+        stack.callback(refs.close)
         llm = None
-        for n, window in enumerate(windows):
-            got = front_result if n == 0 and front_result is not None else front(window, n, workers)
-            part = f" (window {n + 1} of {len(windows)})" if len(windows) > 1 else ""
+        for n in range(n_windows):
+            got = (
+                front_result
+                if n == 0 and front_result is not None
+                else front(window(n), n, workers)
+            )
+            part = f" (window {n + 1} of {n_windows})" if n_windows > 1 else ""
             log.info("segment%s: %d source(s) to do, %d clip(s) already written",
                      part, len(got.todo), got.skipped)  # fmt: skip
             progress.skipped += got.skipped
@@ -325,7 +338,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             "sources_processed": sources_done,
             "written": tally.written,
             "skipped_done": progress.skipped,
-            "windows": len(windows),
+            "windows": n_windows,
             "shards_written": sorted(tally.shards),
             "ledger_rows": ledger.new_rows + tally.ledger_rows,
             "driver_media_bytes": tally.media_bytes,

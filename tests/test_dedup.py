@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from emodata.dedup import ContentIds
 from emodata.errors import Reason
@@ -48,9 +47,9 @@ def test_a_path_that_is_not_utf8_is_kept_as_text():
 
 def test_the_set_lives_in_a_file_that_goes_with_it():
     kept = ContentIds()
-    folder = Path(kept._dir.name)
+    folder = kept._db.folder
     kept.add({f"id{i}": f"/in/{i}.mp4" for i in range(10_000)})
-    assert (folder / "ids.duckdb").stat().st_size > 0
+    assert (folder / "scratch.duckdb").stat().st_size > 0
     assert kept.first_paths(["id9999", "id1"]) == {"id9999": "/in/9999.mp4", "id1": "/in/1.mp4"}
     kept.close()
     assert not folder.exists()
