@@ -290,6 +290,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     with contextlib.ExitStack() as stack:
         stack.callback(kept.close)
         stack.callback(refs.close)
+        stack.callback(prior.done.close)
         llm = None
         for n in range(n_windows):
             got = (
@@ -410,17 +411,17 @@ def _select(
     rows' attempts and keep a decision on record once)."""
     todo: list[Item] = []
     skipped = 0
+    done = prior.done.of([i.record.source.id for i in sources if i.ok])
     for item in sources:
         if not item.ok:
             ledger.add(item)
             continue
-        sid = item.record.source.id
-        if prior.source_done(sid):
-            skipped += len(prior.done_keys[sid])
-            continue
-        if sid in prior.done_keys:
-            item.record.work["done_keys"] = sorted(prior.done_keys[sid])
-            skipped += len(prior.done_keys[sid])
+        keys, planned = done.get(item.record.source.id, ([], None))
+        skipped += len(keys)
+        if planned is not None and len(keys) >= planned:
+            continue  # every clip of the source is written
+        if keys:
+            item.record.work["done_keys"] = keys
         if storable_text(item.key) in earlier:
             item.record.work["ledger_prior"] = earlier[storable_text(item.key)]
         todo.append(item)

@@ -8,17 +8,53 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import fsspec
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emodata import arrowio, corrupt, layout, verify
+from emodata.scratch import Scratch
 
 log = logging.getLogger(__name__)
 
 
+class DoneClips:
+    """The clips earlier runs wrote, by source, in a DuckDB table in a temporary file of the run
+    (``emodata.scratch``) instead of a dict on the driver (10-20 GB of Python objects at 10^8
+    clips): filled an index fragment at a time, asked a window's sources at a time."""
+
+    def __init__(self) -> None:
+        self._db = Scratch("emodata-done-")
+        self._db.execute("create table done (source_id varchar, key varchar, clip_count bigint)")
+        self.total = 0
+
+    def add(self, fragment: pa.Table) -> None:
+        """An index fragment's ``key``, ``source_id`` and ``source_clip_count`` columns."""
+        self._db.execute(
+            "insert into done select source_id, key, source_clip_count from fragment",
+            fragment=fragment,
+        )
+        self.total += fragment.num_rows
+
+    def of(self, source_ids: list[str]) -> dict[str, tuple[list[str], int]]:
+        """source id -> (its written clip keys, sorted; its planned clip count) for those of
+        ``source_ids`` with written clips."""
+        if not self.total or not source_ids:
+            return {}
+        asked = pa.table({"source_id": pa.array(sorted(set(source_ids)), pa.string())})
+        rows = self._db.execute(
+            "select source_id, list(distinct key order by key), max_by(clip_count, rowid) "
+            "from done join asked using (source_id) group by source_id",
+            asked=asked,
+        )
+        return {sid: (keys, count) for sid, keys, count in rows}
+
+    def close(self) -> None:
+        self._db.close()
+
+
 @dataclass
 class PriorState:
-    done_keys: dict[str, set[str]] = field(default_factory=dict)  # source_id -> clip keys
-    clip_counts: dict[str, int] = field(default_factory=dict)  # source_id -> planned clips
+    done: DoneClips = field(default_factory=DoneClips)
     ledger: dict[tuple[str, str, str], tuple[int, set[str]]] = field(default_factory=dict)
     next_seq: int = 0
     removed: list[str] = field(default_factory=list)
@@ -26,13 +62,9 @@ class PriorState:
     corrupt: list[tuple[str, str]] = field(default_factory=list)  # unreadable: (path, moved to)
     rebuilt_runs: list[dict[str, Any]] | None = None  # manifest.json was unreadable
 
-    def source_done(self, source_id: str) -> bool:
-        n = self.clip_counts.get(source_id)
-        return n is not None and len(self.done_keys.get(source_id, ())) >= n
-
     @property
     def total_done(self) -> int:
-        return sum(len(v) for v in self.done_keys.values())
+        return self.done.total
 
 
 def _ls(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
@@ -65,10 +97,7 @@ def scan(fs: fsspec.AbstractFileSystem, root: str) -> PriorState:
         indexed.add(layout.shard_of_index(p))
         seqs.append(seq)
         with arrowio.open_input(fs, p) as f:
-            t = pq.read_table(f, columns=["key", "source_id", "source_clip_count"]).to_pydict()
-        for key, sid, n in zip(t["key"], t["source_id"], t["source_clip_count"], strict=True):
-            state.done_keys.setdefault(sid, set()).add(key)
-            state.clip_counts[sid] = n
+            state.done.add(pq.read_table(f, columns=["key", "source_id", "source_clip_count"]))
     for p in _ls(fs, f"{root}/{layout.SHARDS}"):
         seq = layout.seq_of(p)
         if seq is not None and p.rsplit("/", 1)[-1] not in indexed:

@@ -55,7 +55,7 @@ def test_state_reads_hand_arrow_no_python_file(run, monkeypatch):
         monkeypatch.setattr(pq, name, spy)
     fs = fsspec.filesystem("file")
     assert verify.size_problems(fs, str(run)) == []
-    assert sum(len(v) for v in state.scan(fs, str(run)).done_keys.values()) == 6
+    assert state.scan(fs, str(run)).total_done == 6
     assert corrupt.footer_problem(fs, f"{run}/index/shard-000000-synth0.parquet") is None
     assert stats.summary(str(run))["clips"]["clips"] == 6
     assert sources, "no Parquet read was seen"
