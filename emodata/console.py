@@ -80,6 +80,7 @@ class PlainView:
         self.stream, self.every_s, self.alive_s = stream, every_s, alive_s
         self._last = time.monotonic()
         self._phase, self._activity = "", ""
+        self._behind: list[str] = []  # earlier phases still open (planning beside encoding)
         self._said, self._said_at = "", 0.0
 
     def _line(self, snap: dict, phase: str, extra: str = "") -> None:
@@ -104,15 +105,20 @@ class PlainView:
         now = time.monotonic()
         if progress.phase != self._phase:
             if self._phase:
-                self._line(progress.snapshot(), self._phase)  # how the phase ended
+                self._behind.append(self._phase)  # its last line is due when it ends
             self._phase, self._last = progress.phase, now
+        for name in [n for n in self._behind if not progress.is_open(n)]:
+            self._behind.remove(name)
+            self._line(progress.snapshot(), name)  # how the phase ended
         if progress.activity != self._activity:
             self._activity = progress.activity
             if self._activity:
                 self.note(f"[{_duration(now - progress.t0):>6}] {self._activity}")
         if now - self._last >= self.every_s:
             self._last = now
-            self._line(progress.snapshot(), progress.phase)
+            snap = progress.snapshot()
+            for name in [*self._behind, progress.phase]:  # a phase still open beside the current
+                self._line(snap, name)
 
     def note(self, message: str) -> None:
         self.stream.write(message + "\n")

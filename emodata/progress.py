@@ -98,13 +98,17 @@ class Progress:
             setattr(self, k, v)
         self.flush(force=True)
 
-    def start_phase(self, name: str, total: int | None = None, more: bool = False) -> None:
-        """End the current phase and start ``name`` with ``total`` units of work; ``more``:
-        go on with ``name`` where its last stretch ended (the next window of inputs), its counts
-        and time kept and ``total`` its new total."""
+    def start_phase(
+        self, name: str, total: int | None = None, more: bool = False, alongside: bool = False
+    ) -> None:
+        """End the open phases and start ``name`` with ``total`` units of work; ``more``: go
+        on with ``name`` where its last stretch ended (the next window of inputs), its counts
+        and time kept and ``total`` its new total. ``alongside``: the open phases go on too
+        (the driver plans sources while their first clips encode), each ended by its own
+        :meth:`end_phase`."""
         now = time.monotonic()
         for state in self.phases.values():
-            if state.started is not None and state.ended is None:
+            if not alongside and state.started is not None and state.ended is None:
                 state.ended = now
         self.phase = name
         if name in self.phases:  # "done" ends the last phase and starts none
@@ -117,9 +121,10 @@ class Progress:
             state.started, state.ended = now, None
         self.flush(force=True)
 
-    def end_phase(self) -> None:
-        """The current phase's work is over (the next one has not started yet)."""
-        state = self.phases.get(self.phase)
+    def end_phase(self, name: str | None = None) -> None:
+        """Phase ``name``'s work is over (by default the current phase's, the next one not
+        started yet)."""
+        state = self.phases.get(name or self.phase)
         if state is not None and state.started is not None and state.ended is None:
             state.ended = time.monotonic()
         self.flush(force=True)
@@ -132,13 +137,23 @@ class Progress:
             if fresh:
                 self.activity = fresh[-1]
 
-    def tick(self, done: int = 1, failed: int = 0) -> None:
-        """``done`` units of the current phase finished, ``failed`` of them with a failure."""
-        state = self.phases.get(self.phase)
+    def is_open(self, name: str) -> bool:
+        state = self.phases.get(name)
+        return state is not None and state.started is not None and state.ended is None
+
+    def tick(self, done: int = 1, failed: int = 0, phase: str | None = None) -> None:
+        """``done`` units of ``phase`` (the current phase by default) finished, ``failed`` of
+        them with a failure."""
+        state = self.phases.get(phase or self.phase)
         if state is not None:
             state.done += done
             state.failed += failed
         self.flush()
+
+    def grow(self, phase: str, more: int) -> None:
+        """``more`` units of work for ``phase``, found while it runs (clips planned)."""
+        state = self.phases[phase]
+        state.total = (state.total or 0) + more
 
     def item(self, outcome: Outcome, ok: bool) -> None:
         """One clip finished (written, or failed with a reason)."""
@@ -150,7 +165,7 @@ class Progress:
         for stage, seconds in outcome.timings.items():
             self.stage_seconds[stage] += float(seconds)
             self.stage_counts[stage] += 1
-        self.tick(failed=0 if ok else 1)
+        self.tick(failed=0 if ok else 1, phase="process")
 
     def _stage_order(self) -> list[str]:
         """Stages in pipeline order, then any others as they were first seen."""

@@ -37,6 +37,7 @@ from emodata.fsutil import is_url, storable_text
 from emodata.ingest_cache import IngestCache
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import releasing
+from emodata.local_flow import LocalFlow
 from emodata.media import require_tools
 from emodata.progress import Progress, View
 from emodata.records import ClipRecord, Item, Source, record_json
@@ -210,84 +211,92 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     earlier = _earlier(ledger)
     planned = [0]  # clips planned so far, over all windows
 
+    # a small local run without model stages is FFmpeg work only: the driver's threads do it
+    # all, and Ray is not started
+    driver_only = local and not registry.clip_stages(cfg.stages)
+    threads = cfg.ray.num_cpus or os.cpu_count() or 1
+    stack = contextlib.ExitStack()
+    flow_pool = None
+    if driver_only and "segment" in cfg.stages:
+        flow_pool = ThreadPoolExecutor(threads, thread_name_prefix="emodata-ffmpeg")
+        stack.callback(flow_pool.shutdown, cancel_futures=True)
+
     def front(window: list[SourceRef], n: int, workers: int) -> _Front:
         progress.start_phase("ingest", total=len(refs), more=n > 0)
         sources = _dedup(_ingest(cfg, window, cache, {}, workers, progress, local), kept)
         progress.end_phase()
         todo, skipped = _select(sources, prior, ledger, earlier)
-        clips = None
+        clips = flow = None
         if local and "segment" in cfg.stages and todo:
             progress.start_phase("plan", total=len(todo), more=n > 0)
-            clips = _plan(cfg, todo, workers, ledger, progress, local=True)
-            progress.end_phase()
-        return _Front(todo, skipped, clips)
+            if flow_pool is not None:  # planning goes on beside the encodes (``_process``)
+                flow = LocalFlow(
+                    ScenePlanStage(cfg.segment), SegmentStage(cfg.segment), todo, flow_pool
+                )
+            else:
+                clips = _plan(cfg, todo, workers, ledger, progress, local=True)
+                progress.end_phase()
+        return _Front(todo, skipped, clips, flow)
 
-    # a small local run without model stages is FFmpeg work only: the driver's threads do it
-    # all, and Ray is not started
-    driver_only = local and not registry.clip_stages(cfg.stages)
-    with ThreadPoolExecutor(3) as pool:
-        # great_expectations takes seconds to import, and a small run ingests and plans on the
-        # driver: both overlap Ray's start-up, as does the shard writer's import of webdataset
-        pending = pool.submit(_checkpoints, cfg, config_dump)
-        pool.submit(importlib.import_module, "webdataset")
-        early = (
-            pool.submit(front, window(0), 0, cfg.ray.num_cpus or os.cpu_count() or 1)
-            if local
-            else None
+    with stack:
+        with ThreadPoolExecutor(3) as pool:
+            # great_expectations takes seconds to import, and a small run ingests and plans on the
+            # driver: both overlap Ray's start-up, as does the shard writer's import of webdataset
+            pending = pool.submit(_checkpoints, cfg, config_dump)
+            pool.submit(importlib.import_module, "webdataset")
+            early = pool.submit(front, window(0), 0, threads) if local else None
+            if driver_only:
+                resources = {"CPU": float(threads)}
+            else:
+                progress.set(activity="starting Ray")
+                resources = _ray().init_ray(
+                    cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
+                )
+                clock = _lap(timings, "ray start", clock)
+                progress.set(activity="")
+            checkpoints = pending.result()
+            after = "" if driver_only else " (after ray)"
+            clock = _lap(timings, f"expectation suites{after}", clock)
+            front_result = early.result() if early is not None else None
+            clock = _lap(timings, f"driver-side ingest and plan{after}", clock)
+        if not driver_only:
+            _ray().configure_context(cfg.ray.preserve_order, progress_bars=view is None)
+        boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
+        target = WriteTarget(
+            output=cfg.output,
+            write=cfg.write,
+            run_id=run_id,
+            fingerprint=cfg.fingerprint(),
+            first_seq=prior.next_seq,
+            checks=None
+            if checkpoints is None
+            else RowChecks(
+                config_dump,
+                cfg.validate_.suites_dir,
+                boundaries,
+                built=checkpoints if driver_only else None,
+                extra=registry.suites(cfg.stages),
+            ),
+            extra_columns=tuple(registry.index_columns(cfg.stages)),
         )
-        if driver_only:
-            resources = {"CPU": float(cfg.ray.num_cpus or os.cpu_count() or 1)}
-        else:
-            progress.set(activity="starting Ray")
-            resources = _ray().init_ray(
-                cfg.ray.address, cfg.ray.num_cpus, cfg.ray.include_dashboard
-            )
-            clock = _lap(timings, "ray start", clock)
-            progress.set(activity="")
-        checkpoints = pending.result()
-        after = "" if driver_only else " (after ray)"
-        clock = _lap(timings, f"expectation suites{after}", clock)
-        front_result = early.result() if early is not None else None
-        clock = _lap(timings, f"driver-side ingest and plan{after}", clock)
-    if not driver_only:
-        _ray().configure_context(cfg.ray.preserve_order, progress_bars=view is None)
-    boundaries = [s for s in cfg.stages if s not in {"write", "validate"}] + ["write"]
-    target = WriteTarget(
-        output=cfg.output,
-        write=cfg.write,
-        run_id=run_id,
-        fingerprint=cfg.fingerprint(),
-        first_seq=prior.next_seq,
-        checks=None
-        if checkpoints is None
-        else RowChecks(
-            config_dump,
-            cfg.validate_.suites_dir,
-            boundaries,
-            built=checkpoints if driver_only else None,
-            extra=registry.suites(cfg.stages),
-        ),
-        extra_columns=tuple(registry.index_columns(cfg.stages)),
-    )
-    # the driver's own ledger rows (inputs that failed ingest or planning) go in a fragment of
-    # their own, numbered after every clip's (``number_clips``); it writes no shard
-    driver_seq = [prior.next_seq]
-    writer = ShardWriter(
-        fs,
-        root,
-        first_seq=0,
-        max_bytes=cfg.write.max_shard_bytes,
-        max_samples=cfg.write.max_shard_samples,
-        include_frames=cfg.write.include_frames,
-        run_id=run_id,
-        config_fingerprint=target.fingerprint,
-        ledger=ledger,
-        seqs=lambda: driver_seq[0],
-    )
-    workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
-    tally = Tally()
-    sources_done = 0
-    with contextlib.ExitStack() as stack:
+        # the driver's own ledger rows (inputs that failed ingest or planning) go in a fragment of
+        # their own, numbered after every clip's (``number_clips``); it writes no shard
+        driver_seq = [prior.next_seq]
+        writer = ShardWriter(
+            fs,
+            root,
+            first_seq=0,
+            max_bytes=cfg.write.max_shard_bytes,
+            max_samples=cfg.write.max_shard_samples,
+            include_frames=cfg.write.include_frames,
+            run_id=run_id,
+            config_fingerprint=target.fingerprint,
+            ledger=ledger,
+            seqs=lambda: driver_seq[0],
+        )
+        workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
+        tally = Tally()
+        sources_done = 0
         stack.callback(kept.close)
         stack.callback(refs.close)
         stack.callback(prior.done.close)
@@ -310,7 +319,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
                 progress.set(activity="")
                 _lap(timings, "annotate backend start", since)
             planned[0] = _process(
-                cfg, got, workers, resources, llm, target, tally, ledger, progress, driver_only,
+                cfg, got, workers, resources, llm, target, tally, ledger, progress,
                 first=planned[0], more=n > 0,
             )  # fmt: skip
         driver_seq[0] += planned[0]
@@ -396,11 +405,12 @@ def _earlier(ledger: LedgerBook) -> dict[str, list[list[Any]]]:
 class _Front:
     """One window after ingest, dedup and selection: the sources with clips to write, how many
     clips of its sources are written already, and their planned clips when the driver planned
-    them."""
+    them (or the driver's threads planning and encoding them, ``flow``)."""
 
     todo: list[Item]
     skipped: int
     clips: list[Item] | None
+    flow: LocalFlow | None = None
 
 
 def _select(
@@ -459,18 +469,20 @@ def _process(
     tally: Tally,
     ledger: LedgerBook,
     progress: Progress,
-    driver_only: bool,
     first: int = 0,
     more: bool = False,
 ) -> int:
     """Plan a window's clips (unless the driver did already), then stream them through segment,
-    the model stages and write (``driver_only``: segment and write in the driver's threads); the
+    the model stages and write (``front.flow``: segment and write in the driver's threads); the
     driver hears the write tasks' status rows. The clips take places from ``first`` on (a write
     task's file numbers follow from them); returns the next free place. ``more``: an earlier
     window went first, and the progress phases go on from it."""
     todo = front.todo
     if "segment" not in cfg.stages or not todo:
         return first
+    write = WriteStage(target)
+    if front.flow is not None:
+        return _process_local(front.flow, write, ledger, tally, progress, first, more)
     clips = front.clips
     if clips is None:
         progress.start_phase("plan", total=len(todo), more=more)
@@ -481,23 +493,6 @@ def _process(
     if not clips:
         return first
     numbered = number_clips(clips, first)
-    write = WriteStage(target)
-    if driver_only:
-        progress.stages = ["segment"]
-        batch: list[Item] = []
-        done = [0, 0]  # [out of the stage, of them failed], as the workers' counter has it
-        for item in _map_local(SegmentStage(cfg.segment), clips, workers):
-            done[0] += 1
-            done[1] += not item.ok
-            progress.stage_done["segment"] = list(done)
-            batch.append(item)
-            if len(batch) >= write.batch_size:
-                for status in write.process(batch):
-                    tally.add(status, progress)
-                batch = []
-        for status in write.process(batch) if batch else ():
-            tally.add(status, progress)
-        return numbered
     counter = _ray().new_counter()
     ds = _ray().from_items(clips, workers * 4, max_rows_per_block=4)
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
@@ -517,6 +512,50 @@ def _process(
         for status in _ray().iter_items(ds, batch_size=64):
             tally.add(status, progress)
     return numbered
+
+
+def _process_local(
+    flow: LocalFlow,
+    write: WriteStage,
+    ledger: LedgerBook,
+    tally: Tally,
+    progress: Progress,
+    first: int,
+    more: bool,
+) -> int:
+    """A window's clips planned and encoded on the driver's threads (``flow``), written by the
+    driver a batch at a time while the threads encode on; returns the next free place."""
+    progress.start_phase("process", total=progress.planned, more=more, alongside=True)
+    progress.stages = ["segment"]
+    left = [flow.sources]
+
+    def planned(source: Item, items: list[Item]) -> None:
+        clips = sum(i.ok for i in items)
+        for item in items:
+            if not item.ok:
+                ledger.add(item)
+        progress.planned += clips
+        progress.grow("process", clips)
+        progress.tick(failed=int(not clips and len(items) > 0), phase="plan")
+        left[0] -= 1
+        if not left[0]:
+            progress.end_phase("plan")
+
+    batch: list[Item] = []
+    done = [0, 0]  # [out of the stage, of them failed], as the workers' counter has it
+    for item in flow.clips(first, planned):
+        done[0] += 1
+        done[1] += not item.ok
+        progress.stage_done["segment"] = list(done)
+        batch.append(item)
+        if len(batch) >= write.batch_size:
+            for status in write.process(batch):
+                tally.add(status, progress)
+            batch = []
+    for status in write.process(batch) if batch else ():
+        tally.add(status, progress)
+    log.info("segment: %d clip(s) encoded", done[0])
+    return flow.next_place
 
 
 @contextlib.contextmanager

@@ -70,6 +70,31 @@ def test_plain_view_prints_each_phase_end_each_activity_and_every_few_seconds(tm
     assert "process  2/5 clips" in lines[-1] and len(lines) == 4, lines
 
 
+def test_plain_view_follows_a_phase_that_goes_on_beside_the_next(tmp_path):
+    """The driver plans sources while their first clips encode: both phases are open, each
+    printed, and the plan's last line comes when it ends, not when process starts."""
+    out = io.StringIO()
+    view = console.PlainView(out, every_s=3600)
+    p = _progress(tmp_path, view)
+    p.start_phase("plan", total=3)
+    p.tick()
+    p.start_phase("process", total=2, alongside=True)
+    assert p.is_open("plan") and p.is_open("process")
+    assert out.getvalue() == ""  # plan has not ended: no final line for it yet
+    p.tick(phase="plan")
+    p.grow("process", 2)
+    p.item(Outcome(), ok=True)
+    view.every_s = 0
+    p.tick(0)
+    lines = out.getvalue().splitlines()
+    assert "plan     2/3 sources" in lines[-2] and "process  1/4 clips" in lines[-1], lines
+    p.tick(phase="plan")
+    p.end_phase("plan")
+    assert not p.is_open("plan") and p.is_open("process")
+    assert "plan     3/3 sources" in out.getvalue().splitlines()[-2]
+    assert p.snapshot()["phases"]["plan"]["eta_s"] is None  # ended
+
+
 def test_plain_view_shows_worker_notes_and_says_a_stalled_phase_is_alive(tmp_path):
     out = io.StringIO()
     view = console.PlainView(out, every_s=0, alive_s=3600)
