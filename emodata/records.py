@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from emodata.asr.base import Transcript
 from emodata.errors import ItemError, Reason, kind_of
 from emodata.redact import redact
 
@@ -100,7 +101,7 @@ def _typed(cls: type, data: dict[str, Any] | None) -> Any:
 class ClipRecord:
     source: Source = field(default_factory=Source)
     clip: ClipSpan = field(default_factory=ClipSpan)
-    transcript: dict[str, Any] | None = None  # emodata.asr.base.Transcript.to_dict()
+    transcript: Transcript | None = None  # segments and words with their times
     faces: dict[str, Any] | None = None  # tracks, crops, per-frame counts
     cues: dict[str, Any] | None = None  # visual, audio, tracks, words, voice, modality
     annotation: dict[str, Any] | None = None  # the affective tree (annotation.schema.json)
@@ -113,7 +114,8 @@ class ClipRecord:
     #: (``done_keys``, ``ledger_prior``, ``write_order``; ``shard`` on a status row)
     work: dict[str, Any] = field(default_factory=dict)
 
-    PARTS = ("transcript", "faces", "cues", "annotation")
+    #: the sub-records that are JSON documents of their own schema (not dataclasses)
+    PARTS = ("faces", "cues", "annotation")
 
     def to_dict(self, *, work: bool = True) -> dict[str, Any]:
         """The record as JSON-ready data: with ``work`` between stages, without it in a shard
@@ -121,6 +123,7 @@ class ClipRecord:
         out: dict[str, Any] = {
             "source": dataclasses.asdict(self.source),
             "clip": dataclasses.asdict(self.clip),
+            "transcript": None if self.transcript is None else self.transcript.to_dict(),
             **{name: getattr(self, name) for name in self.PARTS},
             "outcome": dataclasses.asdict(self.outcome),
             "extra": self.extra,
@@ -141,12 +144,17 @@ class ClipRecord:
         return cls(
             source=_typed(Source, data.get("source")),
             clip=_typed(ClipSpan, data.get("clip")),
+            transcript=_transcript(data.get("transcript")),
             **{name: data.get(name) for name in cls.PARTS},
             outcome=_typed(Outcome, data.get("outcome")),
             extra=dict(data.get("extra") or {}),
             release=data.get("release"),
             work=dict(data.get("work") or {}),
         )
+
+
+def _transcript(data: Any) -> Transcript | None:
+    return Transcript.from_dict(data) if isinstance(data, dict) else None
 
 
 # flat records (before the record was typed): field -> (sub-record, its name there)
@@ -195,7 +203,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
     extra: dict[str, Any] = {}
     dropped = _FLAT_DROPPED | set(index_schema().names)
     for k, v in data.items():
-        if k in ClipRecord.PARTS:
+        if k in ClipRecord.PARTS or k == "transcript":
             continue
         where = _FLAT.get(k)
         if where is None:
@@ -214,6 +222,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
     return ClipRecord(
         source=_typed(Source, parts["source"]),
         clip=_typed(ClipSpan, parts["clip"]),
+        transcript=_transcript(data.get("transcript")),
         **{name: data.get(name) for name in ClipRecord.PARTS},
         outcome=_typed(Outcome, parts["outcome"]),
         extra=extra,

@@ -106,13 +106,11 @@ def row_view(key: str, record: ClipRecord) -> dict[str, Any]:
             abs(m - clip.duration_s) for m in measured if m is not None
         )
     t = record.transcript
-    if isinstance(t, dict):
-        words = [w for s in t.get("segments", []) for w in s.get("words", [])]
-        row["asr_first_word_s"] = min((w["start"] for w in words), default=None)
-        row["asr_last_word_end_s"] = max((w["end"] for w in words), default=None)
-        row["asr_words_ordered"] = all(
-            a["start"] <= b["start"] for a, b in itertools.pairwise(words)
-        )
+    if t is not None:
+        words = t.words
+        row["asr_first_word_s"] = min((w.start for w in words), default=None)
+        row["asr_last_word_end_s"] = max((w.end for w in words), default=None)
+        row["asr_words_ordered"] = all(a.start <= b.start for a, b in itertools.pairwise(words))
     return row
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from emodata import projection
+from emodata.asr.base import Transcript
 from emodata.records import (
     ClipRecord,
     ClipSpan,
@@ -94,7 +95,7 @@ def _record() -> ClipRecord:
             has_audio=True,
         ),
         clip=ClipSpan(index=1, count=3, start_s=4.0, end_s=8.0, duration_s=4.0, fps=25.0),
-        transcript=transcript,
+        transcript=Transcript.from_dict(transcript),
         faces=faces,
         cues=cues,
         annotation=annotation,
@@ -227,3 +228,15 @@ def test_an_unknown_function_in_the_schema_is_named(monkeypatch):
             projection.index_fields(ClipRecord())
     finally:
         projection._plan.cache_clear()
+
+
+def test_the_transcript_is_typed_down_to_its_words():
+    doc = _record().to_dict()
+    doc["transcript"]["segments"][0]["words"][0]["speaker"] = "A"  # a newer writer's field
+    rec = ClipRecord.from_dict(json.loads(json.dumps(doc)))
+    t = rec.transcript
+    assert isinstance(t, Transcript) and t.text == "so sad" and t.language == "en"
+    assert [(w.start, w.end) for w in t.words] == [(0.1, 0.4), (0.5, 0.9)]
+    assert "speaker" not in rec.to_dict()["transcript"]["segments"][0]["words"][0]
+    assert projection.index_fields(rec)["asr_word_count"] == 2
+    assert ClipRecord.from_dict({"source": {"path": "x"}, "transcript": None}).transcript is None

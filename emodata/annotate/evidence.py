@@ -173,15 +173,12 @@ def _speech(ev: Evidence, rec: ClipRecord) -> None:
     tr = rec.transcript
     if tr is None:
         return
-    ev.speech_ratio = float(tr.get("speech_ratio") or 0.0)
-    words = [w for s in tr.get("segments") or [] for w in s.get("words") or []]
-    ev.words = len(words)
-    ev.transcript = (tr.get("text") or "").strip()
+    ev.speech_ratio = tr.speech_ratio
+    ev.words = len(tr.words)
+    ev.transcript = tr.text.strip()
     ev.add("speech.ratio", f"speech in {ev.speech_ratio:.0%} of the clip", ev.speech_ratio)
     if ev.transcript:
-        ev.add(
-            "speech.transcript", f"{ev.words} words, language {tr.get('language')}", ev.transcript
-        )
+        ev.add("speech.transcript", f"{ev.words} words, language {tr.language}", ev.transcript)
 
 
 def signed(x: float, cut: float = 0.05) -> str:

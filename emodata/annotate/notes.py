@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from emodata.annotate.evidence import Evidence
+from emodata.asr.base import Transcript
 
 MEASURED, MODEL = "measured", "model"
 RENDERED = "rendered:measurements"  # the usage "model" of notes written here, with no call
@@ -143,9 +144,7 @@ def perceiver(ev: Evidence, min_score: float) -> dict[str, Any]:
     return notes
 
 
-def listener(
-    ev: Evidence, transcript: dict[str, Any] | None, silence_ratio: float
-) -> dict[str, Any]:
+def listener(ev: Evidence, transcript: Transcript | None, silence_ratio: float) -> dict[str, Any]:
     """What the transcript and voice measurements say, as the listener's notes."""
     if not ev.has_speech(silence_ratio):
         why = "not transcribed" if ev.speech_ratio is None else "no speech in the clip"
@@ -155,16 +154,16 @@ def listener(
             return notes
     else:
         notes = {"speech": ev.transcript, "quotes": [], "vocal": [], "words": None}
-    segments = (transcript or {}).get("segments") or []
+    segments = transcript.segments if transcript is not None else []
     for i, seg in enumerate(segments):
-        text = (seg.get("text") or "").strip()
+        text = seg.text.strip()
         if not text:
             continue
         cue = f"words.s{i}.valence"
         notes["quotes"].append(
             {
-                "start_s": round(float(seg.get("start") or 0.0), 2),
-                "end_s": round(float(seg.get("end") or 0.0), 2),
+                "start_s": round(seg.start, 2),
+                "end_s": round(seg.end, 2),
                 "text": text,
                 "wording": ev.cues[cue]["text"] if cue in ev.cues else "",
                 "cues": [c for c in ("speech.transcript", cue) if c in ev.cues],

@@ -46,6 +46,39 @@ class Transcript:
         return asdict(self)
 
     @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Transcript:
+        """The transcript from ``to_dict`` output (a sample JSON's ``transcript``); keys it
+        does not know (a newer writer's) are left out, missing ones take empty values."""
+        segments = [
+            Segment(
+                start=float(s.get("start") or 0.0),
+                end=float(s.get("end") or 0.0),
+                text=s.get("text") or "",
+                words=[
+                    Word(
+                        start=float(w.get("start") or 0.0),
+                        end=float(w.get("end") or 0.0),
+                        word=w.get("word") or "",
+                        probability=float(w.get("probability") or 0.0),
+                    )
+                    for w in s.get("words") or []
+                ],
+            )
+            for s in data.get("segments") or []
+        ]
+        return cls(
+            language=data.get("language"),
+            language_probability=data.get("language_probability"),
+            text=data.get("text") or "",
+            segments=segments,
+            speech_ratio=float(data.get("speech_ratio") or 0.0),
+            duration_s=float(data.get("duration_s") or 0.0),
+            model=data.get("model") or "",
+            backend=data.get("backend") or "",
+            extra=dict(data.get("extra") or {}),
+        )
+
+    @classmethod
     def empty(cls, duration_s: float, model: str, backend: str) -> Transcript:
         """No speech (or no audio at all): an empty transcript, not an error."""
         return cls(None, None, "", [], 0.0, duration_s, model, backend)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from emodata.asr.base import Transcript
+
 SR = 16000
 CUES = {
     "loudness_db": "mean RMS level of 100 ms windows above -60 dBFS, dBFS",
@@ -57,7 +59,7 @@ def pitch_track(audio: np.ndarray, fmin: float = 60, fmax: float = 500) -> np.nd
     return out
 
 
-def audio_cues(audio: np.ndarray | None, transcript: dict | None) -> dict[str, float | None]:
+def audio_cues(audio: np.ndarray | None, transcript: Transcript | None) -> dict[str, float | None]:
     out: dict[str, float | None] = dict.fromkeys(CUES)
     if audio is not None and len(audio):
         mean_db, max_db = loudness(audio)
@@ -70,9 +72,9 @@ def audio_cues(audio: np.ndarray | None, transcript: dict | None) -> dict[str, f
             q1, med, q3 = np.percentile(voiced, [25, 50, 75])
             out["f0_median_hz"], out["f0_iqr_hz"] = round(float(med), 1), round(float(q3 - q1), 1)
             out["f0_iqr_st"] = round(float(12 * np.log2(q3 / q1)), 2)
-    if transcript and transcript.get("segments"):
-        words = sum(len(s.get("words") or []) for s in transcript["segments"])
-        voiced_s = transcript.get("speech_ratio", 0) * transcript.get("duration_s", 0)
+    if transcript is not None and transcript.segments:
+        words = len(transcript.words)
+        voiced_s = transcript.speech_ratio * transcript.duration_s
         if words and voiced_s > 0:
             out["speech_rate_wps"] = round(words / voiced_s, 3)
     return out

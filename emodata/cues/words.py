@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from emodata.asr.base import Transcript
+
 NRC_EMOTIONS = (
     "anger",
     "anticipation",
@@ -90,26 +92,26 @@ class WordsAffect:
             return {}, 0
         return {c: round(n / total, 3) for c, n in counts.items() if n}, words
 
-    def measure(self, transcript: dict[str, Any] | None) -> dict[str, Any] | None:
-        """Words' affect of a transcript record, or None when nothing was said."""
-        if not transcript:
+    def measure(self, transcript: Transcript | None) -> dict[str, Any] | None:
+        """Words' affect of a transcript, or None when nothing was said."""
+        if transcript is None:
             return None
-        segments = transcript.get("segments") or []
-        text = (transcript.get("text") or " ".join(s.get("text", "") for s in segments)).strip()
+        segments = transcript.segments
+        text = (transcript.text or " ".join(s.text for s in segments)).strip()
         if not text:
             return None
         emotions, matched = self.emotions(text)
         seg_out = []
         for i, s in enumerate(segments):
-            t = (s.get("text") or "").strip()
+            t = s.text.strip()
             if not t:
                 continue
             seg_emotions, _ = self.emotions(t)
             seg_out.append(
                 {
                     "segment": i,
-                    "start": s.get("start"),
-                    "end": s.get("end"),
+                    "start": s.start,
+                    "end": s.end,
                     "valence": self.valence(t),
                     "top_emotion": max(seg_emotions, key=seg_emotions.get)
                     if seg_emotions

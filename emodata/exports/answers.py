@@ -162,7 +162,7 @@ def render(
     steps = [s for s in tree.get("rationale") or [] if isinstance(s, dict)]
     caption = tree.get("caption") or row.get("caption") or None
     fps = float(row.get("fps") or record.clip.fps or 25.0)
-    transcript = (record.transcript or {}).get("text") or row.get("asr_text") or ""
+    transcript = (record.transcript.text if record.transcript else "") or row.get("asr_text") or ""
     r = Rendered(key=row["key"], label=label, label_space=label_space)
     r.emotion = emotion_answer(label, emotion) if label else None
     r.rationale = rationale_answer(steps, label)

@@ -119,7 +119,7 @@ class CuesStage(Stage):
         main_id = (rec.faces or {}).get("main_track")
         main = next((t for t in cues["tracks"] if t["track"] == main_id), None)
         apparent = (main or {}).get("apparent") or {}
-        spoken = transcript is None or bool((transcript.get("text") or "").strip())
+        spoken = transcript is None or bool(transcript.text.strip())
         cues["voice"] = vocal_arousal(cues["audio"], apparent.get("gender")) if spoken else None
         cues["modality"] = summarise(
             main["expression_mean"] if main else None,

@@ -158,8 +158,8 @@ class FacesStage(Stage):
         rec = item.record
         names = sorted(k for k in item.blobs if k.startswith("frame") and k.endswith(".jpg"))
         frames = [decode_jpeg(item.blobs[k]) for k in names]
-        segments = (rec.transcript or {}).get("segments") or []
-        speech = [(s["start"], s["end"]) for s in segments]
+        segments = rec.transcript.segments if rec.transcript is not None else []
+        speech = [(s.start, s.end) for s in segments]
         faces, crops = self.analyse(frames, float(rec.clip.frame_rate or 1.0), speech)
         item.blobs.update(crops)
         rec.faces = faces

@@ -49,5 +49,5 @@ class TranscribeStage(Stage):
         else:
             transcript = self.backend.transcribe(wav_to_float32(wav))
             item.mark(self.name)
-        item.record.transcript = transcript.to_dict()
+        item.record.transcript = transcript
         return [item]

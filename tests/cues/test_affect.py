@@ -16,6 +16,7 @@ import pytest
 from skimage import data
 
 from emodata.annotate.evidence import build
+from emodata.asr.base import Transcript
 from emodata.config import CuesConfig, FacesConfig
 from emodata.cues.arousal import vocal_arousal
 from emodata.cues.audio import SR, audio_cues
@@ -99,11 +100,14 @@ def test_words_emotions_skip_negated_words(words):
     assert n == 2 and emotions["sadness"] > 0 and emotions["fear"] > emotions["sadness"]
     assert words.emotions("I am not afraid")[1] == 0
     measured = words.measure(
-        {"text": f"{HAPPY} {SAD}", "segments": [{"text": HAPPY}, {"text": SAD}]}
+        Transcript.from_dict(
+            {"text": f"{HAPPY} {SAD}", "segments": [{"text": HAPPY}, {"text": SAD}]}
+        )
     )
     assert [s["valence"] > 0 for s in measured["segments"]] == [True, False]
     assert measured["top_emotion"] in {"joy", "sadness"}
-    assert words.measure({"text": "", "segments": []}) is None
+    assert words.measure(Transcript.from_dict({"text": "", "segments": []})) is None
+    assert words.measure(None) is None
 
 
 def _espeak(tmp: Path, name: str, *flags: str) -> np.ndarray:
@@ -125,7 +129,7 @@ def _espeak(tmp: Path, name: str, *flags: str) -> np.ndarray:
         "speech_ratio": active,
         "segments": [{"text": text, "words": words}],
     }
-    return audio_cues(audio, transcript)
+    return audio_cues(audio, Transcript.from_dict(transcript))
 
 
 @pytest.mark.skipif(not shutil.which("espeak-ng"), reason="needs espeak-ng")
@@ -160,10 +164,11 @@ def test_smiling_face_reading_a_sad_sentence_is_a_conflict(stages, words):
     blobs = {f"frame{i:03d}.jpg": encode_jpeg(f) for i, f in enumerate(frames)}
 
     def run(key: str, text: str) -> ClipRecord:
-        segments = [{"start": 0.0, "end": 2.5, "text": text, "words": text.split()}]
+        words = [{"word": w} for w in text.split()]
+        segments = [{"start": 0.0, "end": 2.5, "text": text, "words": words}]
         record = ClipRecord(
             clip=ClipSpan(duration_s=3.0, frame_rate=1.0),
-            transcript={"text": text, "segments": segments},
+            transcript=Transcript.from_dict({"text": text, "segments": segments}),
         )
         (item,) = faces_stage.process([Item(key, record, dict(blobs))])
         (item,) = cues_stage.process([item])

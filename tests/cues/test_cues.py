@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from skimage import data
 
+from emodata.asr.base import Transcript
 from emodata.config import CuesConfig, FacesConfig
 from emodata.cues.audio import SR, audio_cues, loudness, pitch_track
 from emodata.cues.face import geometry
@@ -74,7 +75,8 @@ def test_speech_rate_from_transcript_words():
         "duration_s": 8.0,
         "segments": [{"words": [{"word": w} for w in ["one", "two", "three", "four", "six"]]}],
     }
-    assert audio_cues(None, transcript)["speech_rate_wps"] == pytest.approx(5 / 4)
+    cues = audio_cues(None, Transcript.from_dict(transcript))
+    assert cues["speech_rate_wps"] == pytest.approx(5 / 4)
 
 
 def test_visual_cues_separate_dark_bright_still_moving():

@@ -77,7 +77,7 @@ def plant(bad: str):
         if i != 0:
             return item
         rec = item.record
-        rec.transcript["text"] = f"words {bad}"
+        rec.transcript.text = f"words {bad}"
         tree = rec.annotation
         tree["caption"] = f"caption {bad}"
         tree["emotion"]["terms"].append(f"term {bad}")

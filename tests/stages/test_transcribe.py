@@ -26,10 +26,10 @@ def test_stage_adds_transcript_and_index_fields(tmp_path):
     assert [i.key for i in out] == ["k1", "k2", "k3"] and all(i.ok for i in out)
     rec, silence = index_fields(out[0].record), index_fields(out[1].record)
     assert "meeting" in rec["asr_text"].lower() and rec["asr_language"] == "en"
-    assert rec["asr_word_count"] == len(out[0].record.transcript["segments"][0]["words"]) > 3
+    assert rec["asr_word_count"] == len(out[0].record.transcript.segments[0].words) > 3
     assert out[0].record.outcome.stage_status["transcribe"] == "ok"
     assert silence["asr_text"] == "" and silence["asr_speech_ratio"] < 0.05
     assert out[2].record.outcome.stage_status["transcribe"] == "no_audio"
-    assert out[2].record.transcript["text"] == ""
+    assert out[2].record.transcript.text == ""
     row = row_view("k1", out[0].record)
     assert row["asr_words_ordered"] and 0 <= row["asr_first_word_s"] < row["asr_last_word_end_s"]
