@@ -58,14 +58,27 @@ def synthetic_clip(dest: Path, seconds: float, seed: int, size: str = "640x480")
     )
 
 
+def anon_pss(pid: int) -> int:
+    """Bytes of the process's own memory (its heap and other anonymous pages, proportionally
+    shared): PSS less the mapped files, i.e. less the shared libraries, whose proportional share
+    swings as other processes that map them start and exit."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss_Anon:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 class TreeMemory:
-    """Samples the proportional set size (PSS) of a process and all its descendants."""
+    """Samples the proportional set size (PSS) of a process and all its descendants, and the
+    root's anonymous PSS (``peak_root_anon``)."""
 
     def __init__(self, pid: int, interval: float = 0.25) -> None:
         self.root = psutil.Process(pid)
         self.interval = interval
         self.peak_total = 0
         self.peak_root = 0
+        self.peak_root_anon = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -92,6 +105,10 @@ class TreeMemory:
                 total += pss
                 if p.pid == self.root.pid:
                     self.peak_root = max(self.peak_root, pss)
+                    try:
+                        self.peak_root_anon = max(self.peak_root_anon, anon_pss(p.pid))
+                    except OSError:  # it just exited
+                        continue
             self.peak_total = max(self.peak_total, total)
             time.sleep(self.interval)
 

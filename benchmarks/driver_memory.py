@@ -1,5 +1,10 @@
 """The driver's memory per input: its peak PSS for few versus many small distinct inputs.
 
+Two figures per count: the driver's peak PSS, and its peak anonymous PSS (its heap: what the
+run's own data takes). The PSS of shared libraries swings with how many Ray workers map them at
+that moment (when the workers exit at the end, the driver's share of their pages grows), so
+the slope of the anonymous part is the one that says what an input costs.
+
 Inputs are copies of one tiny clip, each with distinct bytes appended (a distinct content id,
 and FFmpeg still reads it). Each count runs through Ray (``ingest.local_max_inputs=0``), for
 ingest alone and for ingest, segment and write, with the default window and a small one. The
@@ -41,8 +46,9 @@ def inputs(count: int) -> Path:
     return folder
 
 
-def peak(count: int, stages: str, window: int) -> tuple[int, int]:
-    """(driver peak PSS, clips written) of one run into a fresh folder."""
+def peak(count: int, stages: str, window: int) -> tuple[int, int, int]:
+    """(driver peak PSS, its peak anonymous PSS, clips written) of one run into a fresh
+    folder."""
     out = OUT / "driver-memory-run"
     shutil.rmtree(out, ignore_errors=True)
     cmd = [*EMODATA, "run", "--input", str(inputs(count)), "--output", str(out),
@@ -58,7 +64,7 @@ def peak(count: int, stages: str, window: int) -> tuple[int, int]:
         import pyarrow.parquet as pq
 
         written = pq.read_table(out / "index").num_rows
-    return mem.peak_root, written
+    return mem.peak_root, mem.peak_root_anon, written
 
 
 def main() -> None:
@@ -80,12 +86,16 @@ def main() -> None:
     }
     for stages, counts in (parts[p] for p in args.parts):
         for window in args.windows:
-            (small, _), (large, written) = (peak(n, stages, window) for n in counts)
-            slope = (large - small) / (counts[1] - counts[0])
+            (small, small_anon, _), (large, large_anon, written) = (
+                peak(n, stages, window) for n in counts
+            )
+            d = counts[1] - counts[0]
             print(
-                f"{stages:22s} window {window:6d}: driver peak PSS {small / 2**20:6.0f} MiB "
-                f"at {counts[0]} inputs, {large / 2**20:6.0f} MiB at {counts[1]} "
-                f"({written} clips written): {slope / 1024:6.2f} KiB per input",
+                f"{stages:22s} window {window:6d}, {counts[0]} -> {counts[1]} inputs "
+                f"({written} clips written): driver peak PSS {small / 2**20:.0f} -> "
+                f"{large / 2**20:.0f} MiB ({(large - small) / d / 1024:.2f} KiB per input); "
+                f"anonymous {small_anon / 2**20:.0f} -> {large_anon / 2**20:.0f} MiB "
+                f"({(large_anon - small_anon) / d / 1024:.2f} KiB per input)",
                 flush=True,
             )
 
