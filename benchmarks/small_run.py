@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -108,23 +109,31 @@ def _plain_one(src: Path, dest: Path) -> None:
     _ff("-i", str(src), "-vn", "-ac", "1", "-ar", "16000", str(dest / f"{src.stem}.wav"))
 
 
-def plain_ffmpeg(sources: list[Path]) -> float:
+def children_cpu() -> float:
+    """CPU seconds of every child process waited for so far (their children included)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def plain_ffmpeg(sources: list[Path]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of the plain script."""
     dest = OUT / "small-run-plain"
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    t0 = time.perf_counter()
+    cpu, t0 = children_cpu(), time.perf_counter()
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda s: _plain_one(s, dest), sources))
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, children_cpu() - cpu
 
 
-def emodata_run(sources: list[Path], code: Path = ROOT) -> tuple[float, dict, str, float]:
-    """Wall seconds, the run's manifest entry, its log text and the wall-clock start."""
+def emodata_run(sources: list[Path], code: Path = ROOT) -> tuple[float, dict, str, float, float]:
+    """Wall seconds, the run's manifest entry, its log text, the wall-clock start and the CPU
+    seconds of the run and its FFmpeg children."""
     out = OUT / f"small-run-emodata-{code.name}"
     shutil.rmtree(out, ignore_errors=True)
     cmd = [*EMODATA, "run", "--input", str(sources[0].parent), "--output", str(out)]
     started = time.time()
-    t0 = time.perf_counter()
+    cpu, t0 = children_cpu(), time.perf_counter()
     proc = subprocess.run(
         [*cmd, "--stages", "ingest,segment,write"],
         check=True,
@@ -132,11 +141,11 @@ def emodata_run(sources: list[Path], code: Path = ROOT) -> tuple[float, dict, st
         capture_output=True,
         text=True,
     )
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, children_cpu() - cpu
     run = json.loads((out / "manifest.json").read_text())["runs"][-1]
     logs = sorted((out / "_state" / "logs").glob("run-*.log"))
     text = proc.stderr + "".join(p.read_text() for p in logs)
-    return wall, run, text, started
+    return wall, run, text, started, cpu
 
 
 def log_breakdown(text: str, started: float, wall: float) -> dict[str, float]:
@@ -183,13 +192,17 @@ def main() -> None:
     seconds = sum(duration(s) for s in sources)
     print(f"inputs: {len(sources)} files, {seconds:.0f} s of video (one 3840x2160)")
     rows, base_rows = [], []
+    # wall time on a shared machine swings between minutes; CPU seconds swing less
     for _ in range(args.repeat):
-        plain = plain_ffmpeg(sources)
-        ours, run, _, _ = emodata_run(sources)
+        plain, plain_cpu = plain_ffmpeg(sources)
+        ours, run, _, _, cpu = emodata_run(sources)
         rows.append((plain, ours, run))
-        line = f"plain ffmpeg {plain:6.1f} s   emodata {ours:6.1f} s   ratio {ours / plain:.2f}x"
+        line = (
+            f"plain ffmpeg {plain:6.1f} s ({plain_cpu:5.1f} CPU-s)   emodata {ours:6.1f} s "
+            f"({cpu:5.1f} CPU-s)   ratio {ours / plain:.2f}x wall, {cpu / plain_cpu:.2f}x CPU"
+        )
         if args.baseline_checkout:
-            base, _, text, started = emodata_run(sources, args.baseline_checkout.resolve())
+            base, _, text, started, _ = emodata_run(sources, args.baseline_checkout.resolve())
             base_rows.append((plain, base, log_breakdown(text, started, base)))
             line += f"   baseline {base:6.1f} s   ratio {base / plain:.2f}x"
         print(line, flush=True)
