@@ -230,8 +230,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         if local and "segment" in cfg.stages and todo:
             progress.start_phase("plan", total=len(todo), more=n > 0)
             if flow_pool is not None:  # planning goes on beside the encodes (``_process``)
+                timeout = cfg.ingest.remote_timeout_s
                 flow = LocalFlow(
-                    ScenePlanStage(cfg.segment), SegmentStage(cfg.segment), todo, flow_pool
+                    ScenePlanStage(cfg.segment, timeout),
+                    SegmentStage(cfg.segment, timeout),
+                    todo,
+                    flow_pool,
                 )
             else:
                 clips = _plan(cfg, todo, workers, ledger, progress, local=True)
