@@ -9,6 +9,8 @@ import pytest
 
 from emodata import projection
 from emodata.asr.base import Transcript
+from emodata.cues.face import LABELS
+from emodata.cues.record import Apparent, Cues, FramePoint, ModalityAffect, TrackCues
 from emodata.records import (
     ClipRecord,
     ClipSpan,
@@ -97,7 +99,7 @@ def _record() -> ClipRecord:
         clip=ClipSpan(index=1, count=3, start_s=4.0, end_s=8.0, duration_s=4.0, fps=25.0),
         transcript=Transcript.from_dict(transcript),
         faces=faces,
-        cues=cues,
+        cues=Cues.from_dict(cues),
         annotation=annotation,
         outcome=Outcome(stage_status={"ingest": "ok", "annotate": "ok"}, timings={"faces": 1.5}),
         extra={"frame_sharpness": 12.5},
@@ -240,3 +242,145 @@ def test_the_transcript_is_typed_down_to_its_words():
     assert "speaker" not in rec.to_dict()["transcript"]["segments"][0]["words"][0]
     assert projection.index_fields(rec)["asr_word_count"] == 2
     assert ClipRecord.from_dict({"source": {"path": "x"}, "transcript": None}).transcript is None
+
+
+LABELS_SCORES = [0.01, 0.0, 0.02, 0.9, 0.01, 0.03, 0.03]  # a smile, in face.LABELS order
+
+
+def _cues_document() -> dict:
+    """A cues document as the cues stage writes it: a track with age and gender, one whose
+    frames were too small for them (no ``female_prob``), frames with and without landmarks
+    (geometry keys absent), a frame that could not be scored, a voice summary without ``top``."""
+    happy = LABELS_SCORES
+    return {
+        "visual": {
+            "brightness": 0.4521,
+            "colorfulness": 33.17,
+            "hue_mean_deg": 21.5,
+            "hue_spread": 0.4127,
+            "motion": 0.0213,
+        },
+        "audio": {
+            "loudness_db": -24.31,
+            "loudness_max_db": -12.02,
+            "f0_median_hz": 201.3,
+            "f0_iqr_hz": 31.4,
+            "f0_iqr_st": 2.71,
+            "voiced_ratio": 0.5512,
+            "speech_rate_wps": 2.871,
+        },
+        "tracks": [
+            {
+                "track": 0,
+                "expression_mean": dict(zip(LABELS, happy, strict=True)),
+                "top_expression": "happy",
+                "mouth_open": 0.1512,
+                "eye_open": 0.2811,
+                "brow_raise": 0.2604,
+                "apparent": {
+                    "age": 32.9,
+                    "age_range": [26.0, 41.0],
+                    "gender": "female",
+                    "gender_prob": 0.83,
+                    "female_prob": 0.83,
+                    "frames": 2,
+                },
+                "series": [
+                    {
+                        "t": 0.0,
+                        "expression": happy,
+                        "mouth_open": 0.1512,
+                        "eye_open": 0.2811,
+                        "brow_raise": 0.2604,
+                    },
+                    {"t": 1.0, "expression": None},
+                ],
+            },
+            {
+                "track": 3,
+                "expression_mean": None,
+                "top_expression": None,
+                "mouth_open": None,
+                "eye_open": None,
+                "brow_raise": None,
+                "apparent": {
+                    "age": None,
+                    "age_range": None,
+                    "gender": None,
+                    "gender_prob": None,
+                    "frames": 0,
+                },
+                "series": [{"t": 0.5, "expression": None}],
+            },
+        ],
+        "words": {
+            "valence": -0.4515,
+            "emotions": {"sadness": 1.0},
+            "emotion_words": 1,
+            "top_emotion": "sadness",
+            "segments": [
+                {"segment": 0, "start": 0.0, "end": 2.5, "valence": -0.4515, "top_emotion": None}
+            ],
+        },
+        "voice": {
+            "arousal": 0.412,
+            "components": {"loudness": 0.28, "pitch_level": -0.1, "speech_rate": 0.495},
+            "f0_ref_hz": 210.0,
+        },
+        "modality": {
+            "face": {
+                "labels": {"happy": 0.9, "neutral": 0.1},
+                "top": "happy",
+                "valence": 0.72,
+                "arousal": 0.45,
+            },
+            "voice": {"labels": None, "valence": None, "arousal": 0.412},
+            "words": {
+                "labels": {"sadness": 1.0},
+                "top": "sadness",
+                "valence": -0.4515,
+                "arousal": None,
+            },
+            "conflicts": [
+                {
+                    "dimension": "valence",
+                    "modalities": ["face", "words"],
+                    "values": {"face": 0.72, "words": -0.4515},
+                }
+            ],
+            "conflict": True,
+            "measured": ["face", "voice", "words"],
+        },
+    }
+
+
+def test_the_cues_are_typed_down_to_their_tracks_and_frames():
+    doc = _cues_document()
+    rec = ClipRecord.from_dict({"source": {"path": "x"}, "cues": json.loads(json.dumps(doc))})
+    cues = rec.cues
+    assert isinstance(cues, Cues) and cues.to_dict() == doc
+    # the same JSON, key for key: no key the stage leaves out appears as null
+    assert json.dumps(rec.to_dict()["cues"], sort_keys=True) == json.dumps(doc, sort_keys=True)
+    assert cues.audio.f0_median_hz == 201.3 and cues.visual.motion == 0.0213
+    main = cues.track(0)
+    assert isinstance(main, TrackCues) and main.top_expression == "happy"
+    assert main.apparent == Apparent(32.9, [26.0, 41.0], "female", 0.83, 0.83, 2)
+    scored, unscored = main.series
+    assert scored == FramePoint(0.0, LABELS_SCORES, 0.1512, 0.2811, 0.2604)
+    assert unscored == FramePoint(1.0) and "mouth_open" not in unscored.to_dict()
+    assert cues.track(3).apparent.female_prob is None and cues.track(7) is None
+    assert cues.words.segments[0].valence == -0.4515 and cues.voice.arousal == 0.412
+    m = cues.modality
+    assert m.get("voice") == ModalityAffect(arousal=0.412) and m.face.top == "happy"
+    assert m.conflicts[0].values == {"face": 0.72, "words": -0.4515} and m.measured[-1] == "words"
+    # a newer writer's keys are left out; an older writer's missing ones read as None
+    newer = json.loads(json.dumps(doc))
+    newer["tracks"][0]["pose"] = {"yaw": 3.0}
+    newer["tracks"][0]["series"][0]["blink"] = True
+    newer["modality"]["face"]["dominance"] = 0.1
+    newer["laughter"] = 0.2
+    assert Cues.from_dict(newer).to_dict() == doc
+    old = Cues.from_dict({"visual": {"brightness": 0.5}, "audio": {}, "tracks": []})
+    assert old.visual.motion is None and old.words is None and old.modality is None
+    assert old.to_dict()["audio"] == dict.fromkeys(doc["audio"])
+    assert ClipRecord.from_dict({"source": {"path": "x"}, "cues": None}).cues is None

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from emodata.annotate.evidence import Evidence
+from emodata.cues.record import Modality
 
 #: Words that claim a facial expression, by the FER2013 class whose score must back them.
 EXPRESSION_WORDS: dict[str, tuple[str, ...]] = {
@@ -339,7 +340,7 @@ class Support:
 
 
 def label_support(
-    modality: dict[str, Any],
+    modality: Modality,
     taxonomy: dict[str, tuple[float, float]],
     min_score: float,
     neutral_label: str = "neutral",
@@ -363,24 +364,22 @@ def label_support(
     from emodata.cues.modality import CIRCUMPLEX
 
     out: dict[str, list[Support]] = {label: [] for label in taxonomy}
-    face = modality.get("face") or {}
-    words = modality.get("words") or {}
-    v = None if not words or words.get("valence") is None else float(words["valence"])
-    voice = modality.get("voice") or {}
-    arousal = voice.get("arousal") if voice else None
+    face, words, voice = modality.face, modality.words, modality.voice
+    v = None if words is None or words.valence is None else float(words.valence)
+    arousal = None if voice is None else voice.arousal
     for label, (lo, hi) in taxonomy.items():
         said = out[label]
-        if face:
-            share = float((face.get("labels") or {}).get(label, 0.0))
-            fv = float(face.get("valence") or 0.0)
+        if face is not None:
+            share = float((face.labels or {}).get(label, 0.0))
+            fv = float(face.valence or 0.0)
             if share >= min_score:
                 # the face's dominant class names the label; a runner-up is consistent with it
-                top = face.get("top") == label
+                top = face.top == label
                 said.append(Support("face", f"{label} {share:.2f} of the expression scores", top))
             elif label == neutral_label and abs(fv) < 0.2:
                 said.append(Support("face", f"valence {fv:+.2f}, near 0", True))
         if v is not None:
-            shares = words.get("labels") or {}
+            shares = (words.labels if words else None) or {}
             nrc = [(k, x) for k, x in shares.items() if NRC_LABEL.get(k) == label and x >= 0.25]
             if nrc:
                 said.append(
@@ -396,7 +395,8 @@ def label_support(
                 fits = band <= 0
             else:
                 fits = label in CIRCUMPLEX and band == _arousal_band(CIRCUMPLEX[label][1]) != 0
-            valences = [float(x) for x in (face.get("valence"), v) if x is not None]
+            face_v = None if face is None else face.valence
+            valences = [float(x) for x in (face_v, v) if x is not None]
             if fits and (not valences or any(lo <= x <= hi for x in valences)):
                 said.append(Support("voice", f"arousal {float(arousal):+.2f}"))
         if v is not None and label != neutral_label and lo <= v <= hi:
@@ -406,7 +406,7 @@ def label_support(
 
 def supporting_modalities(
     label: str,
-    modality: dict[str, Any],
+    modality: Modality,
     taxonomy: dict[str, tuple[float, float]],
     min_score: float,
     neutral_label: str = "neutral",
@@ -417,21 +417,22 @@ def supporting_modalities(
 
 
 def contradicting(
-    label: str, modality: dict[str, Any], taxonomy: dict[str, tuple[float, float]]
+    label: str, modality: Modality, taxonomy: dict[str, tuple[float, float]]
 ) -> list[str]:
     """The modalities whose clear valence (|x| >= 0.2) lies outside the label's range: words at
     -0.85 contradict neutral (-0.5..0.5) whatever a calm voice and a still face say."""
     lo, hi = taxonomy.get(label, (-1.0, 1.0))
     out = []
     for name in MODALITY_NAMES:
-        v = (modality.get(name) or {}).get("valence")
+        m = modality.get(name)
+        v = None if m is None else m.valence
         if v is not None and abs(float(v)) >= 0.2 and not lo <= float(v) <= hi:
             out.append(name)
     return out
 
 
 def ranked_labels(
-    modality: dict[str, Any],
+    modality: Modality,
     taxonomy: dict[str, tuple[float, float]],
     min_score: float,
     neutral_label: str = "neutral",
@@ -457,7 +458,7 @@ def ranked_labels(
 
 
 def offered_labels(
-    modality: dict[str, Any],
+    modality: Modality,
     taxonomy: dict[str, tuple[float, float]],
     min_score: float,
     neutral_label: str = "neutral",
@@ -497,8 +498,8 @@ def check_label_supported(
     """Some measured modality speaks for the label, or the transcript does and the tree says
     so by citing ``speech.transcript`` (label_support has the rules)."""
     label = (tree.get("emotion") or {}).get("label")
-    m = ev.modality or {}
-    if label not in taxonomy or not m.get("measured"):
+    m = ev.modality
+    if label not in taxonomy or not m.measured:
         return Check("label_supported", True, "not checked: no label or no modality measured")
     said = label_support(m, taxonomy, min_score, neutral_label).get(label) or []
     if any(x.source != "transcript" for x in said):
@@ -507,7 +508,7 @@ def check_label_supported(
     if said and reads:
         return Check("label_supported", True)
     seen = "; ".join(
-        ev.cues[f"modality.{k}"]["text"] for k in m["measured"] if f"modality.{k}" in ev.cues
+        ev.cues[f"modality.{k}"]["text"] for k in m.measured if f"modality.{k}" in ev.cues
     )
     why = (
         f"only the transcript could support '{label}', and no step cites speech.transcript"
@@ -527,7 +528,7 @@ _MODALITY_WORDS = {
 
 def check_conflict_explained(tree: dict[str, Any], ev: Evidence) -> Check:
     """A recorded modality conflict is named in the tree: every disagreeing modality by name."""
-    conflicts = (ev.modality or {}).get("conflicts") or []
+    conflicts = ev.modality.conflicts
     if not conflicts:
         return Check("conflict_explained", True, "not checked: no modality conflict")
     text = (tree.get("conflict") or "").strip()
@@ -537,7 +538,7 @@ def check_conflict_explained(tree: dict[str, Any], ev: Evidence) -> Check:
         if "modality.conflict" in (r.get("cues") or [])
     ]
     said = " ".join([text, *cited]).lower()
-    needed = {name for c in conflicts for name in c.get("modalities") or []}
+    needed = {name for c in conflicts for name in c.modalities}
     named = {n for n in needed if any(w in said for w in _MODALITY_WORDS.get(n, (n,)))}
     if said.strip() and named == needed:
         return Check("conflict_explained", True)
@@ -619,7 +620,7 @@ def check_affect_agrees(tree: dict[str, Any], ev: Evidence, min_level: float = 0
     +0.5), the tree goes back. Modalities that disagree among themselves leave the tree free:
     that is a conflict to explain (conflict_explained), not an error.
     """
-    m = ev.modality or {}
+    m = ev.modality
     emo = tree.get("emotion") or {}
     problems = []
     for dim in ("valence", "arousal"):
@@ -627,11 +628,9 @@ def check_affect_agrees(tree: dict[str, Any], ev: Evidence, min_level: float = 0
         if x is None or isinstance(x, bool) or abs(float(x)) < min_level:
             continue
         x = float(x)
+        values = {k: getattr(a, dim) for k in _MODALITY_WORDS if (a := m.get(k)) is not None}
         clear = {
-            k: float(v[dim])
-            for k, v in m.items()
-            if k in _MODALITY_WORDS and isinstance(v, dict) and v.get(dim) is not None
-            if abs(float(v[dim])) >= min_level
+            k: float(v) for k, v in values.items() if v is not None and abs(float(v)) >= min_level
         }
         if clear and all(v * x < 0 for v in clear.values()):
             seen = ", ".join(f"{k} {v:+.2f}" for k, v in sorted(clear.items()))

@@ -258,9 +258,7 @@ class Annotator:
     def _ranked(self, ev: Evidence) -> dict[str, list[critic.Support]]:
         """Labels some measurement (or the transcript) supports, strongest first; empty when
         nothing was measured or the clip has no face and no speech (neutral is pinned then)."""
-        if not (ev.modality or {}).get("measured") or critic.no_evidence(
-            ev, self.cfg.silence_ratio
-        ):
+        if not ev.modality.measured or critic.no_evidence(ev, self.cfg.silence_ratio):
             return {}
         return critic.offered_labels(
             ev.modality,
@@ -315,7 +313,7 @@ class Annotator:
             # only labels a measurement or the transcript speaks for (check_label_supported),
             # the best supported first
             props["emotion"]["properties"]["label"] = {"enum": list(ranked)}
-        if (ev.modality or {}).get("conflicts") and "conflict" in props:
+        if ev.modality.conflicts and "conflict" in props:
             longest = props["conflict"].get("maxLength", 400)
             props["conflict"]["minLength"] = min(30, longest)
         if "expressions" in props:
@@ -345,12 +343,9 @@ class Annotator:
         for dim in ("valence", "arousal"):
             if dim not in emo:
                 continue
-            clear = [
-                float(v[dim])
-                for k, v in (ev.modality or {}).items()
-                if k in critic.MODALITY_NAMES and isinstance(v, dict) and v.get(dim) is not None
-                if abs(float(v[dim])) >= min_level
-            ]
+            measured = (ev.modality.get(k) for k in critic.MODALITY_NAMES)
+            values = [getattr(m, dim) for m in measured if m is not None]
+            clear = [float(x) for x in values if x is not None and abs(float(x)) >= min_level]
             node = dict(emo[dim])
             if clear and all(x > 0 for x in clear):
                 node["minimum"] = max(node.get("minimum", -1.0), -min_level + 0.01)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emodata.cues.face import LABELS
+from emodata.cues.record import AudioCues, Cues, Modality, VisualCues
 from emodata.records import ClipRecord
 
 
@@ -28,7 +29,7 @@ class Evidence:
     spans: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     ages: dict[str, tuple[float, float, float]] = field(default_factory=dict)  # age, low, high
     genders: dict[str, tuple[str, float]] = field(default_factory=dict)  # label, probability
-    modality: dict[str, Any] = field(default_factory=dict)  # cues.modality, as measured
+    modality: Modality = field(default_factory=Modality)  # cues.modality, as measured
 
     def add(self, cue_id: str, text: str, value: Any = None) -> None:
         self.cues[cue_id] = {"text": text, "value": value}
@@ -50,24 +51,24 @@ def level(x: float, cuts: tuple[float, float], words: tuple[str, str, str]) -> s
     return words[0] if x < cuts[0] else words[2] if x > cuts[1] else words[1]
 
 
-def _visual(ev: Evidence, v: dict[str, Any]) -> None:
-    if "brightness" in v:
-        b = float(v["brightness"])
+def _visual(ev: Evidence, v: VisualCues) -> None:
+    if v.brightness is not None:
+        b = float(v.brightness)
         ev.add(
             "visual.brightness",
             f"{level(b, (0.3, 0.65), ('dark', 'moderate', 'bright'))} "
             f"image (mean luma {b:.2f} of 1)",
             b,
         )
-    if "colorfulness" in v:
-        c = float(v["colorfulness"])
+    if v.colorfulness is not None:
+        c = float(v.colorfulness)
         ev.add(
             "visual.colorfulness",
             f"{level(c, (15, 60), ('muted', 'some', 'vivid'))} colour (colourfulness {c:.0f})",
             c,
         )
-    if "motion" in v:
-        m = float(v["motion"])
+    if v.motion is not None:
+        m = float(v.motion)
         ev.add(
             "visual.motion",
             f"{level(m, (0.03, 0.12), ('still', 'some', 'strong'))} motion "
@@ -76,25 +77,25 @@ def _visual(ev: Evidence, v: dict[str, Any]) -> None:
         )
 
 
-def _audio(ev: Evidence, a: dict[str, Any]) -> None:
-    if a.get("loudness_db") is not None:
-        db = float(a["loudness_db"])
+def _audio(ev: Evidence, a: AudioCues) -> None:
+    if a.loudness_db is not None:
+        db = float(a.loudness_db)
         ev.add(
             "audio.loudness",
             f"{level(db, (-35, -18), ('quiet', 'normal', 'loud'))} ({db:.0f} dBFS)",
             db,
         )
-    if a.get("f0_median_hz"):
-        f0 = float(a["f0_median_hz"])
-        iqr = float(a.get("f0_iqr_hz") or 0)
+    if a.f0_median_hz:
+        f0 = float(a.f0_median_hz)
+        iqr = float(a.f0_iqr_hz or 0)
         ev.add(
             "audio.pitch",
             f"median pitch {f0:.0f} Hz, spread {iqr:.0f} Hz "
             f"({level(iqr, (15, 45), ('flat', 'varied', 'very varied'))} intonation)",
             f0,
         )
-    if a.get("speech_rate_wps"):
-        r = float(a["speech_rate_wps"])
+    if a.speech_rate_wps:
+        r = float(a.speech_rate_wps)
         ev.add(
             "audio.speech_rate",
             f"{level(r, (2.0, 3.5), ('slow', 'normal', 'fast'))} "
@@ -111,7 +112,7 @@ def _faces(ev: Evidence, rec: ClipRecord) -> None:
         ev.add("faces.count", f"{len(tracks)} face track(s) in the clip", len(tracks))
     if faces.get("main_track") is not None:
         ev.main_track = f"t{faces['main_track']}"
-    cue_tracks = {t.get("track"): t for t in (rec.cues or {}).get("tracks") or []}
+    cues = rec.cues or Cues()
     for tr in tracks:
         tid = f"t{tr['id']}"
         q = tr.get("quality") or {}
@@ -122,16 +123,16 @@ def _faces(ev: Evidence, rec: ClipRecord) -> None:
             f"of frames, {q.get('size_px', 0):.0f} px",
             q.get("presence"),
         )
-        c = cue_tracks.get(tr["id"])
-        if not c:
+        c = cues.track(tr["id"])
+        if c is None:
             continue
-        scores = c.get("expression_mean") or {}
+        scores = c.expression_mean or {}
         spans: dict[str, list[float]] = {}
-        for point in c.get("series") or []:
-            probs = point.get("expression")
-            if probs and point.get("t") is not None:
+        for point in c.series:
+            probs = point.expression
+            if probs and point.t is not None:
                 top = LABELS[max(range(len(probs)), key=probs.__getitem__)]
-                spans.setdefault(top, []).append(float(point["t"]))
+                spans.setdefault(top, []).append(float(point.t))
         if spans:
             ev.spans[tid] = {k: (min(v), max(v)) for k, v in spans.items()}
         if scores:
@@ -147,25 +148,28 @@ def _faces(ev: Evidence, rec: ClipRecord) -> None:
             ("brow_raise", "brow raise"),
             ("eye_open", "eye opening"),
         ):
-            if c.get(name) is not None:
-                ev.add(f"face.{tid}.{name}", f"{what} {float(c[name]):.2f}", c[name])
-        app = c.get("apparent") or {}
-        if app.get("age") is not None:
-            lo, hi = app.get("age_range") or (app["age"], app["age"])
-            ev.ages[tid] = (float(app["age"]), float(lo), float(hi))
+            value = getattr(c, name)
+            if value is not None:
+                ev.add(f"face.{tid}.{name}", f"{what} {float(value):.2f}", value)
+        app = c.apparent
+        if app is None:
+            continue
+        if app.age is not None:
+            lo, hi = app.age_range or (app.age, app.age)
+            ev.ages[tid] = (float(app.age), float(lo), float(hi))
             ev.add(
                 f"face.{tid}.age",
-                f"apparent age {float(app['age']):.0f} years (range {lo:.0f}-{hi:.0f}, "
-                f"age network over {app.get('frames', 0)} frame(s))",
-                app["age"],
+                f"apparent age {float(app.age):.0f} years (range {lo:.0f}-{hi:.0f}, "
+                f"age network over {app.frames} frame(s))",
+                app.age,
             )
-        if app.get("gender"):
-            ev.genders[tid] = (str(app["gender"]), float(app.get("gender_prob") or 0.0))
+        if app.gender:
+            ev.genders[tid] = (str(app.gender), float(app.gender_prob or 0.0))
             ev.add(
                 f"face.{tid}.gender",
-                f"gender presentation {app['gender']} (p {float(app['gender_prob']):.2f}, "
+                f"gender presentation {app.gender} (p {float(app.gender_prob or 0.0):.2f}, "
                 "perceived)",
-                app["gender"],
+                app.gender,
             )
 
 
@@ -185,67 +189,74 @@ def signed(x: float, cut: float = 0.05) -> str:
     return "negative" if x < -cut else "positive" if x > cut else "neutral"
 
 
-def _affect(ev: Evidence, cues: dict[str, Any]) -> None:
-    words = cues.get("words") or {}
-    if words.get("valence") is not None:
-        w = float(words["valence"])
+def _affect(ev: Evidence, cues: Cues) -> None:
+    words = cues.words
+    if words is not None and words.valence is not None:
+        w = float(words.valence)
         ev.add("words.valence", f"{signed(w)} wording (VADER valence {w:+.2f})", w)
-    if words.get("emotions"):
-        top = sorted(words["emotions"].items(), key=lambda kv: -kv[1])[:3]
+    if words is not None and words.emotions:
+        top = sorted(words.emotions.items(), key=lambda kv: -kv[1])[:3]
         ev.add(
             "words.emotions",
             "emotion words (NRC lexicon, "
-            f"{words.get('emotion_words', 0)} matched): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in top),
-            words["emotions"],
+            f"{words.emotion_words} matched): " + ", ".join(f"{k} {v:.2f}" for k, v in top),
+            words.emotions,
         )
-    for seg in words.get("segments") or []:
-        if seg.get("valence") is None:
+    for seg in words.segments if words is not None else []:
+        if seg.valence is None:
             continue
         ev.add(
-            f"words.s{seg['segment']}.valence",
-            f"segment {seg['segment']} ({float(seg.get('start') or 0):.1f}-"
-            f"{float(seg.get('end') or 0):.1f} s): {signed(seg['valence'])} wording "
-            f"(VADER {float(seg['valence']):+.2f})",
-            seg["valence"],
+            f"words.s{seg.segment}.valence",
+            f"segment {seg.segment} ({float(seg.start or 0):.1f}-"
+            f"{float(seg.end or 0):.1f} s): {signed(seg.valence)} wording "
+            f"(VADER {float(seg.valence):+.2f})",
+            seg.valence,
         )
-    voice = cues.get("voice") or {}
-    if voice.get("arousal") is not None:
-        a = float(voice["arousal"])
+    voice = cues.voice
+    if voice is not None and voice.arousal is not None:
+        a = float(voice.arousal)
         ev.add(
             "voice.arousal",
             f"{level(a, (-0.25, 0.25), ('calm', 'moderate', 'aroused'))} voice (vocal arousal "
             f"{a:+.2f} from loudness, pitch, pitch range and speech rate)",
             a,
         )
-    m = cues.get("modality") or {}
+    m = cues.modality
+    if m is None:
+        return
     ev.modality = m
-    for name in m.get("measured") or []:
-        mod = m.get(name) or {}
-        parts = [
-            f"{dim} {float(mod[dim]):+.2f}"
-            for dim in ("valence", "arousal")
-            if mod.get(dim) is not None
-        ]
-        if mod.get("top"):
-            parts.insert(0, f"mostly {mod['top']}")
-        ev.add(f"modality.{name}", f"{name}: " + ", ".join(parts), mod)
-    if m:
-        conflicts = m.get("conflicts") or []
-        text = (
-            "; ".join(
-                f"{c['dimension']}: "
-                + " vs ".join(f"{k} {float(v):+.2f}" for k, v in c["values"].items())
-                for c in conflicts
-            )
-            if conflicts
-            else "no conflict between the measured modalities ("
-            + (", ".join(m.get("measured") or []) or "none")
-            + ")"
+    for name in m.measured:
+        mod = m.get(name)
+        if mod is None:
+            mod_dict: dict[str, Any] = {}
+            parts = []
+        else:
+            mod_dict = m.summary(name) or {}
+            parts = [
+                f"{dim} {float(getattr(mod, dim)):+.2f}"
+                for dim in ("valence", "arousal")
+                if getattr(mod, dim) is not None
+            ]
+            if mod.top:
+                parts.insert(0, f"mostly {mod.top}")
+        # the cue's value is the summary as the sample JSON has it (it goes into the tree)
+        ev.add(f"modality.{name}", f"{name}: " + ", ".join(parts), mod_dict)
+    conflicts = m.conflicts
+    text = (
+        "; ".join(
+            f"{c.dimension}: " + " vs ".join(f"{k} {float(v):+.2f}" for k, v in c.values.items())
+            for c in conflicts
         )
-        ev.add(
-            "modality.conflict", ("modalities disagree: " + text) if conflicts else text, conflicts
-        )
+        if conflicts
+        else "no conflict between the measured modalities ("
+        + (", ".join(m.measured) or "none")
+        + ")"
+    )
+    ev.add(
+        "modality.conflict",
+        ("modalities disagree: " + text) if conflicts else text,
+        [c.to_dict() for c in conflicts],
+    )
 
 
 def build(record: ClipRecord | dict[str, Any]) -> Evidence:
@@ -254,10 +265,10 @@ def build(record: ClipRecord | dict[str, Any]) -> Evidence:
         record = ClipRecord.from_dict(record)
     ev = Evidence(duration_s=float(record.clip.duration_s or 0.0))
     ev.add("clip.duration", f"{ev.duration_s:.1f} s long", ev.duration_s)
-    cues = record.cues or {}
-    _visual(ev, cues.get("visual") or {})
+    cues = record.cues or Cues()
+    _visual(ev, cues.visual)
     _speech(ev, record)
-    _audio(ev, cues.get("audio") or {})
+    _audio(ev, cues.audio)
     _faces(ev, record)
     _affect(ev, cues)
     return ev

@@ -35,12 +35,12 @@ def _top_face(ev: Evidence, min_score: float) -> tuple[str, float] | None:
 
 def _words_said(ev: Evidence) -> str | None:
     """'negative wording (VADER -0.85) with sadness words' or None without measured words."""
-    w = (ev.modality or {}).get("words") or {}
-    if w.get("valence") is None:
+    w = ev.modality.words
+    if w is None or w.valence is None:
         return None
-    v = float(w["valence"])
+    v = float(w.valence)
     text = f"{signed(v)} wording (VADER {v:+.2f})"
-    shares = w.get("labels") or {}
+    shares = w.labels or {}
     named = [k for k, x in sorted(shares.items(), key=lambda kv: -kv[1]) if x >= 0.25]
     if named and named[0] in NRC_LABEL:
         text += f" with {named[0]} words"
@@ -48,10 +48,10 @@ def _words_said(ev: Evidence) -> str | None:
 
 
 def _voice_said(ev: Evidence) -> str | None:
-    voice = (ev.modality or {}).get("voice") or {}
-    if voice.get("arousal") is None:
+    voice = ev.modality.voice
+    if voice is None or voice.arousal is None:
         return None
-    a = float(voice["arousal"])
+    a = float(voice.arousal)
     said = level(a, (-0.25, 0.25), ("calm", "of moderate arousal", "aroused"))
     return f"{said} (vocal arousal {a:+.2f})"
 
@@ -92,9 +92,8 @@ def _picture(ev: Evidence) -> str:
 def _supporters(label: str, ev: Evidence, cfg: AnnotateConfig) -> list[str]:
     """The modalities to name as supporting ``label``: the face only when its dominant class
     is the label (a runner-up score is not what a reader sees), voice and words as measured."""
-    said = label_support(
-        ev.modality or {}, cfg.taxonomy, cfg.min_claimed_score, cfg.neutral_label
-    ).get(label, [])
+    support = label_support(ev.modality, cfg.taxonomy, cfg.min_claimed_score, cfg.neutral_label)
+    said = support.get(label, [])
     keep = [x.source for x in said if x.source != "transcript"]
     keep = [m for m in keep if m != "face" or any(x.specific for x in said if x.source == "face")]
     return list(dict.fromkeys(keep))
@@ -218,14 +217,14 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
 
 def conflict(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> str:
     """The measured disagreement and which modalities the label follows; '' without one."""
-    conflicts = (ev.modality or {}).get("conflicts") or []
+    conflicts = ev.modality.conflicts
     if not conflicts:
         return ""
     parts = []
     for c in conflicts:
-        a, b = c["modalities"]
-        va, vb = (float(c["values"][m]) for m in (a, b))
-        parts.append(f"{_NAMES[a]} ({c['dimension']} {va:+.2f}) and {_NAMES[b]} ({vb:+.2f})")
+        a, b = c.modalities
+        va, vb = (float(c.values[m]) for m in (a, b))
+        parts.append(f"{_NAMES[a]} ({c.dimension} {va:+.2f}) and {_NAMES[b]} ({vb:+.2f})")
     label = emotion.get("label") or cfg.neutral_label
     follows = _supporters(label, ev, cfg)
     text = "; ".join(parts) + " disagree"

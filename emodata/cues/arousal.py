@@ -21,7 +21,8 @@ recording's gain, so arousal compares best between clips of one source.
 from __future__ import annotations
 
 import math
-from typing import Any
+
+from emodata.cues.record import AudioCues, VoiceCues
 
 F0_REF_HZ = {"male": 120.0, "female": 210.0, None: 165.0}
 CUES = {
@@ -31,26 +32,26 @@ CUES = {
 }
 
 
-def components(audio: dict[str, Any], speaker_gender: str | None = None) -> dict[str, float]:
+def components(audio: AudioCues, speaker_gender: str | None = None) -> dict[str, float]:
     """The z-scores of the measures that were measured (rounded)."""
     z: dict[str, float] = {}
-    if audio.get("loudness_db") is not None:
-        z["loudness"] = (float(audio["loudness_db"]) + 26.0) / 6.0
-    if audio.get("f0_median_hz"):
+    if audio.loudness_db is not None:
+        z["loudness"] = (float(audio.loudness_db) + 26.0) / 6.0
+    if audio.f0_median_hz:
         ref = F0_REF_HZ.get(speaker_gender, F0_REF_HZ[None])
-        z["pitch_level"] = 12 * math.log2(float(audio["f0_median_hz"]) / ref) / 4.0
-    if audio.get("f0_iqr_st") is not None:
-        z["pitch_range"] = (float(audio["f0_iqr_st"]) - 3.0) / 2.0
-    if audio.get("speech_rate_wps"):
-        z["speech_rate"] = (float(audio["speech_rate_wps"]) - 2.5) / 0.75
+        z["pitch_level"] = 12 * math.log2(float(audio.f0_median_hz) / ref) / 4.0
+    if audio.f0_iqr_st is not None:
+        z["pitch_range"] = (float(audio.f0_iqr_st) - 3.0) / 2.0
+    if audio.speech_rate_wps:
+        z["speech_rate"] = (float(audio.speech_rate_wps) - 2.5) / 0.75
     return {k: round(max(-3.0, min(3.0, v)), 3) for k, v in z.items()}
 
 
-def vocal_arousal(audio: dict[str, Any], speaker_gender: str | None = None) -> dict[str, Any]:
-    """``{"arousal": value or None, "components": z-scores, "f0_ref_hz": reference}``."""
+def vocal_arousal(audio: AudioCues, speaker_gender: str | None = None) -> VoiceCues:
+    """The arousal (None without loudness and a pitch), its z-scores and the pitch reference."""
     z = components(audio, speaker_gender)
     ref = F0_REF_HZ.get(speaker_gender, F0_REF_HZ[None])
     if "loudness" not in z or "pitch_level" not in z:
-        return {"arousal": None, "components": z, "f0_ref_hz": ref}
+        return VoiceCues(arousal=None, components=z, f0_ref_hz=ref)
     value = math.tanh(sum(z.values()) / len(z))
-    return {"arousal": round(value, 3), "components": z, "f0_ref_hz": ref}
+    return VoiceCues(arousal=round(value, 3), components=z, f0_ref_hz=ref)

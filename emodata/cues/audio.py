@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from emodata.asr.base import Transcript
+from emodata.cues.record import AudioCues
 
 SR = 16000
 CUES = {
@@ -59,22 +60,22 @@ def pitch_track(audio: np.ndarray, fmin: float = 60, fmax: float = 500) -> np.nd
     return out
 
 
-def audio_cues(audio: np.ndarray | None, transcript: Transcript | None) -> dict[str, float | None]:
-    out: dict[str, float | None] = dict.fromkeys(CUES)
+def audio_cues(audio: np.ndarray | None, transcript: Transcript | None) -> AudioCues:
+    out = AudioCues()
     if audio is not None and len(audio):
         mean_db, max_db = loudness(audio)
-        out["loudness_db"] = None if mean_db is None else round(mean_db, 2)
-        out["loudness_max_db"] = None if max_db is None else round(max_db, 2)
+        out.loudness_db = None if mean_db is None else round(mean_db, 2)
+        out.loudness_max_db = None if max_db is None else round(max_db, 2)
         f0 = pitch_track(audio)
         voiced = f0[~np.isnan(f0)]
-        out["voiced_ratio"] = round(float(len(voiced) / max(len(f0), 1)), 4)
+        out.voiced_ratio = round(float(len(voiced) / max(len(f0), 1)), 4)
         if voiced.size >= 5:
             q1, med, q3 = np.percentile(voiced, [25, 50, 75])
-            out["f0_median_hz"], out["f0_iqr_hz"] = round(float(med), 1), round(float(q3 - q1), 1)
-            out["f0_iqr_st"] = round(float(12 * np.log2(q3 / q1)), 2)
+            out.f0_median_hz, out.f0_iqr_hz = round(float(med), 1), round(float(q3 - q1), 1)
+            out.f0_iqr_st = round(float(12 * np.log2(q3 / q1)), 2)
     if transcript is not None and transcript.segments:
         words = len(transcript.words)
         voiced_s = transcript.speech_ratio * transcript.duration_s
         if words and voiced_s > 0:
-            out["speech_rate_wps"] = round(words / voiced_s, 3)
+            out.speech_rate_wps = round(words / voiced_s, 3)
     return out

@@ -15,9 +15,10 @@ These are perceived attributes of a face image, not facts about the person.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from emodata.cues.record import Apparent
 
 MEANS = np.array([122.781998, 117.000999, 104.297997], dtype=np.float32)
 AGE_WEIGHTS = np.array([0.25, *range(1, 81)], dtype=np.float32)
@@ -53,21 +54,21 @@ def age_summary(probs: np.ndarray) -> dict[str, float]:
     }
 
 
-def track_summary(age_probs: list[np.ndarray], gender_probs: list[np.ndarray]) -> dict[str, Any]:
+def track_summary(age_probs: list[np.ndarray], gender_probs: list[np.ndarray]) -> Apparent:
     """A track's attributes from its per-frame distributions (mean distribution, then decode)."""
     if not age_probs or not gender_probs:
-        return {"age": None, "age_range": None, "gender": None, "gender_prob": None, "frames": 0}
+        return Apparent()
     a = age_summary(np.mean(age_probs, axis=0))
     g = np.mean(gender_probs, axis=0)
     top = int(np.argmax(g))
-    return {
-        "age": a["age"],
-        "age_range": [a["age_low"], a["age_high"]],
-        "gender": GENDERS[top],
-        "gender_prob": round(float(g[top]), 3),
-        "female_prob": round(float(g[0]), 3),
-        "frames": len(age_probs),
-    }
+    return Apparent(
+        age=a["age"],
+        age_range=[a["age_low"], a["age_high"]],
+        gender=GENDERS[top],
+        gender_prob=round(float(g[top]), 3),
+        female_prob=round(float(g[0]), 3),
+        frames=len(age_probs),
+    )
 
 
 @dataclass

@@ -16,7 +16,8 @@ conflict on valence between face and words.
 from __future__ import annotations
 
 import itertools
-from typing import Any
+
+from emodata.cues.record import Conflict, Modality, ModalityAffect, WordsCues
 
 # (valence, arousal) of each FER2013 label, after Russell (1980) and Posner et al. (2005).
 CIRCUMPLEX = {
@@ -37,54 +38,47 @@ CUES = {
 }
 
 
-def face_affect(expression_mean: dict[str, float] | None) -> dict[str, Any] | None:
+def face_affect(expression_mean: dict[str, float] | None) -> ModalityAffect | None:
     if not expression_mean:
         return None
     total = sum(expression_mean.values()) or 1.0
     dist = {k: round(v / total, 3) for k, v in expression_mean.items()}
     valence = sum(p * CIRCUMPLEX[k][0] for k, p in dist.items() if k in CIRCUMPLEX)
     arousal = sum(p * CIRCUMPLEX[k][1] for k, p in dist.items() if k in CIRCUMPLEX)
-    return {
-        "labels": dist,
-        "top": max(dist, key=dist.get),
-        "valence": round(valence, 3),
-        "arousal": round(arousal, 3),
-    }
+    return ModalityAffect(
+        labels=dist,
+        top=max(dist, key=dist.get),
+        valence=round(valence, 3),
+        arousal=round(arousal, 3),
+    )
 
 
 def summarise(
     face: dict[str, float] | None,
     voice_arousal: float | None,
-    words: dict[str, Any] | None,
+    words: WordsCues | None,
     min_level: float = 0.2,
     min_gap: float = 0.5,
-) -> dict[str, Any]:
-    """``{"face": ..., "voice": ..., "words": ..., "conflicts": [...], "conflict": bool}``;
-    a modality that measured nothing is None."""
-    out: dict[str, Any] = {
-        "face": face_affect(face),
-        "voice": None
-        if voice_arousal is None
-        else {"labels": None, "valence": None, "arousal": voice_arousal},
-        "words": None,
-    }
-    if words and words.get("valence") is not None:
-        out["words"] = {
-            "labels": words.get("emotions") or None,
-            "top": words.get("top_emotion"),
-            "valence": words["valence"],
-            "arousal": None,
-        }
-    conflicts = []
+) -> Modality:
+    """Face, voice and words' affect (a modality that measured nothing is None), the
+    conflicts between them and which were measured."""
+    out = Modality(
+        face=face_affect(face),
+        voice=None if voice_arousal is None else ModalityAffect(arousal=voice_arousal),
+    )
+    if words is not None and words.valence is not None:
+        out.words = ModalityAffect(
+            labels=words.emotions or None, top=words.top_emotion, valence=words.valence
+        )
     for dim in ("valence", "arousal"):
         for a, b in itertools.combinations(MODALITIES, 2):
-            va = (out[a] or {}).get(dim)
-            vb = (out[b] or {}).get(dim)
+            ma, mb = out.get(a), out.get(b)
+            va = None if ma is None else getattr(ma, dim)
+            vb = None if mb is None else getattr(mb, dim)
             if va is None or vb is None:
                 continue
             if va * vb < 0 and min(abs(va), abs(vb)) >= min_level and abs(va - vb) >= min_gap:
-                conflicts.append({"dimension": dim, "modalities": [a, b], "values": {a: va, b: vb}})
-    out["conflicts"] = conflicts
-    out["conflict"] = bool(conflicts)
-    out["measured"] = [m for m in MODALITIES if out[m] is not None]
+                out.conflicts.append(Conflict(dim, [a, b], {a: va, b: vb}))
+    out.conflict = bool(out.conflicts)
+    out.measured = [m for m in MODALITIES if out.get(m) is not None]
     return out

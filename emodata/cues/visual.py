@@ -6,6 +6,8 @@ import itertools
 
 import numpy as np
 
+from emodata.cues.record import VisualCues
+
 CUES = {
     "brightness": "mean Rec.601 luma over all frames, 0 (black) to 1 (white)",
     "colorfulness": "Hasler & Suesstrunk (2003) colourfulness, mean over frames (0 = grey; "
@@ -52,14 +54,14 @@ def motion(frames: list[np.ndarray]) -> float:
     return float(np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(grey)]))
 
 
-def visual_cues(frames: list[np.ndarray]) -> dict[str, float | None]:
+def visual_cues(frames: list[np.ndarray]) -> VisualCues:
     if not frames:
-        return dict.fromkeys(CUES)
+        return VisualCues()
     hue, spread = hue_stats(frames)
-    return {
-        "brightness": round(brightness(frames), 4),
-        "colorfulness": round(colorfulness(frames), 2),
-        "hue_mean_deg": None if hue is None else round(hue, 1),
-        "hue_spread": None if spread is None else round(spread, 4),
-        "motion": round(motion(frames), 4),
-    }
+    return VisualCues(
+        brightness=round(brightness(frames), 4),
+        colorfulness=round(colorfulness(frames), 2),
+        hue_mean_deg=None if hue is None else round(hue, 1),
+        hue_spread=None if spread is None else round(spread, 4),
+        motion=round(motion(frames), 4),
+    )

@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from emodata.asr.base import Transcript
+from emodata.cues.record import WordsCues, WordSegment
 
 NRC_EMOTIONS = (
     "anger",
@@ -92,7 +92,7 @@ class WordsAffect:
             return {}, 0
         return {c: round(n / total, 3) for c, n in counts.items() if n}, words
 
-    def measure(self, transcript: Transcript | None) -> dict[str, Any] | None:
+    def measure(self, transcript: Transcript | None) -> WordsCues | None:
         """Words' affect of a transcript, or None when nothing was said."""
         if transcript is None:
             return None
@@ -108,20 +108,18 @@ class WordsAffect:
                 continue
             seg_emotions, _ = self.emotions(t)
             seg_out.append(
-                {
-                    "segment": i,
-                    "start": s.start,
-                    "end": s.end,
-                    "valence": self.valence(t),
-                    "top_emotion": max(seg_emotions, key=seg_emotions.get)
-                    if seg_emotions
-                    else None,
-                }
+                WordSegment(
+                    segment=i,
+                    start=s.start,
+                    end=s.end,
+                    valence=self.valence(t),
+                    top_emotion=max(seg_emotions, key=seg_emotions.get) if seg_emotions else None,
+                )
             )
-        return {
-            "valence": self.valence(text),
-            "emotions": emotions,
-            "emotion_words": matched,
-            "top_emotion": max(emotions, key=emotions.get) if emotions else None,
-            "segments": seg_out,
-        }
+        return WordsCues(
+            valence=self.valence(text),
+            emotions=emotions,
+            emotion_words=matched,
+            top_emotion=max(emotions, key=emotions.get) if emotions else None,
+            segments=seg_out,
+        )

@@ -139,17 +139,16 @@ def audio_prior(tree: dict[str, Any]) -> str:
 def peak_index(record: ClipRecord, fps: float) -> int:
     """Video frame of the main track's strongest non-neutral expression score (0 if none)."""
     main = (record.faces or {}).get("main_track")
-    tracks = (record.cues or {}).get("tracks") or []
-    track = next((t for t in tracks if t.get("track") == main), None)
+    track = record.cues.track(main) if record.cues else None
     best, at = -1.0, 0.0
     keep = [i for i, name in enumerate(FER_LABELS) if name != "neutral"]
-    for point in (track or {}).get("series") or []:
-        scores = point.get("expression")
+    for point in track.series if track else []:
+        scores = point.expression
         if not scores or len(scores) != len(FER_LABELS):
             continue
         top = max(scores[i] for i in keep)
         if top > best:
-            best, at = top, float(point.get("t") or 0.0)
+            best, at = top, float(point.t or 0.0)
     return round(at * fps) if best >= 0 else 0
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from emodata.cues.audio import SR, pitch_track
 from emodata.cues.face import LABELS
 from emodata.media import wav_to_float32
+from emodata.records import ClipRecord
 
 EMPTY_TREE_PARTS = ("attributes", "expressions", "rationale", "qa")
 
@@ -50,19 +51,18 @@ def expression_series(doc: dict[str, Any], track: int | None = None) -> list[dic
 
     Rows ``{"t": seconds, label: score, ...}``; frames where no score was possible are skipped.
     """
-    cues = doc.get("cues") or {}
-    tracks = cues.get("tracks") or []
-    if not tracks:
+    cues = ClipRecord.from_dict(doc).cues
+    if cues is None or not cues.tracks:
         return []
     if track is None:
         track = (doc.get("faces") or {}).get("main_track")
-    chosen = next((t for t in tracks if t.get("track") == track), tracks[0])
+    chosen = cues.track(track) or cues.tracks[0]
     rows = []
-    for point in chosen.get("series") or []:
-        scores = point.get("expression")
+    for point in chosen.series:
+        scores = point.expression
         if scores is None or len(scores) != len(LABELS):
             continue
-        rows.append({"t": point["t"], **dict(zip(LABELS, scores, strict=True))})
+        rows.append({"t": point.t, **dict(zip(LABELS, scores, strict=True))})
     return rows
 
 

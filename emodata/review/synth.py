@@ -277,7 +277,8 @@ def _item(
         rec["transcript"] = t
         rec["stage_status"]["transcribe"] = "ok"
     if i % spec.no_faces_every != 2:
-        rec["faces"], rec["cues"] = faces_and_cues(rng, label, secs)
+        rec["faces"], cues = faces_and_cues(rng, label, secs)
+        rec["cues"] = cues.to_dict()  # the flat record is JSON-shaped; Item reads it back
         if people is not None:
             person = people.person_of_source(src)
             rec["faces"]["embedding_model"] = people.model

@@ -9,6 +9,7 @@ import random
 import numpy as np
 
 from emodata.cues.face import LABELS
+from emodata.cues.record import Cues, FramePoint, TrackCues
 
 
 class People:
@@ -41,15 +42,17 @@ class People:
         return [round(float(x), 4) for x in v]
 
 
-def faces_and_cues(rng: random.Random, label: str, seconds: float) -> tuple[dict, dict]:
+def faces_and_cues(rng: random.Random, label: str, seconds: float) -> tuple[dict, Cues]:
     frames = max(2, int(seconds * 4))
     series = []
     for f in range(frames):
         scores = np.array([rng.random() * 0.3 for _ in LABELS])
         scores[LABELS.index(label)] += 0.6 + 0.3 * np.sin(f)
         scores /= scores.sum()
-        series.append({"t": round(f / 4, 3), "expression": [round(float(s), 4) for s in scores]})
-    mean = np.mean([s["expression"] for s in series], axis=0)
+        series.append(
+            FramePoint(t=round(f / 4, 3), expression=[round(float(s), 4) for s in scores])
+        )
+    mean = np.mean([s.expression for s in series], axis=0)
     faces = {
         "backend": "synthetic",
         "frame_rate": 4.0,
@@ -60,7 +63,7 @@ def faces_and_cues(rng: random.Random, label: str, seconds: float) -> tuple[dict
             {
                 "id": 0,
                 "frames": [
-                    {"t": s["t"], "box": [20.0, 20.0, 76.0, 76.0], "score": 0.99} for s in series
+                    {"t": s.t, "box": [20.0, 20.0, 76.0, 76.0], "score": 0.99} for s in series
                 ],
                 "quality": {"presence": 1.0, "size_px": 56.0},
                 "crops": ["face0_0.jpg"],
@@ -68,18 +71,14 @@ def faces_and_cues(rng: random.Random, label: str, seconds: float) -> tuple[dict
             }
         ],
     }
-    cues = {
-        "visual": {},
-        "audio": {},
-        "tracks": [
-            {
-                "track": 0,
-                "series": series,
-                "expression_mean": dict(
-                    zip(LABELS, (round(float(v), 4) for v in mean), strict=True)
-                ),
-                "top_expression": LABELS[int(np.argmax(mean))],
-            }
+    cues = Cues(
+        tracks=[
+            TrackCues(
+                track=0,
+                series=series,
+                expression_mean=dict(zip(LABELS, (round(float(v), 4) for v in mean), strict=True)),
+                top_expression=LABELS[int(np.argmax(mean))],
+            )
         ],
-    }
+    )
     return faces, cues

@@ -19,6 +19,7 @@ from emodata.cues.audio import audio_cues
 from emodata.cues.demographics import AgeGenderModel, track_summary
 from emodata.cues.face import LABELS, ExpressionModel, crop_for_expression, geometry
 from emodata.cues.modality import summarise
+from emodata.cues.record import Cues, FramePoint, TrackCues
 from emodata.cues.visual import visual_cues
 from emodata.cues.words import WordsAffect
 from emodata.media import wav_to_float32
@@ -52,7 +53,7 @@ class CuesStage(Stage):
         self.words = WordsAffect(lexicon_model=self.config.word_lexicon)
         self.words.load()
 
-    def track_cues(self, frames: list[np.ndarray], faces: dict[str, Any]) -> list[dict]:
+    def track_cues(self, frames: list[np.ndarray], faces: dict[str, Any]) -> list[TrackCues]:
         import cv2
 
         if self.expression is None:
@@ -62,18 +63,19 @@ class CuesStage(Stage):
         rate = float(faces.get("frame_rate") or 1.0)
         out = []
         for track in faces.get("tracks", []):
-            series = []
+            series: list[FramePoint] = []
             ages, genders = [], []
             for fr in track["frames"]:
                 i = min(len(grey) - 1, round(fr["t"] * rate))
-                point: dict[str, Any] = {"t": fr["t"]}
+                point = FramePoint(t=fr["t"])
                 try:
                     p = self.expression.scores(crop_for_expression(grey[i], fr["box"]))
-                    point["expression"] = [round(float(v), 4) for v in p]
+                    point.expression = [round(float(v), 4) for v in p]
                 except ValueError:
-                    point["expression"] = None
+                    point.expression = None
                 if fr.get("landmarks68"):
-                    point.update(geometry(np.asarray(fr["landmarks68"])))
+                    for name, value in geometry(np.asarray(fr["landmarks68"])).items():
+                        setattr(point, name, value)
                 if self.age_gender is not None:
                     try:
                         pa, pg = self.age_gender.predict(frames[i], fr["box"])
@@ -83,21 +85,19 @@ class CuesStage(Stage):
                         ages.append(pa)
                         genders.append(pg)
                 series.append(point)
-            scored = [s["expression"] for s in series if s["expression"] is not None]
+            scored = [s.expression for s in series if s.expression is not None]
             mean = np.mean(scored, axis=0) if scored else None
             out.append(
-                {
-                    "track": track["id"],
-                    "expression_mean": None
+                TrackCues(
+                    track=track["id"],
+                    expression_mean=None
                     if mean is None
                     else dict(zip(LABELS, (round(float(v), 4) for v in mean), strict=True)),
-                    "top_expression": None if mean is None else LABELS[int(np.argmax(mean))],
-                    **{k: _mean(series, k) for k in ("mouth_open", "eye_open", "brow_raise")},
-                    "apparent": track_summary(ages, genders)
-                    if self.age_gender is not None
-                    else None,
-                    "series": series,
-                }
+                    top_expression=None if mean is None else LABELS[int(np.argmax(mean))],
+                    **{k: _mean(series, k) for k in FramePoint.GEOMETRY},
+                    apparent=track_summary(ages, genders) if self.age_gender is not None else None,
+                    series=series,
+                )
             )
         return out
 
@@ -110,21 +110,20 @@ class CuesStage(Stage):
             self.setup()
         assert self.words is not None
         transcript = rec.transcript
-        cues: dict[str, Any] = {
-            "visual": visual_cues(frames),
-            "audio": audio_cues(audio, transcript),
-            "tracks": self.track_cues(frames, rec.faces) if rec.faces else [],
-            "words": self.words.measure(transcript),
-        }
-        main_id = (rec.faces or {}).get("main_track")
-        main = next((t for t in cues["tracks"] if t["track"] == main_id), None)
-        apparent = (main or {}).get("apparent") or {}
+        cues = Cues(
+            visual=visual_cues(frames),
+            audio=audio_cues(audio, transcript),
+            tracks=self.track_cues(frames, rec.faces) if rec.faces else [],
+            words=self.words.measure(transcript),
+        )
+        main = cues.track((rec.faces or {}).get("main_track"))
+        gender = main.apparent.gender if main and main.apparent else None
         spoken = transcript is None or bool(transcript.text.strip())
-        cues["voice"] = vocal_arousal(cues["audio"], apparent.get("gender")) if spoken else None
-        cues["modality"] = summarise(
-            main["expression_mean"] if main else None,
-            (cues["voice"] or {}).get("arousal"),
-            cues["words"],
+        cues.voice = vocal_arousal(cues.audio, gender) if spoken else None
+        cues.modality = summarise(
+            main.expression_mean if main else None,
+            cues.voice.arousal if cues.voice else None,
+            cues.words,
             min_level=self.config.conflict_min_level,
             min_gap=self.config.conflict_min_gap,
         )
@@ -133,6 +132,6 @@ class CuesStage(Stage):
         return [item]
 
 
-def _mean(series: list[dict], key: str) -> float | None:
-    vals = [s[key] for s in series if s.get(key) is not None]
+def _mean(series: list[FramePoint], key: str) -> float | None:
+    vals = [getattr(s, key) for s in series if getattr(s, key) is not None]
     return round(float(np.mean(vals)), 4) if vals else None

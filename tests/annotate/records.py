@@ -5,6 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from emodata.cues.modality import summarise
+from emodata.cues.record import WordsCues
+
 _SMILING: dict[str, Any] = {
     "key": "c0ffee00000000000000000000000001",
     "duration_s": 6.0,
@@ -57,6 +60,15 @@ _SMILING: dict[str, Any] = {
         ],
     },
 }
+
+
+def summary(
+    face: dict[str, float] | None, voice_arousal: float | None, words: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The cues stage's modality summary of these measurements, as the sample JSON has it
+    (``words`` as the sample JSON has the words' cues)."""
+    said = None if words is None else WordsCues.from_dict(words)
+    return summarise(face, voice_arousal, said).to_dict()
 
 
 def smiling() -> dict[str, Any]:
@@ -132,8 +144,6 @@ def good_tree() -> dict[str, Any]:
 def measured() -> dict[str, Any]:
     """The smiling record with everything the cues stage measures: apparent age and gender,
     per-frame expression scores, words' valence, vocal arousal and the modality summary."""
-    from emodata.cues.modality import summarise
-
     rec = smiling()
     track = rec["cues"]["tracks"][0]
     track["apparent"] = {
@@ -153,14 +163,12 @@ def measured() -> dict[str, Any]:
     }
     rec["cues"]["words"] = words
     rec["cues"]["voice"] = {"arousal": 0.412}
-    rec["cues"]["modality"] = summarise(track["expression_mean"], 0.412, words)
+    rec["cues"]["modality"] = summary(track["expression_mean"], 0.412, words)
     return rec
 
 
 def conflicted() -> dict[str, Any]:
     """A smiling face reading a sad sentence: face and words disagree on valence."""
-    from emodata.cues.modality import summarise
-
     rec = measured()
     rec["key"] = "c0ffee00000000000000000000000004"
     text = "I miss the old house so much."
@@ -174,22 +182,20 @@ def conflicted() -> dict[str, Any]:
     }
     rec["cues"]["words"] = words
     face = rec["cues"]["tracks"][0]["expression_mean"]
-    rec["cues"]["modality"] = summarise(face, 0.412, words)
+    rec["cues"]["modality"] = summary(face, 0.412, words)
     assert rec["cues"]["modality"]["conflict"]
     return rec
 
 
 def empty_scene() -> dict[str, Any]:
     """A street with nobody in it and no speech: faces found nothing, the transcript is empty."""
-    from emodata.cues.modality import summarise
-
     rec = smiling()
     rec["key"] = "c0ffee00000000000000000000000005"
     rec["transcript"] = {"text": "", "language": None, "speech_ratio": 0.0, "segments": []}
     rec["faces"] = {"main_track": None, "tracks": []}
     rec["cues"]["tracks"] = []
     rec["cues"]["audio"] = {"loudness_db": -48.0}
-    rec["cues"]["modality"] = summarise(None, None, None)
+    rec["cues"]["modality"] = summary(None, None, None)
     return rec
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from emodata.annotate import evidence
 from emodata.annotate.critic import CHECKS, ground
 from emodata.annotate.settings import AnnotateConfig
-from tests.annotate.records import conflicted, empty_scene, measured, silent_frowning
+from tests.annotate.records import conflicted, empty_scene, measured, silent_frowning, summary
 from tests.annotate.test_tree import Scripted, annotate, data_of
 
 ACCEPT = {"verdict": "accept", "reasons": []}
@@ -166,8 +166,6 @@ def test_exported_rationale_keeps_one_conclusion():
 def test_a_face_is_named_for_a_label_only_when_it_shows_it_most():
     """Anger words in an aroused voice over a stern portrait (neutral 0.47, angry 0.34): the
     face's runner-up is no reason to name it; the model's non-terms are left out."""
-    from emodata.cues.modality import summarise
-
     record = measured()
     stern = {"angry": 0.34, "disgust": 0.0, "fear": 0.05, "happy": 0.0}
     stern |= {"neutral": 0.47, "sad": 0.13, "surprise": 0.01}
@@ -175,7 +173,7 @@ def test_a_face_is_named_for_a_label_only_when_it_shows_it_most():
     record["cues"]["tracks"][0].pop("series")
     words = {"valence": -0.84, "emotions": {"anger": 0.67, "disgust": 0.33}, "emotion_words": 3}
     record["cues"]["words"] = words
-    record["cues"]["modality"] = summarise(stern, 0.412, words)
+    record["cues"]["modality"] = summary(stern, 0.412, words)
     emo = emotion("angry", -0.5, 0.4) | {"terms": ["face", "furious", "+0.79"]}
     clip, _ = rendered(record, emo)
     tree = clip.tree

@@ -14,17 +14,18 @@ from emodata.annotate.critic import (
 from emodata.annotate.engine import Annotator, finish_texts
 from emodata.annotate.settings import DEFAULT_TAXONOMY, AnnotateConfig
 from emodata.cues.modality import summarise
+from emodata.cues.record import Modality, WordsCues
 from tests.annotate.records import good_tree, measured
 
 FACE_NEUTRAL = {"angry": 0.0, "disgust": 0.0, "fear": 0.0, "happy": 0.05}
 FACE_NEUTRAL |= {"neutral": 0.9, "sad": 0.05, "surprise": 0.0}
 
 
-def words(valence: float, **nrc: float) -> dict:
-    return {"valence": valence, "emotions": nrc or {}, "emotion_words": len(nrc)}
+def words(valence: float, **nrc: float) -> WordsCues:
+    return WordsCues(valence=valence, emotions=nrc or {}, emotion_words=len(nrc))
 
 
-def sources(modality: dict, label: str) -> list[str]:
+def sources(modality: Modality, label: str) -> list[str]:
     return [x.source for x in label_support(modality, DEFAULT_TAXONOMY, 0.2)[label]]
 
 
@@ -61,7 +62,7 @@ def test_labels_naming_evidence_rank_before_labels_only_consistent_with_it():
 
 def test_a_transcript_only_label_must_cite_the_transcript():
     rec = measured()
-    rec["cues"]["modality"] = summarise(FACE_NEUTRAL, 0.1, words(-0.06))
+    rec["cues"]["modality"] = summarise(FACE_NEUTRAL, 0.1, words(-0.06)).to_dict()
     ev = evidence.build(rec)
     tree = good_tree()
     tree["emotion"].update(label="fear", valence=-0.5)

@@ -25,6 +25,7 @@ from tests.annotate.records import (
     neutral_tree,
     silent_frowning,
     smiling,
+    summary,
 )
 
 
@@ -383,9 +384,7 @@ def test_each_label_is_asked_with_its_own_valence_range():
         "neutral": 0.1,
     }
     del rec["cues"]["tracks"][0]["expression_mean"]["contempt"]
-    from emodata.cues.modality import summarise
-
-    rec["cues"]["modality"] = summarise(
+    rec["cues"]["modality"] = summary(
         rec["cues"]["tracks"][0]["expression_mean"], 0.412, rec["cues"]["words"]
     )
     asked = _reasoner_request(rec).schema["properties"]["emotion"]
@@ -405,13 +404,11 @@ def test_an_answer_outside_the_narrowed_schema_meets_the_critic_not_a_schema_err
 
 def test_valence_against_every_measurement_of_it_goes_back():
     """The sample set's sad clip got valence +0.50 with face and words both clearly negative."""
-    from emodata.cues.modality import summarise
-
     rec = measured()
     words = {"valence": -0.85, "emotions": {"sadness": 1.0}, "emotion_words": 2, "segments": []}
     sad_face = {"sad": 0.6, "neutral": 0.4}
     rec["cues"]["words"] = words
-    rec["cues"]["modality"] = summarise(sad_face, -0.55, words)
+    rec["cues"]["modality"] = summary(sad_face, -0.55, words)
     tree = good_tree()
     tree["emotion"].update(label="neutral", valence=0.4, arousal=0.3)
     bad = failed(tree, rec)

@@ -22,6 +22,7 @@ from emodata.cues.arousal import vocal_arousal
 from emodata.cues.audio import SR, audio_cues
 from emodata.cues.demographics import age_summary
 from emodata.cues.modality import summarise
+from emodata.cues.record import Apparent, AudioCues, WordsCues
 from emodata.cues.words import WordsAffect
 from emodata.media import wav_to_float32
 from emodata.projection import index_fields
@@ -50,26 +51,27 @@ def words():
     return w
 
 
-def _apparent(stages, img: np.ndarray) -> dict:
+def _apparent(stages, img: np.ndarray) -> Apparent:
     faces_stage, cues_stage = stages
     frames = [img, img]
     faces, _ = faces_stage.analyse(frames, 1.0)
     (track,) = cues_stage.track_cues(frames, faces)
-    return track["apparent"]
+    assert track.apparent is not None
+    return track.apparent
 
 
 def test_astronaut_is_a_woman_in_her_thirties(stages):
     app = _apparent(stages, data.astronaut()[0:300, 80:400].copy())
-    assert app["gender"] == "female" and app["gender_prob"] > 0.7  # measured 0.83
-    assert 25 <= app["age"] <= 45  # measured 32.9
-    lo, hi = app["age_range"]
-    assert lo <= app["age"] <= hi and app["frames"] == 2
+    assert app.gender == "female" and app.gender_prob > 0.7  # measured 0.83
+    assert 25 <= app.age <= 45  # measured 32.9
+    lo, hi = app.age_range
+    assert lo <= app.age <= hi and app.frames == 2
 
 
 def test_tom_hanks_is_a_man(stages):
     app = _apparent(stages, cv2.cvtColor(cv2.imread(str(HANKS)), cv2.COLOR_BGR2RGB))
-    assert app["gender"] == "male" and app["gender_prob"] > 0.9  # measured 0.98
-    assert 25 <= app["age"] <= 60  # measured 41.9
+    assert app.gender == "male" and app.gender_prob > 0.9  # measured 0.98
+    assert 25 <= app.age <= 60  # measured 41.9
 
 
 def test_age_is_the_expectation_over_bins():
@@ -104,8 +106,8 @@ def test_words_emotions_skip_negated_words(words):
             {"text": f"{HAPPY} {SAD}", "segments": [{"text": HAPPY}, {"text": SAD}]}
         )
     )
-    assert [s["valence"] > 0 for s in measured["segments"]] == [True, False]
-    assert measured["top_emotion"] in {"joy", "sadness"}
+    assert [s.valence > 0 for s in measured.segments] == [True, False]
+    assert measured.top_emotion in {"joy", "sadness"}
     assert words.measure(Transcript.from_dict({"text": "", "segments": []})) is None
     assert words.measure(None) is None
 
@@ -136,26 +138,28 @@ def _espeak(tmp: Path, name: str, *flags: str) -> np.ndarray:
 def test_loud_fast_high_speech_is_more_aroused(tmp_path):
     excited = vocal_arousal(_espeak(tmp_path, "hi", "-a", "190", "-s", "220", "-p", "80"))
     calm = vocal_arousal(_espeak(tmp_path, "lo", "-a", "40", "-s", "110", "-p", "20"))
-    assert excited["arousal"] > 0.3 and calm["arousal"] < -0.3  # measured +0.62, -0.77
+    assert excited.arousal > 0.3 and calm.arousal < -0.3  # measured +0.62, -0.77
     for k in ("loudness", "pitch_level", "speech_rate"):
-        assert excited["components"][k] > calm["components"][k]
+        assert excited.components[k] > calm.components[k]
 
 
 def test_voice_needs_a_voice_and_pitch_follows_the_register():
-    assert vocal_arousal({"loudness_db": -20.0})["arousal"] is None
-    cues = {"loudness_db": -26.0, "f0_median_hz": 210.0, "f0_iqr_st": 3.0}
-    assert vocal_arousal(cues, "female")["arousal"] == 0.0
-    assert vocal_arousal(cues, "male")["arousal"] > 0.3
+    assert vocal_arousal(AudioCues(loudness_db=-20.0)).arousal is None
+    cues = AudioCues(loudness_db=-26.0, f0_median_hz=210.0, f0_iqr_st=3.0)
+    assert vocal_arousal(cues, "female").arousal == 0.0
+    assert vocal_arousal(cues, "male").arousal > 0.3
 
 
 def test_modalities_in_agreement_and_in_conflict():
     smile = {"happy": 0.8, "neutral": 0.2, "sad": 0.0}
-    agree = summarise(smile, 0.3, {"valence": 0.6, "emotions": {"joy": 1.0}})
-    assert not agree["conflict"] and agree["measured"] == ["face", "voice", "words"]
-    clash = summarise(smile, None, {"valence": -0.45})
-    assert clash["conflict"] and clash["conflicts"][0]["modalities"] == ["face", "words"]
-    assert clash["conflicts"][0]["dimension"] == "valence"
-    assert not summarise(None, None, None)["conflict"]
+    agree = summarise(smile, 0.3, WordsCues(valence=0.6, emotions={"joy": 1.0}))
+    assert not agree.conflict and agree.measured == ["face", "voice", "words"]
+    assert agree.words is not None and agree.words.top is None  # no top_emotion measured
+    assert "top" not in agree.to_dict()["voice"]  # a voice names no label
+    clash = summarise(smile, None, WordsCues(valence=-0.45))
+    assert clash.conflict and clash.conflicts[0].modalities == ["face", "words"]
+    assert clash.conflicts[0].dimension == "valence"
+    assert not summarise(None, None, None).conflict
 
 
 def test_smiling_face_reading_a_sad_sentence_is_a_conflict(stages, words):

@@ -37,10 +37,11 @@ def test_smiling_face_ranks_happy_first(stages):
     frames = [data.astronaut()[0:300, 80:400].copy() for _ in range(3)]
     faces, _ = faces_stage.analyse(frames, 1.0)
     (track,) = cues_stage.track_cues(frames, faces)
-    ranked = sorted(track["expression_mean"], key=track["expression_mean"].get, reverse=True)
-    assert ranked[0] == "happy" and track["expression_mean"]["happy"] > 0.5
-    assert 0 < track["mouth_open"] < 0.5 and 0.15 < track["eye_open"] < 0.5
-    assert len(track["series"]) == 3 and len(track["series"][0]["expression"]) == 7
+    scores = track.expression_mean
+    ranked = sorted(scores, key=scores.get, reverse=True)
+    assert ranked[0] == "happy" and scores["happy"] > 0.5
+    assert 0 < track.mouth_open < 0.5 and 0.15 < track.eye_open < 0.5
+    assert len(track.series) == 3 and len(track.series[0].expression) == 7
 
 
 def test_geometry_opens_with_the_mouth():
@@ -64,9 +65,9 @@ def test_pitch_and_loudness_of_a_tone():
     mean_db, max_db = loudness(audio)
     assert mean_db == pytest.approx(-20.0, abs=0.5) and max_db == pytest.approx(-20.0, abs=0.5)
     cues = audio_cues(audio, None)
-    assert cues["f0_median_hz"] == pytest.approx(220.0, abs=2.0) and cues["voiced_ratio"] > 0.9
+    assert cues.f0_median_hz == pytest.approx(220.0, abs=2.0) and cues.voiced_ratio > 0.9
     silent = audio_cues(np.zeros(SR, np.float32), None)
-    assert silent["loudness_db"] is None and silent["f0_median_hz"] is None
+    assert silent.loudness_db is None and silent.f0_median_hz is None
 
 
 def test_speech_rate_from_transcript_words():
@@ -76,7 +77,7 @@ def test_speech_rate_from_transcript_words():
         "segments": [{"words": [{"word": w} for w in ["one", "two", "three", "four", "six"]]}],
     }
     cues = audio_cues(None, Transcript.from_dict(transcript))
-    assert cues["speech_rate_wps"] == pytest.approx(5 / 4)
+    assert cues.speech_rate_wps == pytest.approx(5 / 4)
 
 
 def test_visual_cues_separate_dark_bright_still_moving():
@@ -85,10 +86,10 @@ def test_visual_cues_separate_dark_bright_still_moving():
     still = [img] * 3
     moving = [np.roll(img, 40 * i, axis=1) for i in range(3)]
     grey = [cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)] * 2
-    assert visual_cues(dark)["brightness"] < 0.1 < visual_cues(still)["brightness"]
-    assert visual_cues(still)["motion"] == 0.0 < visual_cues(moving)["motion"]
-    assert visual_cues(grey)["colorfulness"] < 1 < visual_cues(still)["colorfulness"]
-    assert visual_cues([])["brightness"] is None
+    assert visual_cues(dark).brightness < 0.1 < visual_cues(still).brightness
+    assert visual_cues(still).motion == 0.0 < visual_cues(moving).motion
+    assert visual_cues(grey).colorfulness < 1 < visual_cues(still).colorfulness
+    assert visual_cues([]).brightness is None
 
 
 def test_stage_runs_with_and_without_upstream_outputs(stages):
@@ -100,5 +101,5 @@ def test_stage_runs_with_and_without_upstream_outputs(stages):
     (full,) = cues_stage.process([with_faces])
     got, none = index_fields(full.record), index_fields(bare.record)
     assert got["main_expression"] == "happy" and got["main_expression_score"] > 0.5
-    assert bare.ok and none["main_expression"] is None and bare.record.cues["tracks"] == []
+    assert bare.ok and none["main_expression"] is None and bare.record.cues.tracks == []
     assert none["cue_loudness_db"] is None and 0 < none["cue_brightness"] < 1
