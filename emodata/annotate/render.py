@@ -116,6 +116,11 @@ def terms(emotion: dict[str, Any]) -> list[str]:
     return out
 
 
+def _listed(names: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _cues(ev: Evidence, *ids: str) -> list[str]:
     return [c for c in ids if c in ev.cues]
 
@@ -191,9 +196,10 @@ def rationale(ev: Evidence, emotion: dict[str, Any], cfg: AnnotateConfig) -> lis
     # the conflict field names a disagreement (conflict_explained): the conclusion cites
     # the modalities it names, as many as a step may cite
     supporters = [m for m in _supporters(label, ev, cfg) if f"modality.{m}" in ev.cues]
+    supporters = supporters[: lim.max_cues]  # it names no modality it does not cite
     top = _top_face(ev, cfg.min_claimed_score)
     if supporters:
-        why = " and ".join(_NAMES[m] for m in supporters)
+        why = _listed([_NAMES[m] for m in supporters])
         cited = [f"modality.{m}" for m in supporters]
         claim = f"So the clip reads as {label}, supported by {why}."
     elif top is not None and top[0] == label:

@@ -81,6 +81,21 @@ def test_a_rendered_tree_states_the_measurements_and_passes_every_check():
     }
 
 
+def test_the_conclusion_names_only_the_modalities_it_can_cite():
+    # the demo's limits: two cues a step; face, words and voice all support happy
+    backend = Scripted({"reasoner": {"emotion": emotion("happy", 0.7, 0.4)}, "critic": ACCEPT})
+    (clip,) = annotate(
+        [measured()], backend, texts="rendered", limits={"max_cues": 2, "max_steps": 3}
+    )
+    end = clip.tree["rationale"][-1]
+    assert end["claim"] == "So the clip reads as happy, supported by the face and the words."
+    assert end["cues"] == ["modality.face", "modality.words"]
+    (full,) = annotate([measured()], backend, texts="rendered")
+    assert full.tree["rationale"][-1]["claim"].endswith(
+        "supported by the face, the words and the voice."
+    )
+
+
 def test_a_conflict_is_written_out_with_the_modality_the_label_follows():
     record = conflicted()
     clip, _ = rendered(record, emotion("happy", 0.4, 0.5))
