@@ -100,8 +100,8 @@ def _verdicts(recs: list[dict]) -> dict:
     out: dict[str, int] = {}
     for r in recs:
         verdict = r.get("critic_verdict")
-        critic = r["annotation"].get("critic") or {}
-        said = critic.get("reasons") if verdict == "rejected" else critic.get("requests")
+        critic = r["annotation"].critic
+        said = critic.reasons if verdict == "rejected" else critic.requests
         for check in sorted({x.split(":", 1)[0] for x in said or []} or {"(none)"}):
             out[f"{verdict}:{check}"] = out.get(f"{verdict}:{check}", 0) + 1
     return dict(sorted(out.items()))
@@ -109,7 +109,7 @@ def _verdicts(recs: list[dict]) -> dict:
 
 def figures(out: Path | list[dict], wall_s: float) -> dict:
     found = samples_of(out) if isinstance(out, Path) else out
-    recs = [r for r in found if isinstance(r.get("annotation"), dict)]
+    recs = [r for r in found if r.get("annotation") is not None]
     n = len(recs)
     kept = {v: sum(r.get("critic_verdict") == v for r in recs) for v in VERDICTS}
     kept["kept_share"] = round((kept["accepted"] + kept["revised"]) / n, 3) if n else None
@@ -121,26 +121,25 @@ def figures(out: Path | list[dict], wall_s: float) -> dict:
     cited = 0
     for r in recs:
         tree = r["annotation"]
-        cues = set(tree.get("cues") or {})
-        cites = [c for s in tree.get("rationale") or [] for c in s.get("cues") or []]
-        cites += [c for e in tree.get("expressions") or [] for c in e.get("cues") or []]
+        cites = [c for s in tree.rationale for c in s.cues]
+        cites += [c for e in tree.expressions for c in e.cues]
         cited += len(cites)
-        bad_cites += sum(c not in cues for c in cites)
-        for a in tree.get("attributes") or []:
-            for f in ("age_range", "gender_presentation"):
-                if a.get(f) and not any(c.endswith((".age", ".gender")) for c in a.get("cues", [])):
+        bad_cites += sum(c not in tree.cues for c in cites)
+        for a in tree.attributes:
+            for value in (a.age_range, a.gender_presentation):
+                if value and not any(c.endswith((".age", ".gender")) for c in a.cues or []):
                     unmeasured += 1
-        emo = tree.get("emotion") or {}
+        emo = tree.emotion
         complete += all(
-            (emo.get("label"), emo.get("valence") is not None, emo.get("arousal") is not None,
-             tree.get("rationale"), tree.get("caption"), tree.get("qa"))
+            (emo.label, emo.valence is not None, emo.arousal is not None,
+             tree.rationale, tree.caption, tree.qa)
         )  # fmt: skip
     rejected = [r for r in recs if r.get("critic_verdict") == "rejected"]
-    unnamed = [r for r in rejected if not (r["annotation"].get("critic") or {}).get("reasons")]
+    unnamed = [r for r in rejected if not r["annotation"].critic.reasons]
     out_blank = None
     if blank is not None:
         tree = blank["annotation"]
-        facial = [e for e in tree.get("expressions") or [] if e.get("modality") == "facial"]
+        facial = [e for e in tree.expressions if e.modality == "facial"]
         out_blank = {
             "label": blank.get("emotion_label"),
             "valence": blank.get("valence"),

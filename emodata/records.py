@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from emodata.annotate.record import Annotation
 from emodata.asr.base import Transcript
 from emodata.cues.record import Cues
 from emodata.errors import ItemError, Reason, kind_of
@@ -105,7 +106,7 @@ class ClipRecord:
     transcript: Transcript | None = None  # segments and words with their times
     faces: dict[str, Any] | None = None  # tracks, crops, per-frame counts
     cues: Cues | None = None  # visual, audio, tracks, words, voice, modality
-    annotation: dict[str, Any] | None = None  # the affective tree (annotation.schema.json)
+    annotation: Annotation | None = None  # the affective tree (annotation.schema.json)
     outcome: Outcome = field(default_factory=Outcome)
     #: fields of stages from plugins, by field name (their index columns read them)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -116,7 +117,7 @@ class ClipRecord:
     work: dict[str, Any] = field(default_factory=dict)
 
     #: the sub-records that are JSON documents of their own schema (not dataclasses)
-    PARTS = ("faces", "annotation")
+    PARTS = ("faces",)
 
     def to_dict(self, *, work: bool = True) -> dict[str, Any]:
         """The record as JSON-ready data: with ``work`` between stages, without it in a shard
@@ -127,6 +128,7 @@ class ClipRecord:
             "transcript": None if self.transcript is None else self.transcript.to_dict(),
             **{name: getattr(self, name) for name in self.PARTS},
             "cues": None if self.cues is None else self.cues.to_dict(),
+            "annotation": None if self.annotation is None else self.annotation.to_dict(),
             "outcome": dataclasses.asdict(self.outcome),
             "extra": self.extra,
         }
@@ -149,6 +151,7 @@ class ClipRecord:
             transcript=_transcript(data.get("transcript")),
             **{name: data.get(name) for name in cls.PARTS},
             cues=_cues(data.get("cues")),
+            annotation=_annotation(data.get("annotation")),
             outcome=_typed(Outcome, data.get("outcome")),
             extra=dict(data.get("extra") or {}),
             release=data.get("release"),
@@ -162,6 +165,10 @@ def _transcript(data: Any) -> Transcript | None:
 
 def _cues(data: Any) -> Cues | None:
     return Cues.from_dict(data) if isinstance(data, dict) else None
+
+
+def _annotation(data: Any) -> Annotation | None:
+    return Annotation.from_dict(data) if isinstance(data, dict) else None
 
 
 # flat records (before the record was typed): field -> (sub-record, its name there)
@@ -210,7 +217,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
     extra: dict[str, Any] = {}
     dropped = _FLAT_DROPPED | set(index_schema().names)
     for k, v in data.items():
-        if k in ClipRecord.PARTS or k in ("transcript", "cues"):
+        if k in ClipRecord.PARTS or k in ("transcript", "cues", "annotation"):
             continue
         where = _FLAT.get(k)
         if where is None:
@@ -232,6 +239,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
         transcript=_transcript(data.get("transcript")),
         **{name: data.get(name) for name in ClipRecord.PARTS},
         cues=_cues(data.get("cues")),
+        annotation=_annotation(data.get("annotation")),
         outcome=_typed(Outcome, parts["outcome"]),
         extra=extra,
         release=release or None,

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from emodata import projection
+from emodata.annotate.record import Annotation, Check, Emotion, QAPair
 from emodata.asr.base import Transcript
 from emodata.cues.face import LABELS
 from emodata.cues.record import Apparent, Cues, FramePoint, ModalityAffect, TrackCues
@@ -100,7 +101,7 @@ def _record() -> ClipRecord:
         transcript=Transcript.from_dict(transcript),
         faces=faces,
         cues=Cues.from_dict(cues),
-        annotation=annotation,
+        annotation=Annotation.from_dict(annotation),
         outcome=Outcome(stage_status={"ingest": "ok", "annotate": "ok"}, timings={"faces": 1.5}),
         extra={"frame_sharpness": 12.5},
         work={"write_order": 7},
@@ -384,3 +385,120 @@ def test_the_cues_are_typed_down_to_their_tracks_and_frames():
     assert old.visual.motion is None and old.words is None and old.modality is None
     assert old.to_dict()["audio"] == dict.fromkeys(doc["audio"])
     assert ClipRecord.from_dict({"source": {"path": "x"}, "cues": None}).cues is None
+
+
+def _tree() -> dict:
+    """An affective tree as the annotate stage writes it (every key it fills)."""
+    return {
+        "attributes": [
+            {
+                "subject": "t0",
+                "age_range": "25-35",
+                "gender_presentation": "feminine",
+                "appearance": "",
+                "context": "",
+                "cues": ["face.t0.age", "face.t0.gender"],
+            }
+        ],
+        "expressions": [
+            {
+                "modality": "facial",
+                "track": "t0",
+                "description": "sad expression",
+                "start_s": 0,
+                "end_s": 3.5,
+                "cues": ["face.t0.expression"],
+            },
+            {
+                "modality": "vocal",
+                "track": "",
+                "description": "low voice",
+                "start_s": 0.0,
+                "end_s": 4.0,
+                "cues": ["voice.arousal"],
+            },
+        ],
+        "emotion": {
+            "label": "sad",
+            "terms": ["low", "tired"],
+            "valence": -0.5,
+            "arousal": -0.2,
+            "confidence": 0.7,
+        },
+        "rationale": [{"claim": "The face is sad.", "cues": ["face.t0.expression"]}],
+        "conflict": "",
+        "caption": "A woman speaks quietly.",
+        "qa": [{"kind": "emotion", "question": "Which emotion?", "answer": "Sad."}],
+        "sources": {"attributes[0].age_range": "measured", "emotion": "model"},
+        "critic": {
+            "verdict": "revised",
+            "reasons": [],
+            "revisions": 1,
+            "requests": ["label_supported: nothing measured supports happy"],
+            "checks": [
+                {"name": "cues_exist", "ok": True, "detail": "", "claim": ""},
+                {"name": "label_supported", "ok": True, "detail": "", "claim": ""},
+            ],
+            "check_runs": {"cues_exist": [2, 0], "label_supported": [2, 1]},
+        },
+        "cues": {
+            "face.t0.expression": {"text": "main face: sad 0.62", "value": {"sad": 0.62}},
+            "voice.arousal": {"text": "voice arousal -0.20", "value": -0.2},
+        },
+        "provenance": {
+            "reasoner": {
+                "backend": "openai",
+                "model": "m",
+                "prompt_version": "v1",
+                "prompt_sha256": "0123456789abcdef",
+                "calls": 2,
+                "cached": 0,
+                "prompt_tokens": 900,
+                "completion_tokens": 80,
+                "latency_s": 1.25,
+                "cost_usd": 0.0,
+            }
+        },
+    }
+
+
+def test_the_annotation_is_typed_down_to_its_steps_and_checks():
+    tree = _tree()
+    doc = {"source": {"path": "x"}, "annotation": tree}
+    rec = ClipRecord.from_dict(json.loads(json.dumps(doc)))
+    a = rec.annotation
+    assert isinstance(a, Annotation) and isinstance(a.emotion, Emotion)
+    assert (a.emotion.label, a.emotion.valence, a.critic.verdict) == ("sad", -0.5, "revised")
+    assert a.expressions[0].track == "t0" and a.expressions[1].modality == "vocal"
+    assert a.rationale[0].cues == ["face.t0.expression"] and a.attributes[0].age_range == "25-35"
+    assert a.qa == [QAPair("emotion", "Which emotion?", "Sad.")]
+    assert a.critic.checks[1] == Check("label_supported", True)
+    assert a.critic.check_runs["label_supported"] == [2, 1]
+    # written back key for key (an int start stays an int), and read again as the same tree
+    out = rec.to_dict()["annotation"]
+    assert json.dumps(out, sort_keys=True) == json.dumps(tree, sort_keys=True)
+    assert ClipRecord.from_dict(rec.to_dict()) == rec
+    row = projection.index_fields(rec)
+    assert (row["emotion_label"], row["qa_count"], row["critic_requests"]) == (
+        "sad",
+        1,
+        json.dumps(tree["critic"]["requests"]),
+    )
+    # a newer writer's keys are left out; a tree of an older run (no conflict, no attribute
+    # cues, no requests or check runs) writes out as it was and projects nulls for them
+    newer = _tree()
+    newer["emotion"]["intensity"] = 0.9
+    newer["critic"]["model_verdict"] = "ok"
+    newer["qa"][0]["difficulty"] = "easy"
+    back = Annotation.from_dict(newer).to_dict()
+    assert "intensity" not in back["emotion"] and "model_verdict" not in back["critic"]
+    assert back == tree
+    older = _tree()
+    del older["conflict"], older["attributes"][0]["cues"]
+    del older["critic"]["requests"], older["critic"]["check_runs"], older["critic"]["checks"]
+    assert Annotation.from_dict(older).to_dict() == older
+    row = projection.index_fields(
+        ClipRecord.from_dict({"source": {"path": "x"}, "annotation": older})
+    )
+    assert row["critic_requests"] is None and row["critic_checks"] is None
+    assert ClipRecord.from_dict({"source": {"path": "x"}, "annotation": None}).annotation is None

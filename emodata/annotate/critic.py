@@ -11,10 +11,11 @@ id and the claim it failed on, and both travel into revision requests and reject
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from emodata.annotate.evidence import Evidence
+from emodata.annotate.record import Check
 from emodata.cues.record import Modality
 
 #: Words that claim a facial expression, by the FER2013 class whose score must back them.
@@ -46,22 +47,6 @@ _SCORE = re.compile(r"\s*[:=]?\s*[0-9]*\.?[0-9]+")
 _NEGATION = re.compile(
     r"\b(?:not|no|nothing|nobody|without|never|isn't|doesn't|nor)\b(?:\W+\w+){0,2}\W*$"
 )
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str = ""
-    claim: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def reason(self) -> str:
-        """``check_id: detail [claim: ...]``, as sent back to the reasoner and recorded."""
-        claim = f" [claim: {self.claim[:120]}]" if self.claim else ""
-        return f"{self.name}: {self.detail}{claim}"
 
 
 def _mentions(text: str, stems: tuple[str, ...]) -> bool:

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from emodata.annotate.record import Annotation, Attribute, Emotion, RationaleStep
 from emodata.cues.face import LABELS as FER_LABELS
 from emodata.records import ClipRecord
 
@@ -68,18 +69,18 @@ def _dedup(items: list[str]) -> list[str]:
     return list(dict.fromkeys(s.strip() for s in items if s and s.strip()))
 
 
-def emotion_answer(label: str, emotion: dict[str, Any]) -> str:
+def emotion_answer(label: str, emotion: Emotion) -> str:
     """``happy (valence +0.6, arousal +0.3): cheerful, warm``."""
-    v, a = emotion.get("valence"), emotion.get("arousal")
+    v, a = emotion.valence, emotion.arousal
     head = label
     if v is not None and a is not None:
         head = f"{label} (valence {float(v):+.1f}, arousal {float(a):+.1f})"
-    terms = [t for t in _dedup(list(emotion.get("terms") or [])) if t != label]
+    terms = [t for t in _dedup(list(emotion.terms)) if t != label]
     return f"{head}: {', '.join(terms)}" if terms else head
 
 
-def rationale_answer(steps: list[dict[str, Any]], label: str | None) -> str | None:
-    claims = _dedup([str(s.get("claim") or "") for s in steps])
+def rationale_answer(steps: list[RationaleStep], label: str | None) -> str | None:
+    claims = _dedup([s.claim for s in steps])
     if not claims:
         return None
     lines = [f"{i}. {c}" for i, c in enumerate(claims, 1)]
@@ -88,19 +89,19 @@ def rationale_answer(steps: list[dict[str, Any]], label: str | None) -> str | No
     return "\n".join(lines)
 
 
-def attribute_answer(attributes: list[dict[str, Any]]) -> str | None:
+def attribute_answer(attributes: list[Attribute]) -> str | None:
     """Age range, gender presentation and appearance per subject (named when more than one)."""
     described = []
     for a in attributes:
         parts = []
-        if a.get("age_range"):
-            parts.append(f"apparent age {a['age_range']}")
-        if a.get("gender_presentation"):
-            parts.append(f"{a['gender_presentation']} gender presentation")
-        if a.get("appearance"):
-            parts.append(str(a["appearance"]))
+        if a.age_range:
+            parts.append(f"apparent age {a.age_range}")
+        if a.gender_presentation:
+            parts.append(f"{a.gender_presentation} gender presentation")
+        if a.appearance:
+            parts.append(a.appearance)
         if parts:
-            described.append((str(a.get("subject") or "person"), ", ".join(parts)))
+            described.append((a.subject or "person", ", ".join(parts)))
     if not described:
         return None
     if len(described) == 1:
@@ -114,24 +115,24 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
-def reason_text(caption: str | None, steps: list[dict[str, Any]]) -> str:
+def reason_text(caption: str | None, steps: list[RationaleStep]) -> str:
     """The caption followed by the rationale's claims as sentences (MERR, EMER)."""
-    parts = [caption or ""] + [str(s.get("claim") or "") for s in steps]
+    parts = [caption or ""] + [s.claim for s in steps]
     return " ".join(_sentence(p[0].upper() + p[1:]) for p in _dedup(parts))
 
 
-def audio_prior(tree: dict[str, Any]) -> str:
+def audio_prior(tree: Annotation) -> str:
     """Vocal expressions and the voice/audio cues they cite, as one description."""
-    cues = tree.get("cues") or {}
+    cues = tree.cues
     parts: list[str] = []
-    for e in tree.get("expressions") or []:
-        if e.get("modality") == "vocal":
-            parts.append(str(e.get("description") or ""))
-            parts += [str((cues.get(c) or {}).get("text") or "") for c in e.get("cues") or []]
+    for e in tree.expressions:
+        if e.modality == "vocal":
+            parts.append(e.description)
+            parts += [str((cues.get(c) or {}).get("text") or "") for c in e.cues]
     parts += [
         str(c.get("text") or "")
         for cid, c in sorted(cues.items())
-        if cid.startswith(("voice.", "audio.")) and isinstance(c, dict)
+        if cid.startswith(("voice.", "audio."))
     ]
     return "; ".join(_dedup(parts))
 
@@ -156,32 +157,27 @@ def render(
     record: ClipRecord, row: dict[str, Any], label: str | None, label_space: list[str]
 ) -> Rendered:
     """The prompts' and answers' material of one sample (``record`` has reviews applied)."""
-    tree = record.annotation if isinstance(record.annotation, dict) else {}
-    emotion = tree.get("emotion") or {}
-    steps = [s for s in tree.get("rationale") or [] if isinstance(s, dict)]
-    caption = tree.get("caption") or row.get("caption") or None
+    tree = record.annotation or Annotation()
+    emotion = tree.emotion
+    steps = tree.rationale
+    caption = tree.caption or row.get("caption") or None
     fps = float(row.get("fps") or record.clip.fps or 25.0)
     transcript = (record.transcript.text if record.transcript else "") or row.get("asr_text") or ""
     r = Rendered(key=row["key"], label=label, label_space=label_space)
     r.emotion = emotion_answer(label, emotion) if label else None
     r.rationale = rationale_answer(steps, label)
     r.caption = caption
-    r.attribute = attribute_answer([a for a in tree.get("attributes") or [] if isinstance(a, dict)])
+    r.attribute = attribute_answer(tree.attributes)
     r.qa = [
-        (str(q["question"]).strip(), str(q["answer"]).strip())
-        for q in tree.get("qa") or []
-        if isinstance(q, dict) and str(q.get("question") or "").strip()
-        if str(q.get("answer") or "").strip()
+        (q.question.strip(), q.answer.strip())
+        for q in tree.qa
+        if q.question.strip() and q.answer.strip()
     ]
-    r.terms = _dedup([label or "", *(emotion.get("terms") or [])])
+    r.terms = _dedup([label or "", *emotion.terms])
     r.transcript = transcript.strip()
     r.reason = reason_text(caption, steps)
     r.visual_priors = _dedup(
-        [
-            str(e.get("description") or "")
-            for e in tree.get("expressions") or []
-            if e.get("modality") in ("facial", "bodily")
-        ]
+        [e.description for e in tree.expressions if e.modality in ("facial", "bodily")]
     )
     r.audio_prior = audio_prior(tree)
     r.peak_index = peak_index(record, fps)

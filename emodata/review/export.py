@@ -25,6 +25,7 @@ from typing import Any
 import fsspec
 
 from emodata import layout, report, stats, verify
+from emodata.annotate.record import RationaleStep
 from emodata.corrupt import CorruptState, read_json
 from emodata.exports import answers, card, hub, plan
 from emodata.exports.formats import WRITERS, FormatWriter, MediaWriter
@@ -95,32 +96,30 @@ def apply_edits(record: ClipRecord, row: dict[str, Any], edits: dict[str, Any]) 
 
     Returns the model's original value of every field that changed.
     """
-    tree = record.annotation if isinstance(record.annotation, dict) else None
-    emotion = (tree or {}).get("emotion") or {}
+    tree = record.annotation
     original: dict[str, Any] = {}
     for name in ("label", "valence", "arousal"):
         if name in edits:
             column = _INDEX_FIELDS[name]
-            original[name] = emotion.get(name, row.get(column))
+            original[name] = row.get(column) if tree is None else getattr(tree.emotion, name)
             row[column] = edits[name]
             if tree is not None:
-                emotion[name] = edits[name]
+                setattr(tree.emotion, name, edits[name])
     if "caption" in edits:
-        original["caption"] = (tree or {}).get("caption", row.get("caption"))
+        original["caption"] = row.get("caption") if tree is None else tree.caption
         row["caption"] = edits["caption"]
         if tree is not None:
-            tree["caption"] = edits["caption"]
+            tree.caption = edits["caption"]
     if tree is not None and "rationale" in edits:
-        original["rationale"] = tree.get("rationale")
-        tree["rationale"] = edits["rationale"]
+        original["rationale"] = [s.to_dict() for s in tree.rationale]
+        tree.rationale = [RationaleStep.from_dict(s) for s in edits["rationale"]]
     if tree is not None and "qa" in edits:
-        qa = tree.get("qa") or []
         original["qa"] = {}
         for idx, answer in edits["qa"].items():
             i = int(idx)
-            if i < len(qa):
-                original["qa"][idx] = qa[i].get("answer")
-                qa[i]["answer"] = answer
+            if i < len(tree.qa):
+                original["qa"][idx] = tree.qa[i].answer
+                tree.qa[i].answer = answer
     return original
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from emodata.annotate.record import Annotation
 from emodata.cues.audio import SR, pitch_track
 from emodata.cues.face import LABELS
 from emodata.media import wav_to_float32
@@ -93,31 +94,33 @@ def audio_series(wav: bytes | None, step_s: float = 0.1) -> list[dict[str, Any]]
     return rows
 
 
-def annotation(doc: dict[str, Any]) -> dict[str, Any] | None:
+def annotation(doc: dict[str, Any]) -> Annotation | None:
     """The affective tree, or None when the sample was not annotated."""
     tree = doc.get("annotation")
-    return tree if isinstance(tree, dict) and tree.get("emotion") else None
+    if not (isinstance(tree, dict) and tree.get("emotion")):
+        return None
+    return Annotation.from_dict(tree)  # as ClipRecord.from_dict reads it
 
 
-def tree_summary(tree: dict[str, Any] | None) -> dict[str, Any]:
-    """The parts a reviewer checks, with safe defaults for anything missing."""
-    tree = tree or {}
-    emotion = tree.get("emotion") or {}
-    critic = tree.get("critic") or {}
+def tree_summary(tree: Annotation | None) -> dict[str, Any]:
+    """The parts a reviewer checks, as the page's plain data, with safe defaults for anything
+    missing."""
+    tree = tree or Annotation()
+    emotion = tree.emotion
     return {
-        "label": emotion.get("label"),
-        "terms": list(emotion.get("terms") or []),
-        "valence": emotion.get("valence"),
-        "arousal": emotion.get("arousal"),
-        "confidence": emotion.get("confidence"),
-        "caption": tree.get("caption") or "",
-        "rationale": list(tree.get("rationale") or []),
-        "qa": list(tree.get("qa") or []),
-        "attributes": list(tree.get("attributes") or []),
-        "expressions": list(tree.get("expressions") or []),
-        "verdict": critic.get("verdict"),
-        "reasons": list(critic.get("reasons") or []),
-        "cues": dict(tree.get("cues") or {}),
+        "label": emotion.label or None,
+        "terms": list(emotion.terms),
+        "valence": emotion.valence,
+        "arousal": emotion.arousal,
+        "confidence": emotion.confidence,
+        "caption": tree.caption,
+        "rationale": [s.to_dict() for s in tree.rationale],
+        "qa": [q.to_dict() for q in tree.qa],
+        "attributes": [a.to_dict() for a in tree.attributes],
+        "expressions": [e.to_dict() for e in tree.expressions],
+        "verdict": tree.critic.verdict or None,
+        "reasons": list(tree.critic.reasons),
+        "cues": dict(tree.cues),
     }
 
 

@@ -202,7 +202,7 @@ def annotation_tree(rng: random.Random, label: str, text: str, seconds: float) -
             "verdict": verdict,
             "reasons": reasons,
             "revisions": int(verdict != "accepted"),
-            "checks": [{"cue": "c1", "supported": True}],
+            "checks": [{"name": "cues_exist", "ok": True, "detail": "", "claim": ""}],
         },
         "cues": {
             "c1": {"value": 0.6, "text": f"main face: {label} 0.6"},

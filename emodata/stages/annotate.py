@@ -18,6 +18,7 @@ from emodata.annotate import evidence, prompts
 from emodata.annotate.backends import Backend, make_backend
 from emodata.annotate.cache import ResponseCache
 from emodata.annotate.engine import Annotator, Clip
+from emodata.annotate.record import Annotation, Check, CriticResult
 from emodata.annotate.settings import AGENTS, AnnotateConfig
 from emodata.errors import Reason
 from emodata.records import Item
@@ -95,18 +96,18 @@ class AnnotateStage(Stage):
 
     def finish(self, item: Item, clip: Clip) -> None:
         assert self._annotator is not None
-        tree = self._annotator.tree(clip)
-        tree["critic"] = {
-            "verdict": clip.verdict or "rejected",
-            "reasons": clip.reasons,
-            "revisions": clip.revisions,
-            "requests": clip.requests,
-            "checks": clip.checks,
-            "check_runs": clip.check_runs,
-        }
-        tree["cues"] = clip.evidence.cues
-        tree["provenance"] = self.provenance(clip)
-        _validate(tree)
+        tree = Annotation.from_dict(self._annotator.tree(clip))
+        tree.critic = CriticResult(
+            verdict=clip.verdict or "rejected",
+            reasons=list(clip.reasons),
+            revisions=clip.revisions,
+            requests=list(clip.requests),
+            checks=[Check.from_dict(c) for c in clip.checks],
+            check_runs={k: list(v) for k, v in clip.check_runs.items()},
+        )
+        tree.cues = clip.evidence.cues
+        tree.provenance = self.provenance(clip)
+        _validate(tree.to_dict())
         item.record.annotation = tree
         item.mark(self.name)
 

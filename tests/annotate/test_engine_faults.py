@@ -14,6 +14,8 @@ import time
 import jsonschema
 import pytest
 
+from emodata.annotate.engine import Annotator
+from emodata.annotate.record import Annotation
 from emodata.annotate.settings import AgentConfig, AnnotateConfig
 from emodata.projection import index_fields
 from emodata.records import Item
@@ -65,12 +67,12 @@ def test_rendered_texts_make_one_reasoner_call_and_a_valid_tree(tmp_path):
     for item in out:
         assert item.ok, item.error
         tree = item.record.annotation
-        jsonschema.validate(tree, schema)
-        assert tree["critic"]["verdict"] == "accepted", tree["critic"]
-        assert tree["sources"]["caption"] == tree["sources"]["qa"] == "rendered"
-        assert tree["sources"]["emotion"] == "model"
-        assert len(tree["qa"]) == 4 and tree["rationale"][-1]["claim"].startswith("So the clip")
-        p = tree["provenance"]
+        jsonschema.validate(tree.to_dict(), schema)
+        assert tree.critic.verdict == "accepted", tree.critic
+        assert tree.sources["caption"] == tree.sources["qa"] == "rendered"
+        assert tree.sources["emotion"] == "model"
+        assert len(tree.qa) == 4 and tree.rationale[-1].claim.startswith("So the clip")
+        p = tree.provenance
         assert p["qa"]["backend"] == "rendered" and p["qa"]["calls"] == 0
         sha = hashlib.sha256(emotion_prompt.encode()).hexdigest()[:16]
         assert p["reasoner"]["prompt_sha256"] == sha
@@ -78,25 +80,38 @@ def test_rendered_texts_make_one_reasoner_call_and_a_valid_tree(tmp_path):
         assert index_fields(item.record)["fields_model"] == 1  # the emotion
 
 
-def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path):
+def test_every_clip_gets_a_valid_tree_with_tokens_and_provenance(tmp_path, monkeypatch):
+    built: dict[str, dict] = {}  # the engine's last tree of each clip, as JSON
+    tree_of = Annotator.tree
+
+    def tree(self, c):
+        built[c.key] = json.loads(json.dumps(got := tree_of(self, c)))
+        return got
+
+    monkeypatch.setattr(Annotator, "tree", tree)
     with FaultServer() as server:
         out = annotate(make_stage(server, tmp_path))
     schema = load_json("annotation.schema.json")
     for item in out:
         assert item.ok, item.error
         tree = item.record.annotation
-        jsonschema.validate(tree, schema)
-        assert tree["critic"]["verdict"] == "accepted"
-        assert {c["name"] for c in tree["critic"]["checks"]} >= {"cues_exist", "speech_measured"}
-        assert all(c["ok"] for c in tree["critic"]["checks"])
-        assert set(tree["provenance"]) == set(AGENTS)
-        assert tree["provenance"]["reasoner"]["model"] == "openai:test-model"
-        assert tree["provenance"]["qa"]["prompt_version"] == "v1"
+        doc = tree.to_dict()
+        jsonschema.validate(doc, schema)
+        # the typed tree writes out what the engine built, and reads back as itself
+        assert {k: v for k, v in doc.items() if k in built[item.key]} == built[item.key]
+        assert json.loads(json.dumps(Annotation.from_dict(doc).to_dict())) == doc
+        assert {"conflict", "cues"} <= set(doc) and {"requests", "check_runs"} <= set(doc["critic"])
+        assert tree.critic.verdict == "accepted"
+        assert {c.name for c in tree.critic.checks} >= {"cues_exist", "speech_measured"}
+        assert all(c.ok for c in tree.critic.checks)
+        assert set(tree.provenance) == set(AGENTS)
+        assert tree.provenance["reasoner"]["model"] == "openai:test-model"
+        assert tree.provenance["qa"]["prompt_version"] == "v1"
         for agent in ("perceiver", "listener"):  # text-only model: notes from measurements
-            p = tree["provenance"][agent]
+            p = tree.provenance[agent]
             assert p["backend"] == "rendered" and p["rendered"] == 1
             assert p["calls"] == p["prompt_tokens"] == p["completion_tokens"] == 0
-            assert tree["sources"][f"notes.{agent}"] == "measured"
+            assert tree.sources[f"notes.{agent}"] == "measured"
         rec = index_fields(item.record)
         assert rec["annotate_calls"] == 3
         assert rec["annotate_prompt_tokens"] > rec["annotate_completion_tokens"] > 0
@@ -167,7 +182,7 @@ def test_rerun_is_all_cache_and_a_new_prompt_reruns_only_downstream(tmp_path):
     assert not server.seen  # zero model calls
     for a, b in zip(first, second, strict=True):
         assert index_fields(b.record)["annotate_calls"] == 0
-        assert b.record.annotation["caption"] == a.record.annotation["caption"]
+        assert b.record.annotation.caption == a.record.annotation.caption
         assert (
             index_fields(b.record)["annotate_completion_tokens"]
             == index_fields(a.record)["annotate_completion_tokens"]
@@ -179,7 +194,7 @@ def test_rerun_is_all_cache_and_a_new_prompt_reruns_only_downstream(tmp_path):
         third = annotate(make_stage(server, tmp_path, annotate={"agents": agents}))
     assert all(i.ok for i in third), [i.error for i in third]
     assert set(server.seen) == {"reasoner", "critic", "qa"}
-    assert third[0].record.annotation["provenance"]["reasoner"]["prompt_version"] == "v2"
+    assert third[0].record.annotation.provenance["reasoner"]["prompt_version"] == "v2"
 
 
 def test_a_server_without_structured_output_gets_validated_answers(tmp_path):
@@ -228,7 +243,7 @@ def test_the_graph_runs_with_an_agent_switched_off(tmp_path, agent):
             make_stage(server, tmp_path, annotate={"agents": {agent: AgentConfig(enabled=False)}})
         )
     assert all(i.ok for i in out)
-    assert agent not in server.seen and agent not in out[0].record.annotation["provenance"]
+    assert agent not in server.seen and agent not in out[0].record.annotation.provenance
 
 
 def test_a_vision_backend_gets_frames_and_the_face_crop_as_images(tmp_path):

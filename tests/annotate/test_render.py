@@ -167,14 +167,16 @@ def test_the_model_writing_texts_is_not_asked_for_expressions_it_cannot_have():
 
 
 def test_exported_rationale_keeps_one_conclusion():
+    from emodata.annotate.record import Annotation, RationaleStep
     from emodata.exports.answers import rationale_answer
 
     clip, _ = rendered(measured(), emotion("happy", 0.7, 0.4))
-    answer = rationale_answer(clip.tree["rationale"], "happy")
+    steps = Annotation.from_dict(clip.tree).rationale
+    answer = rationale_answer(steps, "happy")
     assert answer.count("So ") == 1 and answer.splitlines()[-1].startswith(
-        f"{len(clip.tree['rationale'])}. So the clip reads as happy"
+        f"{len(steps)}. So the clip reads as happy"
     )
-    written = [{"claim": "She smiles.", "cues": []}]
+    written = [RationaleStep("She smiles.")]
     assert rationale_answer(written, "happy").endswith("2. So the emotion is happy.")
 
 

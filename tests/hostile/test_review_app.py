@@ -79,11 +79,11 @@ def plant(bad: str):
         rec = item.record
         rec.transcript.text = f"words {bad}"
         tree = rec.annotation
-        tree["caption"] = f"caption {bad}"
-        tree["emotion"]["terms"].append(f"term {bad}")
-        for cue in tree["cues"].values():
+        tree.caption = f"caption {bad}"
+        tree.emotion.terms.append(f"term {bad}")
+        for cue in tree.cues.values():
             cue["text"] = f"cue {bad}"
-        tree["qa"][0]["question"] = f"question {bad}"
+        tree.qa[0].question = f"question {bad}"
         rec.source.meta["source_dataset"] = f"set {bad}"
         return Item(bad, rec, item.blobs)
 
