@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from emodata.asr.base import Transcript
 from emodata.errors import ItemError, Reason, kind_of
+from emodata.faces.record import Faces
 from emodata.redact import redact
 
 _NAMESPACE = uuid.UUID("6f1d3a52-8f0e-4b7c-9a51-2d7e0c4b9e11")
@@ -102,7 +103,7 @@ class ClipRecord:
     source: Source = field(default_factory=Source)
     clip: ClipSpan = field(default_factory=ClipSpan)
     transcript: Transcript | None = None  # segments and words with their times
-    faces: dict[str, Any] | None = None  # tracks, crops, per-frame counts
+    faces: Faces | None = None  # tracks, crops, per-frame counts
     cues: dict[str, Any] | None = None  # visual, audio, tracks, words, voice, modality
     annotation: dict[str, Any] | None = None  # the affective tree (annotation.schema.json)
     outcome: Outcome = field(default_factory=Outcome)
@@ -115,7 +116,7 @@ class ClipRecord:
     work: dict[str, Any] = field(default_factory=dict)
 
     #: the sub-records that are JSON documents of their own schema (not dataclasses)
-    PARTS = ("faces", "cues", "annotation")
+    PARTS = ("cues", "annotation")
 
     def to_dict(self, *, work: bool = True) -> dict[str, Any]:
         """The record as JSON-ready data: with ``work`` between stages, without it in a shard
@@ -124,6 +125,7 @@ class ClipRecord:
             "source": dataclasses.asdict(self.source),
             "clip": dataclasses.asdict(self.clip),
             "transcript": None if self.transcript is None else self.transcript.to_dict(),
+            "faces": None if self.faces is None else self.faces.to_dict(),
             **{name: getattr(self, name) for name in self.PARTS},
             "outcome": dataclasses.asdict(self.outcome),
             "extra": self.extra,
@@ -145,6 +147,7 @@ class ClipRecord:
             source=_typed(Source, data.get("source")),
             clip=_typed(ClipSpan, data.get("clip")),
             transcript=_transcript(data.get("transcript")),
+            faces=_faces(data.get("faces")),
             **{name: data.get(name) for name in cls.PARTS},
             outcome=_typed(Outcome, data.get("outcome")),
             extra=dict(data.get("extra") or {}),
@@ -155,6 +158,10 @@ class ClipRecord:
 
 def _transcript(data: Any) -> Transcript | None:
     return Transcript.from_dict(data) if isinstance(data, dict) else None
+
+
+def _faces(data: Any) -> Faces | None:
+    return Faces.from_dict(data) if isinstance(data, dict) else None
 
 
 # flat records (before the record was typed): field -> (sub-record, its name there)
@@ -203,7 +210,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
     extra: dict[str, Any] = {}
     dropped = _FLAT_DROPPED | set(index_schema().names)
     for k, v in data.items():
-        if k in ClipRecord.PARTS or k == "transcript":
+        if k in ClipRecord.PARTS or k in ("transcript", "faces"):
             continue
         where = _FLAT.get(k)
         if where is None:
@@ -223,6 +230,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
         source=_typed(Source, parts["source"]),
         clip=_typed(ClipSpan, parts["clip"]),
         transcript=_transcript(data.get("transcript")),
+        faces=_faces(data.get("faces")),
         **{name: data.get(name) for name in ClipRecord.PARTS},
         outcome=_typed(Outcome, parts["outcome"]),
         extra=extra,

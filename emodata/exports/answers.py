@@ -138,7 +138,7 @@ def audio_prior(tree: dict[str, Any]) -> str:
 
 def peak_index(record: ClipRecord, fps: float) -> int:
     """Video frame of the main track's strongest non-neutral expression score (0 if none)."""
-    main = (record.faces or {}).get("main_track")
+    main = record.faces.main_track if record.faces is not None else None
     tracks = (record.cues or {}).get("tracks") or []
     track = next((t for t in tracks if t.get("track") == main), None)
     best, at = -1.0, 0.0
