@@ -142,7 +142,7 @@ def in_process(paths: list[Path]) -> dict[str, Any]:
         "load_average_before": load,
         "load_average_after": os.getloadavg()[0],
         "face_tracks_per_clip": statistics.mean(
-            len((c.record.faces or {}).get("tracks", [])) for c in clips
+            len(c.record.faces.tracks) if c.record.faces is not None else 0 for c in clips
         ),
     }
 

@@ -27,6 +27,7 @@ from emodata.annotate.record import Annotation
 from emodata.asr.base import Transcript
 from emodata.cues.record import Cues
 from emodata.errors import ItemError, Reason, kind_of
+from emodata.faces.record import Faces
 from emodata.redact import redact
 
 _NAMESPACE = uuid.UUID("6f1d3a52-8f0e-4b7c-9a51-2d7e0c4b9e11")
@@ -104,7 +105,7 @@ class ClipRecord:
     source: Source = field(default_factory=Source)
     clip: ClipSpan = field(default_factory=ClipSpan)
     transcript: Transcript | None = None  # segments and words with their times
-    faces: dict[str, Any] | None = None  # tracks, crops, per-frame counts
+    faces: Faces | None = None  # tracks, crops, per-frame counts
     cues: Cues | None = None  # visual, audio, tracks, words, voice, modality
     annotation: Annotation | None = None  # the affective tree (annotation.schema.json)
     outcome: Outcome = field(default_factory=Outcome)
@@ -116,8 +117,8 @@ class ClipRecord:
     #: (``done_keys``, ``ledger_prior``, ``write_order``; ``shard`` on a status row)
     work: dict[str, Any] = field(default_factory=dict)
 
-    #: the sub-records that are JSON documents of their own schema (not dataclasses)
-    PARTS = ("faces",)
+    #: the typed sub-records that are documents of their own (a stage's whole output)
+    DOCUMENTS = ("transcript", "faces", "cues", "annotation")
 
     def to_dict(self, *, work: bool = True) -> dict[str, Any]:
         """The record as JSON-ready data: with ``work`` between stages, without it in a shard
@@ -126,7 +127,7 @@ class ClipRecord:
             "source": dataclasses.asdict(self.source),
             "clip": dataclasses.asdict(self.clip),
             "transcript": None if self.transcript is None else self.transcript.to_dict(),
-            **{name: getattr(self, name) for name in self.PARTS},
+            "faces": None if self.faces is None else self.faces.to_dict(),
             "cues": None if self.cues is None else self.cues.to_dict(),
             "annotation": None if self.annotation is None else self.annotation.to_dict(),
             "outcome": dataclasses.asdict(self.outcome),
@@ -149,7 +150,7 @@ class ClipRecord:
             source=_typed(Source, data.get("source")),
             clip=_typed(ClipSpan, data.get("clip")),
             transcript=_transcript(data.get("transcript")),
-            **{name: data.get(name) for name in cls.PARTS},
+            faces=_faces(data.get("faces")),
             cues=_cues(data.get("cues")),
             annotation=_annotation(data.get("annotation")),
             outcome=_typed(Outcome, data.get("outcome")),
@@ -161,6 +162,10 @@ class ClipRecord:
 
 def _transcript(data: Any) -> Transcript | None:
     return Transcript.from_dict(data) if isinstance(data, dict) else None
+
+
+def _faces(data: Any) -> Faces | None:
+    return Faces.from_dict(data) if isinstance(data, dict) else None
 
 
 def _cues(data: Any) -> Cues | None:
@@ -217,7 +222,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
     extra: dict[str, Any] = {}
     dropped = _FLAT_DROPPED | set(index_schema().names)
     for k, v in data.items():
-        if k in ClipRecord.PARTS or k in ("transcript", "cues", "annotation"):
+        if k in ClipRecord.DOCUMENTS:
             continue
         where = _FLAT.get(k)
         if where is None:
@@ -237,7 +242,7 @@ def _from_flat(data: dict[str, Any]) -> ClipRecord:
         source=_typed(Source, parts["source"]),
         clip=_typed(ClipSpan, parts["clip"]),
         transcript=_transcript(data.get("transcript")),
-        **{name: data.get(name) for name in ClipRecord.PARTS},
+        faces=_faces(data.get("faces")),
         cues=_cues(data.get("cues")),
         annotation=_annotation(data.get("annotation")),
         outcome=_typed(Outcome, parts["outcome"]),

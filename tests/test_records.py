@@ -12,6 +12,7 @@ from emodata.annotate.record import Annotation, Check, Emotion, QAPair
 from emodata.asr.base import Transcript
 from emodata.cues.face import LABELS
 from emodata.cues.record import Apparent, Cues, FramePoint, ModalityAffect, TrackCues
+from emodata.faces.record import FaceFrame, Faces, FaceTrack, Pose
 from emodata.records import (
     ClipRecord,
     ClipSpan,
@@ -99,7 +100,7 @@ def _record() -> ClipRecord:
         ),
         clip=ClipSpan(index=1, count=3, start_s=4.0, end_s=8.0, duration_s=4.0, fps=25.0),
         transcript=Transcript.from_dict(transcript),
-        faces=faces,
+        faces=Faces.from_dict(faces),
         cues=Cues.from_dict(cues),
         annotation=Annotation.from_dict(annotation),
         outcome=Outcome(stage_status={"ingest": "ok", "annotate": "ok"}, timings={"faces": 1.5}),
@@ -502,3 +503,67 @@ def test_the_annotation_is_typed_down_to_its_steps_and_checks():
     )
     assert row["critic_requests"] is None and row["critic_checks"] is None
     assert ClipRecord.from_dict({"source": {"path": "x"}, "annotation": None}).annotation is None
+
+
+def _faces_doc() -> dict:
+    """A faces document as the stage writes it (dlib: 68 points beside the fixed frame keys)."""
+    frame = {
+        "t": 0.5,
+        "box": [10.0, 12.5, 90.0, 96.0],
+        "score": 0.998,
+        "kps": [[30.1, 40.0], [60.2, 40.5], [45.0, 55.0], [35.0, 70.0], [58.0, 70.2]],
+        "pose": {"yaw": -3.5, "pitch": 2.0, "roll": 0.9},
+        "landmarks68": [[float(i), float(i)] for i in range(68)],
+    }
+    quality = {"presence": 0.667, "size_px": 80.0, "sharpness": 143.2, "score": 0.998}
+    quality |= {"yaw": -3.5, "pitch": 2.0, "roll": 0.9}
+    track = {
+        "id": 1,
+        "frames": [frame, {**frame, "t": 1.0}],
+        "quality": quality,
+        "crops": ["face1_0.jpg", "face1_1.jpg"],
+        "crop_frames": [1, 2],
+        "embedding": [0.1, -0.2, 0.3],
+    }
+    return {
+        "backend": "dlib",
+        "frame_rate": 2.0,
+        "frames": 3,
+        "faces_per_frame": [0, 1, 1],
+        "tracks": [track],
+        "main_track": 1,
+        "embedding_model": "dlib-resnet-128",
+    }
+
+
+def test_the_faces_are_typed_down_to_their_frames():
+    doc = {**_record().to_dict(), "faces": _faces_doc()}
+    rec = ClipRecord.from_dict(json.loads(json.dumps(doc)))
+    f = rec.faces
+    assert isinstance(f, Faces) and f.backend == "dlib" and f.main_track == 1
+    assert isinstance(f.main, FaceTrack) and f.main is f.tracks[0] and f.track(0) is None
+    frame = f.main.frames[0]
+    assert isinstance(frame, FaceFrame) and frame.pose == Pose(yaw=-3.5, pitch=2.0, roll=0.9)
+    assert frame.box[2] == 90.0 and len(frame.landmarks68) == 68
+    assert f.main.quality.size_px == 80.0 and f.main.crop_frames == [1, 2]
+    # the document comes back key for key, in the order the stage wrote it
+    assert json.dumps(rec.to_dict()["faces"]) == json.dumps(_faces_doc())
+    assert projection.index_fields(rec)["main_face_size_px"] == 80.0
+    assert projection.index_fields(rec)["face_max_per_frame"] == 1
+
+    # a newer writer's keys are left out; a backend's own per-frame keys are kept
+    newer = _faces_doc()
+    newer["detector_version"] = 2
+    newer["tracks"][0]["person"] = 7
+    newer["tracks"][0]["quality"]["blur"] = 0.1
+    newer["tracks"][0]["frames"][0]["gaze"] = [0.1, 0.2]
+    back = ClipRecord.from_dict({**doc, "faces": newer}).to_dict()["faces"]
+    assert "detector_version" not in back and "person" not in back["tracks"][0]
+    assert "blur" not in back["tracks"][0]["quality"]
+    assert back["tracks"][0]["frames"][0]["gaze"] == [0.1, 0.2]
+
+    # partial documents (older or hand-made) read with empty values; none stays none
+    partial = Faces.from_dict({"main_track": 0, "tracks": [{"id": 0, "quality": {}}]})
+    assert partial.main.frames == [] and partial.main.quality.presence is None
+    assert partial.main.embedding is None and partial.faces_per_frame == []
+    assert ClipRecord.from_dict({"source": {"path": "x"}, "faces": None}).faces is None

@@ -105,25 +105,24 @@ def _audio(ev: Evidence, a: AudioCues) -> None:
 
 
 def _faces(ev: Evidence, rec: ClipRecord) -> None:
-    faces = rec.faces or {}
-    ev.faces_run = rec.faces is not None
-    tracks = faces.get("tracks") or []
+    faces = rec.faces
+    ev.faces_run = faces is not None
+    tracks = faces.tracks if faces is not None else []
     if ev.faces_run:
         ev.add("faces.count", f"{len(tracks)} face track(s) in the clip", len(tracks))
-    if faces.get("main_track") is not None:
-        ev.main_track = f"t{faces['main_track']}"
+    if faces is not None and faces.main_track is not None:
+        ev.main_track = f"t{faces.main_track}"
     cues = rec.cues or Cues()
     for tr in tracks:
-        tid = f"t{tr['id']}"
-        q = tr.get("quality") or {}
+        tid = f"t{tr.id}"
+        q = tr.quality
         main = " (main subject)" if tid == ev.main_track else ""
         ev.add(
             f"face.{tid}.presence",
-            f"face {tid}{main} visible in {q.get('presence', 0):.0%} "
-            f"of frames, {q.get('size_px', 0):.0f} px",
-            q.get("presence"),
+            f"face {tid}{main} visible in {q.presence or 0:.0%} of frames, {q.size_px or 0:.0f} px",
+            q.presence,
         )
-        c = cues.track(tr["id"])
+        c = cues.track(tr.id)
         if c is None:
             continue
         scores = c.expression_mean or {}

@@ -139,7 +139,7 @@ def audio_prior(tree: Annotation) -> str:
 
 def peak_index(record: ClipRecord, fps: float) -> int:
     """Video frame of the main track's strongest non-neutral expression score (0 if none)."""
-    main = (record.faces or {}).get("main_track")
+    main = record.faces.main_track if record.faces is not None else None
     track = record.cues.track(main) if record.cues else None
     best, at = -1.0, 0.0
     keep = [i for i, name in enumerate(FER_LABELS) if name != "neutral"]

@@ -268,9 +268,12 @@ def _scan(out_dir: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     found = {}
     for key, doc in read_docs(out_dir, rows):
         record = ClipRecord.from_dict(doc)
-        faces = record.faces or {}
-        tracks = [(faces.get("embedding_model"), t["embedding"])
-                  for t in faces.get("tracks") or [] if t.get("embedding")]  # fmt: skip
+        faces = record.faces
+        tracks = [
+            (faces.embedding_model, t.embedding)
+            for t in (faces.tracks if faces is not None else [])
+            if t.embedding
+        ]
         found[key] = {"hashes": record.clip.frame_hashes, "tracks": tracks}
     return found
 

@@ -7,6 +7,8 @@ from typing import Protocol
 
 import numpy as np
 
+from emodata.faces.record import Pose
+
 # ArcFace's 112x112 template (insightface ``face_align.arcface_dst``): eyes, nose, mouth corners.
 ARCFACE_5 = np.array(
     [
@@ -74,7 +76,7 @@ def sharpness(crop_rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(grey, cv2.CV_64F).var())
 
 
-def pose(kps: np.ndarray) -> dict[str, float]:
+def pose(kps: np.ndarray) -> Pose:
     """Rough head pose in degrees from the 5 points (no 3-D model): roll from the eye line,
     yaw from the nose's offset between the eyes, pitch from the nose's height between eyes
     and mouth (0 for a frontal face)."""
@@ -85,8 +87,4 @@ def pose(kps: np.ndarray) -> dict[str, float]:
     yaw = np.degrees(np.arcsin(np.clip(2 * (nose[0] - eye_mid[0]) / eye_dist, -1, 1)))
     span = max(mouth_mid[1] - eye_mid[1], 1e-6)
     pitch = np.degrees(np.arcsin(np.clip(2 * ((nose[1] - eye_mid[1]) / span - 0.5), -1, 1)))
-    return {
-        "yaw": round(float(yaw), 1),
-        "pitch": round(float(pitch), 1),
-        "roll": round(float(roll), 1),
-    }
+    return Pose(yaw=round(float(yaw), 1), pitch=round(float(pitch), 1), roll=round(float(roll), 1))

@@ -15,6 +15,7 @@ import numpy as np
 from emodata.annotate.record import Annotation
 from emodata.cues.audio import SR, pitch_track
 from emodata.cues.face import LABELS
+from emodata.faces.record import Faces, FaceTrack
 from emodata.media import wav_to_float32
 from emodata.records import ClipRecord
 
@@ -42,9 +43,13 @@ def transcript_text(doc: dict[str, Any]) -> str:
     return str((doc.get("transcript") or {}).get("text") or doc.get("asr_text") or "").strip()
 
 
-def face_tracks(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
-    faces = doc.get("faces") or {}
-    return list(faces.get("tracks") or []), faces.get("main_track")
+def face_tracks(doc: dict[str, Any]) -> tuple[list[FaceTrack], int | None]:
+    """The face tracks and the main subject's track id; ([], None) without faces."""
+    faces = doc.get("faces")
+    if not isinstance(faces, dict):
+        return [], None
+    typed = Faces.from_dict(faces)
+    return typed.tracks, typed.main_track
 
 
 def expression_series(doc: dict[str, Any], track: int | None = None) -> list[dict[str, Any]]:
@@ -56,7 +61,7 @@ def expression_series(doc: dict[str, Any], track: int | None = None) -> list[dic
     if cues is None or not cues.tracks:
         return []
     if track is None:
-        track = (doc.get("faces") or {}).get("main_track")
+        track = face_tracks(doc)[1]
     chosen = cues.track(track) or cues.tracks[0]
     rows = []
     for point in chosen.series:

@@ -283,7 +283,7 @@ def _item(
             person = people.person_of_source(src)
             rec["faces"]["embedding_model"] = people.model
             rec["faces"]["tracks"][0]["embedding"] = people.embedding(person, i)
-            rec["faces"]["tracks"][0]["person"] = person  # ground truth for tests
+            rec["synth_person"] = person  # ground truth for tests (the record's extra)
         blobs["face0_0.jpg"] = pool.crops[i % len(pool.crops)]
         rec["stage_status"].update(faces="ok", cues="ok")
     if i % spec.no_annotation_every != 4:

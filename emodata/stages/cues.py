@@ -9,7 +9,6 @@ input only removes the cues that need it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from emodata.cues.modality import summarise
 from emodata.cues.record import Cues, FramePoint, TrackCues
 from emodata.cues.visual import visual_cues
 from emodata.cues.words import WordsAffect
+from emodata.faces.record import Faces
 from emodata.media import wav_to_float32
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
@@ -53,32 +53,32 @@ class CuesStage(Stage):
         self.words = WordsAffect(lexicon_model=self.config.word_lexicon)
         self.words.load()
 
-    def track_cues(self, frames: list[np.ndarray], faces: dict[str, Any]) -> list[TrackCues]:
+    def track_cues(self, frames: list[np.ndarray], faces: Faces) -> list[TrackCues]:
         import cv2
 
         if self.expression is None:
             self.setup()
         assert self.expression is not None
         grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-        rate = float(faces.get("frame_rate") or 1.0)
+        rate = float(faces.frame_rate or 1.0)
         out = []
-        for track in faces.get("tracks", []):
+        for track in faces.tracks:
             series: list[FramePoint] = []
             ages, genders = [], []
-            for fr in track["frames"]:
-                i = min(len(grey) - 1, round(fr["t"] * rate))
-                point = FramePoint(t=fr["t"])
+            for fr in track.frames:
+                i = min(len(grey) - 1, round(fr.t * rate))
+                point = FramePoint(t=fr.t)
                 try:
-                    p = self.expression.scores(crop_for_expression(grey[i], fr["box"]))
+                    p = self.expression.scores(crop_for_expression(grey[i], fr.box))
                     point.expression = [round(float(v), 4) for v in p]
                 except ValueError:
                     point.expression = None
-                if fr.get("landmarks68"):
-                    for name, value in geometry(np.asarray(fr["landmarks68"])).items():
+                if fr.landmarks68:
+                    for name, value in geometry(np.asarray(fr.landmarks68)).items():
                         setattr(point, name, value)
                 if self.age_gender is not None:
                     try:
-                        pa, pg = self.age_gender.predict(frames[i], fr["box"])
+                        pa, pg = self.age_gender.predict(frames[i], fr.box)
                     except ValueError:  # a box too small to align
                         pass
                     else:
@@ -89,7 +89,7 @@ class CuesStage(Stage):
             mean = np.mean(scored, axis=0) if scored else None
             out.append(
                 TrackCues(
-                    track=track["id"],
+                    track=track.id,
                     expression_mean=None
                     if mean is None
                     else dict(zip(LABELS, (round(float(v), 4) for v in mean), strict=True)),
@@ -113,10 +113,10 @@ class CuesStage(Stage):
         cues = Cues(
             visual=visual_cues(frames),
             audio=audio_cues(audio, transcript),
-            tracks=self.track_cues(frames, rec.faces) if rec.faces else [],
+            tracks=self.track_cues(frames, rec.faces) if rec.faces is not None else [],
             words=self.words.measure(transcript),
         )
-        main = cues.track((rec.faces or {}).get("main_track"))
+        main = cues.track(rec.faces.main_track if rec.faces is not None else None)
         gender = main.apparent.gender if main and main.apparent else None
         spoken = transcript is None or bool(transcript.text.strip())
         cues.voice = vocal_arousal(cues.audio, gender) if spoken else None

@@ -4,12 +4,12 @@ per-track quality and the main subject; an actor pool (models load once per acto
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from emodata.config import FACE_BACKENDS, FacesConfig
 from emodata.faces.base import Face, FaceBackend, align, pose, sharpness
+from emodata.faces.record import FaceFrame, Faces, FaceTrack, TrackQuality
 from emodata.faces.track import Track, link, main_subject, mouth_activity
 from emodata.records import Item
 from emodata.stages.base import Resources, Stage
@@ -51,16 +51,15 @@ def encode_jpeg(rgb: np.ndarray, quality: int = 92) -> bytes:
     return buf.tobytes()
 
 
-def _frame_record(t: float, f: Face) -> dict[str, Any]:
-    out = {
-        "t": round(t, 3),
-        "box": [round(v, 1) for v in f.box],
-        "score": round(f.score, 3),
-        "kps": np.round(f.kps, 1).tolist(),
-        "pose": pose(f.kps),
-    }
-    out.update(f.extra)
-    return out
+def _frame_record(t: float, f: Face) -> FaceFrame:
+    return FaceFrame(
+        t=round(t, 3),
+        box=[round(v, 1) for v in f.box],
+        score=round(f.score, 3),
+        kps=np.round(f.kps, 1).tolist(),
+        pose=pose(f.kps),
+        extra=dict(f.extra),
+    )
 
 
 @dataclass
@@ -85,7 +84,7 @@ class FacesStage(Stage):
         frames: list[np.ndarray],
         frame_rate: float,
         speech: list[tuple[float, float]] | None = None,
-    ) -> tuple[dict, dict[str, bytes]]:
+    ) -> tuple[Faces, dict[str, bytes]]:
         """Faces of a clip's frames -> (faces record, aligned crops keyed by member name).
 
         ``speech``: voiced spans (s) from the transcript, used to prefer the speaking face.
@@ -110,48 +109,46 @@ class FacesStage(Stage):
             crops.update(track_crops)
             out_tracks.append(record)
         counts = [len(f) for f in per_frame]
-        faces = {
-            "backend": self.backend.name,
-            "frame_rate": frame_rate,
-            "frames": len(frames),
-            "faces_per_frame": counts,
-            "tracks": out_tracks,
-            "main_track": main,
-            "embedding_model": model,
-        }
+        faces = Faces(
+            backend=self.backend.name,
+            frame_rate=frame_rate,
+            frames=len(frames),
+            faces_per_frame=counts,
+            tracks=out_tracks,
+            main_track=main,
+            embedding_model=model,
+        )
         return faces, crops
 
     def _track(
         self, t: Track, frames: list[np.ndarray], rate: float, normed: bool
-    ) -> tuple[dict, dict]:
+    ) -> tuple[FaceTrack, dict[str, bytes]]:
         aligned = [align(frames[fi], f.kps) for fi, f in zip(t.frames, t.faces, strict=True)]
         sharp = [sharpness(a) for a in aligned]
         poses = [pose(f.kps) for f in t.faces]
-        frontal = [1.0 - min(1.0, abs(p["yaw"]) / 60) for p in poses]
+        frontal = [1.0 - min(1.0, abs(p.yaw) / 60) for p in poses]
         quality = [
             f.score * f.size * (1 + s) ** 0.25 * fr
             for f, s, fr in zip(t.faces, sharp, frontal, strict=True)
         ]
         best = sorted(range(len(t.faces)), key=lambda i: -quality[i])[: self.config.crops_per_track]
         crops = {f"face{t.id}_{k}.jpg": encode_jpeg(aligned[i]) for k, i in enumerate(best)}
-        record = {
-            "id": t.id,
-            "frames": [
-                _frame_record(fi / rate, f) for fi, f in zip(t.frames, t.faces, strict=True)
-            ],
-            "quality": {
-                "presence": round(len(t.frames) / len(frames), 3),
-                "size_px": round(float(np.median([f.size for f in t.faces])), 1),
-                "sharpness": round(float(np.median(sharp)), 1),
-                "score": round(float(np.mean([f.score for f in t.faces])), 3),
-                "yaw": float(np.median([p["yaw"] for p in poses])),
-                "pitch": float(np.median([p["pitch"] for p in poses])),
-                "roll": float(np.median([p["roll"] for p in poses])),
-            },
-            "crops": list(crops),
-            "crop_frames": [t.frames[i] for i in best],
-            "embedding": track_embedding(t.faces, normed=normed),
-        }
+        record = FaceTrack(
+            id=t.id,
+            frames=[_frame_record(fi / rate, f) for fi, f in zip(t.frames, t.faces, strict=True)],
+            quality=TrackQuality(
+                presence=round(len(t.frames) / len(frames), 3),
+                size_px=round(float(np.median([f.size for f in t.faces])), 1),
+                sharpness=round(float(np.median(sharp)), 1),
+                score=round(float(np.mean([f.score for f in t.faces])), 3),
+                yaw=float(np.median([p.yaw for p in poses])),
+                pitch=float(np.median([p.pitch for p in poses])),
+                roll=float(np.median([p.roll for p in poses])),
+            ),
+            crops=list(crops),
+            crop_frames=[t.frames[i] for i in best],
+            embedding=track_embedding(t.faces, normed=normed),
+        )
         return record, crops
 
     def process_item(self, item: Item) -> list[Item]:

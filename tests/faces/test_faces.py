@@ -57,7 +57,7 @@ def test_astronaut_landmarks_and_alignment(backend):
     assert np.abs(placed[:2] - ARCFACE_5[:2]).max() <= 4.0  # her smile widens the mouth
     assert np.abs(placed - ARCFACE_5).max() <= 6.0
     p = pose(face.kps)
-    assert abs(p["yaw"]) < 15 and abs(p["roll"]) < 10
+    assert abs(p.yaw) < 15 and abs(p.roll) < 10
 
 
 def _pan(image: np.ndarray, n: int, step: int, size: tuple[int, int]) -> list[np.ndarray]:
@@ -71,10 +71,10 @@ def _pan(image: np.ndarray, n: int, step: int, size: tuple[int, int]) -> list[np
 def test_a_moving_face_is_one_track(stage):
     frames = _pan(data.astronaut(), 8, 12, (300, 380))
     faces, crops = stage.analyse(frames, 1.0)
-    assert len(faces["tracks"]) == 1
-    track = faces["tracks"][0]
-    assert track["quality"]["presence"] == 1.0 and faces["main_track"] == track["id"]
-    xs = [f["box"][0] for f in track["frames"]]
+    assert len(faces.tracks) == 1
+    track = faces.tracks[0]
+    assert track.quality.presence == 1.0 and faces.main_track == track.id
+    xs = [f.box[0] for f in track.frames]
     assert xs[0] - xs[-1] > 60  # the face really moved across the frame
     assert len(crops) == 3 and all(
         cv2.imdecode(np.frombuffer(c, np.uint8), 1).shape == (112, 112, 3) for c in crops.values()
@@ -86,15 +86,15 @@ def test_two_faces_are_two_tracks_and_the_larger_is_main(stage):
     hanks = cv2.resize(_rgb("Tom_Hanks_54745.png"), (256, 256))  # a 112 px aligned photo
     frame = np.hstack([astro, hanks])
     faces, _ = stage.analyse([frame, frame.copy(), frame.copy()], 1.0)
-    assert len(faces["tracks"]) == 2
-    sizes = {t["id"]: t["quality"]["size_px"] for t in faces["tracks"]}
-    assert faces["main_track"] == max(sizes, key=sizes.get)
+    assert len(faces.tracks) == 2
+    sizes = {t.id: t.quality.size_px for t in faces.tracks}
+    assert faces.main_track == max(sizes, key=sizes.get)
 
 
 def test_no_face_is_an_empty_result(stage):
     noise = np.random.default_rng(0).integers(0, 255, (240, 320, 3), dtype=np.uint8)
     faces, crops = stage.analyse([noise, np.zeros_like(noise)], 1.0)
-    assert faces["tracks"] == [] and faces["main_track"] is None and crops == {}
+    assert faces.tracks == [] and faces.main_track is None and crops == {}
 
 
 def test_tiny_profile_and_dark_faces_do_not_fail(stage):
@@ -104,9 +104,9 @@ def test_tiny_profile_and_dark_faces_do_not_fail(stage):
     dark = (astro.astype(np.float32) * 0.04).astype(np.uint8)
     for frames in ([tiny], [turned], [dark]):
         faces, _ = stage.analyse(frames, 1.0)
-        assert faces["frames"] == 1 and len(faces["faces_per_frame"]) == 1
-        for t in faces["tracks"]:
-            assert 0 < t["quality"]["presence"] <= 1
+        assert faces.frames == 1 and len(faces.faces_per_frame) == 1
+        for t in faces.tracks:
+            assert 0 < t.quality.presence <= 1
 
 
 def test_stage_writes_crops_and_index_fields(stage):
@@ -117,11 +117,11 @@ def test_stage_writes_crops_and_index_fields(stage):
     assert item.ok and row["face_tracks"] == 1 and row["face_max_per_frame"] == 1
     assert row["main_face_presence"] == 1.0 and row["main_face_size_px"] > 50
     assert item.record.outcome.stage_status["faces"] == "ok"
-    assert sorted(k for k in item.blobs if k.startswith("face")) == faces["tracks"][0]["crops"]
-    assert [f["t"] for f in faces["tracks"][0]["frames"]] == [0.0, 0.5, 1.0, 1.5]
+    assert sorted(k for k in item.blobs if k.startswith("face")) == faces.tracks[0].crops
+    assert [f.t for f in faces.tracks[0].frames] == [0.0, 0.5, 1.0, 1.5]
     # the track's mean dlib embedding, for identities across the run (export --split)
-    assert faces["embedding_model"] == "dlib-resnet-128"
-    assert len(faces["tracks"][0]["embedding"]) == 128
+    assert faces.embedding_model == "dlib-resnet-128"
+    assert len(faces.tracks[0].embedding) == 128
 
 
 def test_the_speaking_face_is_preferred_as_main_subject():

@@ -36,8 +36,8 @@ def test_detections_flow_through_the_stage(pack):
     assert b.identity(faces[0], faces[0]) == pytest.approx(1.0, abs=1e-5)
     stage = FacesStage(InsightFaceConfig(model_pack=str(pack), det_size=320))
     out, crops = stage.analyse([frame, frame.copy()], 1.0)
-    assert out["backend"] == "insightface" and out["tracks"]
-    assert all(len(t["frames"]) == 2 for t in out["tracks"])  # same faces -> linked
+    assert out.backend == "insightface" and out.tracks
+    assert all(len(t.frames) == 2 for t in out.tracks)  # same faces -> linked
     assert crops
 
 

@@ -44,14 +44,14 @@ def test_tracks_carry_the_mean_embedding_of_their_faces(backend, model, normed):
     stage.backend = Scripted(model, normed, embs)
     frames = [np.full((300, 300, 3), 128, np.uint8) for _ in range(3)]
     faces, _ = stage.analyse(frames, 1.0)
-    assert faces["embedding_model"] == model
-    (track,) = faces["tracks"]
+    assert faces.embedding_model == model
+    (track,) = faces.tracks
     want = np.mean(embs, axis=0)
     if normed:
         want /= np.linalg.norm(want)
-        assert abs(np.linalg.norm(track["embedding"]) - 1) < 1e-3
-    assert len(track["embedding"]) == dim
-    assert np.abs(np.array(track["embedding"]) - want).max() <= 5e-5  # 4 decimals
+        assert abs(np.linalg.norm(track.embedding) - 1) < 1e-3
+    assert len(track.embedding) == dim
+    assert np.abs(np.array(track.embedding) - want).max() <= 5e-5  # 4 decimals
 
 
 def test_no_embedding_no_mean():
