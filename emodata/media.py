@@ -226,9 +226,8 @@ class EncodeSpec:
     audio_rate: int
     threads: int
     timeout_s: float
-    #: decoder threads (0: FFmpeg's choice); decoding does not change the output's bytes, and a
-    #: 4K source decoded on one thread is the slowest task of a small run
-    decode_threads: int = 0
+    #: decoder threads (0: FFmpeg's choice); decoding does not change the output's bytes
+    decode_threads: int = 1
 
 
 @dataclass
