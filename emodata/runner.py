@@ -9,7 +9,6 @@ small status row per clip, never its media.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import os
 import secrets
@@ -245,9 +244,8 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     with stack:
         with ThreadPoolExecutor(3) as pool:
             # great_expectations takes seconds to import, and a small run ingests and plans on the
-            # driver: both overlap Ray's start-up, as does the shard writer's import of webdataset
+            # driver: both overlap Ray's start-up
             pending = pool.submit(_checkpoints, cfg, config_dump)
-            pool.submit(importlib.import_module, "webdataset")
             early = pool.submit(front, window(0), 0, threads) if local else None
             if driver_only:
                 resources = {"CPU": float(threads)}

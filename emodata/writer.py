@@ -9,9 +9,14 @@ incomplete and is removed on the next run. File names carry the run's tag
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
 import itertools
 import json
 import logging
+import sys
+import types
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +38,30 @@ _BLOCK = 512
 
 def _padded(n: int) -> int:
     return -(-n // _BLOCK) * _BLOCK
+
+
+#: webdataset's writer modules, loaded as submodules of this private package (see below)
+_WDS = "emodata._webdataset_writer"
+
+
+@functools.cache
+def tar_writer() -> type:
+    """webdataset's ``TarWriter``, without importing the ``webdataset`` package: its
+    ``__init__`` imports torch for the reading side (about 6 s of CPU here, a fifth of a small
+    run's driver time), which writing a tar never uses. The writer module and the two it
+    imports (``gopen``, ``utils``) load from webdataset's own folder as submodules of a private
+    package with an empty ``__init__``: webdataset's code, without the rest of the package.
+    Where ``webdataset`` is imported already, its own class is used."""
+    loaded = sys.modules.get("webdataset.writer")
+    if loaded is not None:
+        return loaded.TarWriter
+    spec = importlib.util.find_spec("webdataset")  # finds the folder; runs nothing
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("webdataset is not installed (it is a core dependency of emodata)")
+    package = types.ModuleType(_WDS, "webdataset's writer modules")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules.setdefault(_WDS, package)
+    return importlib.import_module(f"{_WDS}.writer").TarWriter
 
 
 def sample_json(item: Item) -> dict[str, Any]:
@@ -232,9 +261,8 @@ class ShardWriter:
         self._fh = self.fs.open(self._tmp, "wb")
         # both stay open across add() calls and are closed in _finish_shard; a fixed mtime, so
         # shards do not depend on the clock
-        from webdataset import TarWriter  # imports torch when it is installed: not at start-up
-
-        self._tar = TarWriter(self._fh, user="", group="", mode=0o644, encoder=False, mtime=0)
+        writer = tar_writer()
+        self._tar = writer(self._fh, user="", group="", mode=0o644, encoder=False, mtime=0)
         self._rows, self._bytes = [], 0
 
     def _finish_shard(self) -> None:

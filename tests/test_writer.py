@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tarfile
 from dataclasses import replace
 
@@ -12,6 +14,7 @@ from emodata.records import ClipRecord, Item, clip_key
 from emodata.schemas import index_schema
 from emodata.state import scan
 from emodata.writer import LedgerBook, ShardWriter
+from tests.conftest import ROOT
 
 
 def _item(i: int, size: int = 300_000) -> Item:
@@ -145,3 +148,25 @@ def test_scan_removes_what_an_interrupted_run_left(tmp_path):
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == ["shard-000000-r1.tar"]
     assert prior.total_done == 1 and prior.next_seq == 1
     assert len(prior.removed) == 2
+
+
+def test_writing_a_shard_does_not_import_torch_and_webdataset_reads_it(tmp_path):
+    """webdataset's package import pulls in torch (seconds of CPU): a run that only writes
+    shards loads its writer modules alone, and the real package still reads the result."""
+    code = (
+        "import sys, fsspec\n"
+        "from tests.test_writer import _item, _writer\n"
+        f"w = _writer(fsspec.filesystem('file'), {str(tmp_path)!r})\n"
+        "w.add(_item(1, 1000)); w.add(_item(2, 1000)); w.close()\n"
+        "print(sorted(m for m in ('torch', 'webdataset') if m in sys.modules))\n"
+    )
+    got = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert got.stdout.strip() == "[]", got.stderr[-2000:]
+    import webdataset as wds
+
+    shard = str(tmp_path / "shards" / "shard-000000-r1.tar")
+    samples = list(wds.WebDataset(shard, shardshuffle=False))
+    assert [len(s["mp4"]) for s in samples] == [1000, 1000]
+    assert sorted(s["__key__"] for s in samples) == sorted(_item(i).key for i in (1, 2))
