@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from emodata.errors import ConfigError, InputError, OutputError, ValidationFailed
-from emodata.lease import LeaseHeld
+from emodata.lease import LeaseHeld, LeaseLost
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -112,6 +112,8 @@ def run(ctx, input_, output, config_file, stages, address, num_cpus, sets, force
     except LeaseHeld as e:
         _discard_log(log_file, cfg.output)  # a refused run leaves DIR as it found it
         log_file = None
+        raise click.ClickException(str(e)) from None
+    except LeaseLost as e:  # another run took DIR over (--force-unlock): this one stops
         raise click.ClickException(str(e)) from None
     except ImportError as e:  # a missing extra: the message names it
         raise click.ClickException(str(e)) from None

@@ -6,6 +6,13 @@ object exists (fsspec's ``xb`` mode, conditional writes on S3), else a write tha
 see who won. A background thread refreshes the heartbeat every few seconds. A lease whose
 heartbeat is older than ``stale_s``, or whose pid is dead on this same host, is stale and is
 taken over; anything else stops the second run before it touches DIR.
+
+A dead driver's workers can outlive it by a moment: a write task that was running when the
+driver was killed may still try to finish its shard. Two things keep such a straggler from
+committing clips the next run is about to redo. Every writer checks the lease right before it
+commits (:func:`check_held`; a writer whose run no longer holds the lease drops its files), and
+a run that takes a lease over waits until the old run's temporary files have stopped changing
+(:meth:`Lease.settle`) before it reads what is done.
 """
 
 from __future__ import annotations
@@ -34,12 +41,30 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0
 STALE_S = float(os.environ.get("EMODATA_LEASE_STALE_S", 60))
+SETTLE_S = float(os.environ.get("EMODATA_LEASE_SETTLE_S", 2))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class LeaseHeld(RuntimeError):
     """Another live run holds the folder's lease."""
+
+
+class LeaseLost(RuntimeError):
+    """This run's lease was taken over: it must not commit another file to the folder."""
+
+
+def check_held(fs: fsspec.AbstractFileSystem, root: str, run_id: str) -> None:
+    """Raise :class:`LeaseLost` unless ``run_id`` holds DIR's lease: a writer calls it right
+    before each commit (a rename, a completion marker), so a straggler of a run that was taken
+    over commits nothing after the new holder has looked at the folder."""
+    current = read(fs, root)
+    if current is None or current.run_id != run_id:
+        now = current.describe() if current is not None else "nobody (it was removed)"
+        raise LeaseLost(
+            f"run {run_id} no longer holds the lease on {root} (held by {now}); it stops "
+            "writing there, and the run holding the lease redoes its unfinished clips"
+        )
 
 
 @dataclass
@@ -157,10 +182,11 @@ class Lease:
         *,
         stale_s: float = STALE_S,
         every_s: float = HEARTBEAT_S,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self.fs, self.root, self.run_id = fs, root.rstrip("/"), run_id
         self.path = f"{self.root}/{layout.LEASE}"
-        self.stale_s, self.every_s = stale_s, every_s
+        self.stale_s, self.every_s, self.settle_s = stale_s, every_s, settle_s
         self.holder = Holder.me(run_id)
         self.lost = False
         self._stop = threading.Event()
@@ -168,6 +194,7 @@ class Lease:
 
     def acquire(self) -> Lease:
         self.fs.makedirs(f"{self.root}/{layout.STATE}", exist_ok=True)
+        taken: Holder | None = None
         for _ in range(5):
             if _create(self.fs, self.path, _encode(self.holder), self.run_id):
                 break
@@ -182,8 +209,11 @@ class Lease:
                 )
             log.warning("taking over the lease of %s: %s", other.describe(), why)
             self._take_over(other)
+            taken = other
         else:
             raise LeaseHeld(f"{self.root}: could not take the lease ({self.path} keeps changing)")
+        if taken is not None and (taken.host, taken.pid) != (self.holder.host, self.holder.pid):
+            self.settle(taken)  # another process's run: its workers may still be finishing
         _LIVE[self.run_id] = self
         self.thread_id = threading.get_ident()
         self._thread = threading.Thread(target=self._beat, name="emodata-lease", daemon=True)
@@ -212,6 +242,48 @@ class Lease:
             # its holder beat between our look and the rename: it is alive, give it back
             _create(self.fs, self.path, body, seen.get("run_id", ""))
             raise LeaseHeld(f"{self.root} is being written by run {seen.get('run_id')}")
+
+    def settle(self, old: Holder) -> None:
+        """Wait for ``old``'s stragglers: at least ``settle_s``, then while any temporary file
+        with its run's tag still changes (a commit that passed :func:`check_held` just before
+        the takeover), at most ``stale_s`` in all."""
+        tag = layout.run_tag(old.run_id)
+        if not tag:
+            return
+        start = time.monotonic()
+        seen: dict[str, tuple[Any, ...]] = {}
+        quiet_since = start
+        while True:
+            now_seen = self._in_flight(tag)
+            if now_seen != seen:
+                seen, quiet_since = now_seen, time.monotonic()
+            now = time.monotonic()
+            if now - start >= self.settle_s and (not seen or now - quiet_since >= self.settle_s):
+                return
+            if now - start >= self.stale_s:
+                log.warning(
+                    "run %s's temporary files in %s still change after %.0fs; going on",
+                    old.run_id,
+                    self.root,
+                    now - start,
+                )
+                return
+            time.sleep(min(0.2, self.settle_s / 4 or 0.05))
+
+    def _in_flight(self, tag: str) -> dict[str, tuple[Any, ...]]:
+        """Temporary files of the run tagged ``tag``: name -> (size, modification time)."""
+        found: dict[str, tuple[Any, ...]] = {}
+        for sub in (layout.SHARDS, layout.INDEX, layout.FAILURES):
+            try:
+                entries = self.fs.ls(f"{self.root}/{sub}", detail=True)
+            except FileNotFoundError:
+                continue
+            for e in entries:
+                name = e["name"].rsplit("/", 1)[-1]
+                if name.startswith(".") and f"-{tag}." in name:
+                    when = e.get("mtime", e.get("LastModified", e.get("last_modified")))
+                    found[name] = (e.get("size"), when)
+        return found
 
     def _beat(self) -> None:
         while not self._stop.wait(self.every_s):

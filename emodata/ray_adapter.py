@@ -16,6 +16,7 @@ import pyarrow as pa
 import ray
 from ray.data import ActorPoolStrategy, Dataset, TaskPoolStrategy
 
+from emodata.lease import LeaseLost
 from emodata.records import Item, items_to_table, table_to_items
 from emodata.stages.base import Stage
 
@@ -175,8 +176,9 @@ def iter_items(ds: Dataset, batch_size: int = 8):
 @contextlib.contextmanager
 def worker_errors() -> Iterator[None]:
     """Raise a worker's own ``OSError`` (a full disk, a read-only output while a write task
-    writes) as itself, not wrapped in Ray's task errors, so the run explains it like a write on
-    the driver; anything else goes on as Ray raised it."""
+    writes) or ``LeaseLost`` (the folder's lease was taken over) as itself, not wrapped in Ray's
+    task errors, so the run explains it like a write on the driver; anything else goes on as
+    Ray raised it."""
     try:
         yield
     except Exception as e:
@@ -186,7 +188,7 @@ def worker_errors() -> Iterator[None]:
         raise
 
 
-def _worker_cause(e: BaseException) -> OSError | None:
+def _worker_cause(e: BaseException) -> OSError | LeaseLost | None:
     seen: set[int] = set()
     todo: list[BaseException | None] = [e]
     while todo:
@@ -194,7 +196,7 @@ def _worker_cause(e: BaseException) -> OSError | None:
         if err is None or id(err) in seen:
             continue
         seen.add(id(err))
-        if isinstance(err, OSError) and not isinstance(err, ray.exceptions.RayError):
+        if isinstance(err, OSError | LeaseLost) and not isinstance(err, ray.exceptions.RayError):
             return err
         cause = getattr(err, "cause", None)  # RayTaskError's own exception
         if not isinstance(cause, BaseException):

@@ -9,6 +9,7 @@ small status row per clip, never its media.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -35,7 +36,7 @@ from emodata.errors import ConfigError, Reason, ValidationFailed
 from emodata.fsutil import is_url, storable_text
 from emodata.ingest_cache import IngestCache
 from emodata.lease import acquire as acquire_lease
-from emodata.lease import releasing
+from emodata.lease import check_held, releasing
 from emodata.local_flow import LocalFlow
 from emodata.media import require_tools
 from emodata.progress import Progress, View
@@ -295,6 +296,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             config_fingerprint=target.fingerprint,
             ledger=ledger,
             seqs=lambda: driver_seq[0],
+            fence=functools.partial(check_held, fs, root, run_id),
         )
         workers = max(1, int(resources.get("CPU", 1) // max(cfg.segment.cpus_per_task, 0.01)))
         tally = Tally()

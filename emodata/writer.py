@@ -139,10 +139,12 @@ class ShardWriter:
         ledger: LedgerBook,
         seqs: Callable[[], int] | None = None,
         extra_columns: tuple[tuple[str, str], ...] = (),
+        fence: Callable[[], None] | None = None,
     ) -> None:
         """``seqs`` hands out file numbers where several writers share a run (each write task
         on the workers numbers its own, ``emodata.stages.write``); alone, a writer counts from
-        ``first_seq``."""
+        ``first_seq``. ``fence`` runs right before each commit and raises when the run may no
+        longer write there (``emodata.lease.check_held``); the files of that shard go."""
         self.fs, self.root = fs, root.rstrip("/")
         self._seqs = seqs or itertools.count(first_seq).__next__
         self.seq = -1  # the open shard's number (or the last one written)
@@ -151,6 +153,7 @@ class ShardWriter:
         self.run_id, self.fingerprint = run_id, config_fingerprint
         self.tag = layout.run_tag(run_id)
         self.ledger = ledger
+        self._fence = fence or (lambda: None)
         for sub in (layout.SHARDS, layout.INDEX, layout.FAILURES):
             fs.makedirs(f"{self.root}/{sub}", exist_ok=True)
         self._tar: Any = None  # webdataset.TarWriter of the open shard
@@ -200,6 +203,7 @@ class ShardWriter:
             self._finish_shard()
         leftover = self.ledger.take()
         if leftover is not None:
+            self._fence()
             self.seq = self._seqs()
             self._write_parquet(leftover, layout.FAILURES, layout.ledger_name(self.seq, self.tag))
 
@@ -271,6 +275,12 @@ class ShardWriter:
         self._fh.close()
         name = layout.shard_name(self.seq, self.tag)
         shard = f"{self.root}/{layout.SHARDS}/{name}"
+        try:
+            self._fence()
+        except BaseException:
+            remove_quietly(self.fs, self._tmp)
+            self._tar, self._fh = None, None
+            raise
         self.fs.mv(self._tmp, shard)
         ledger_path = f"{self.root}/{layout.FAILURES}/{layout.ledger_name(self.seq, self.tag)}"
         try:
@@ -278,6 +288,7 @@ class ShardWriter:
             if ledger is not None:
                 self._write_parquet(ledger, layout.FAILURES, ledger_path.rsplit("/", 1)[-1])
             table = pa.Table.from_pylist(self._rows, schema=self._schema)
+            self._fence()  # the index fragment marks the shard done: the last word
             self._write_parquet(table, layout.INDEX, layout.index_name(self.seq, self.tag))
         except BaseException:
             # no index fragment, no shard: its clips are redone by the next run (a run killed

@@ -35,6 +35,15 @@ def run_cli(*args: str, check: bool = True, timeout: float = 600) -> subprocess.
     return proc
 
 
+def hold_lease(root: Path, run_id: str) -> None:
+    """Write DIR's lease as ``run_id``'s, held by this process: what a run does before its
+    write tasks, which check it before each commit (``emodata.lease.check_held``)."""
+    from emodata.lease import Holder, _encode
+
+    (root / "_state").mkdir(parents=True, exist_ok=True)
+    (root / "_state" / "lease.json").write_bytes(_encode(Holder.me(run_id)))
+
+
 @pytest.fixture(scope="session")
 def samples_dir(tmp_path_factory) -> Path:
     """The generated sample media (talking clips, a scene cut, bad inputs), made once."""

@@ -18,7 +18,7 @@ from emodata.config import load_config
 from emodata.errors import ConfigError, Reason
 from emodata.stages import registry
 from emodata.stages.write import RowChecks, WriteStage, WriteTarget, number_clips
-from tests.conftest import EMODATA, ROOT
+from tests.conftest import EMODATA, ROOT, hold_lease
 from tests.test_writer import _item
 
 EXAMPLES = ROOT / "docs" / "examples"
@@ -68,6 +68,7 @@ def test_its_suite_checks_rows_in_the_write_task(tmp_path):
     clips[1].record.extra["frame_sharpness"] = 1.5  # blurrier than min_variance
     number_clips(clips)
     boundaries = ["ingest", "segment", "sharpness", "write"]
+    hold_lease(tmp_path, "20260101T000000Z-abc123")
     target = WriteTarget(
         output=str(tmp_path),
         write=cfg.write,

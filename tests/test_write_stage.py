@@ -13,17 +13,22 @@ import pytest
 from emodata import ray_adapter
 from emodata.config import RunConfig, WriteConfig
 from emodata.errors import Reason
+from emodata.lease import LeaseLost
 from emodata.records import ClipRecord, ClipSpan, Item, Source, record_json
 from emodata.stages.write import RowChecks, WriteStage, WriteTarget, number_clips
 from emodata.state import scan
+from tests.conftest import hold_lease
 from tests.test_writer import _item
+
+RUN_ID = "20260101T000000Z-abc123"
 
 
 def _target(tmp_path, checks=None, first_seq=0, **write) -> WriteTarget:
+    hold_lease(tmp_path, RUN_ID)
     return WriteTarget(
         output=str(tmp_path),
         write=WriteConfig(**write),
-        run_id="20260101T000000Z-abc123",
+        run_id=RUN_ID,
         fingerprint="f",
         first_seq=first_seq,
         checks=checks,
@@ -149,12 +154,26 @@ def _json_members(root) -> list[bytes]:
     return out
 
 
-def test_a_workers_os_error_reaches_the_driver_as_itself():
+def test_a_workers_os_error_or_lost_lease_reaches_the_driver_as_itself():
     full = OSError(errno.ENOSPC, "No space left on device", "/out/shards/x.tar")
     wrapped = RuntimeError("task failed")
     wrapped.__cause__ = full
     with pytest.raises(OSError) as got, ray_adapter.worker_errors():
         raise wrapped
     assert got.value is full
+    lost = LeaseLost("run r no longer holds the lease on /out (held by run s)")
+    wrapped = RuntimeError("task failed")
+    wrapped.__context__ = lost
+    with pytest.raises(LeaseLost) as got, ray_adapter.worker_errors():
+        raise wrapped
+    assert got.value is lost
     with pytest.raises(RuntimeError), ray_adapter.worker_errors():
         raise RuntimeError("not an OS error")
+
+
+def test_a_write_task_whose_run_lost_the_lease_writes_nothing(tmp_path):
+    target = _target(tmp_path, max_shard_samples=1)
+    hold_lease(tmp_path, "20260101T000001Z-0ther1")  # another run took the folder over
+    with pytest.raises(LeaseLost, match="0ther1"):
+        WriteStage(target).process(_clips(0, 1))
+    assert not [p for sub in ("shards", "index", "failures") for p in (tmp_path / sub).iterdir()]

@@ -16,6 +16,7 @@ to the index. Numbers have gaps; only their order and uniqueness matter.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -27,6 +28,7 @@ import fsspec
 
 from emodata.config import WriteConfig
 from emodata.errors import Reason
+from emodata.lease import check_held
 from emodata.records import ClipRecord, Item, Outcome, Source
 from emodata.stages.base import Resources, Stage
 from emodata.writer import LedgerBook, ShardWriter
@@ -146,10 +148,11 @@ class WriteStage(Stage):
         if t.checks is not None:
             t.checks.apply(items)
         fs, root = fsspec.core.url_to_fs(t.output)
+        root = root.rstrip("/")
         numbers = itertools.count(t.first_seq + min(i.record.work["write_order"] for i in items))
         writer = ShardWriter(
             fs,
-            root.rstrip("/"),
+            root,
             first_seq=0,
             max_bytes=t.write.max_shard_bytes,
             max_samples=t.write.max_shard_samples,
@@ -159,6 +162,7 @@ class WriteStage(Stage):
             ledger=LedgerBook(prior_ledger(items), t.run_id),
             seqs=numbers.__next__,
             extra_columns=t.extra_columns,
+            fence=functools.partial(check_held, fs, root, t.run_id),
         )
         where: dict[str, str | None] = {}
         try:

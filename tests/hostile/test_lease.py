@@ -6,12 +6,14 @@ while another wrote deleted the other's ``.tmp`` shard as "left by an interrupte
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import fsspec
@@ -20,6 +22,7 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 from emodata import layout, lease
+from emodata.errors import Reason
 from emodata.lease import Lease, LeaseHeld
 from emodata.state import scan
 from emodata.writer import LedgerBook, ShardWriter
@@ -210,3 +213,94 @@ def test_force_unlock_removes_a_lease_and_names_it(tmp_path):
     holder = lease.force_unlock(str(tmp_path))
     assert holder is not None and holder.run_id == "20260101T000000Z-wedged"
     assert not (tmp_path / layout.LEASE).exists()
+
+
+def _writer(root, run_id, fence=None, first_seq=0) -> ShardWriter:
+    return ShardWriter(fsspec.filesystem("file"), str(root), first_seq=first_seq, max_bytes=10**7,
+                       max_samples=1, include_frames=True, run_id=run_id,
+                       config_fingerprint="f", ledger=LedgerBook({}, run_id),
+                       fence=fence)  # fmt: skip
+
+
+def _files(root) -> list[str]:
+    return sorted(
+        str(p.relative_to(root)) for sub in ("shards", "index", "failures")
+        for p in (root / sub).glob("*")  # dotfiles too: a left temporary file counts
+    )  # fmt: skip
+
+
+def test_a_writer_whose_run_lost_the_lease_commits_nothing(tmp_path):
+    """A straggler of a killed run (its driver dead, a write task still running) finishes its
+    shard after the next run took the lease over: it must commit nothing, since the next run
+    redoes those clips. Before, it renamed its shard and wrote its index fragment, and the
+    clip was indexed twice."""
+    fs = fsspec.filesystem("file")
+    run_id = "20260101T000000Z-aaaaaa"
+    held = Lease(fs, str(tmp_path), run_id, every_s=3600).acquire()
+    try:
+        fence = functools.partial(lease.check_held, fs, str(tmp_path), run_id)
+        w = _writer(tmp_path, run_id, fence)
+        w.add(_item(0, 1000))
+        w.close()  # while it holds the lease, the fence lets it through
+        written = _files(tmp_path)
+        assert written == ["index/shard-000000-aaaaaa.parquet", "shards/shard-000000-aaaaaa.tar"]
+        planted = _plant(tmp_path, run_id="20260101T000001Z-bbbbbb")  # taken over
+        w = _writer(tmp_path, run_id, fence, first_seq=1)
+        w.add(_item(1, 1000))
+        # a ledger row: nothing of it may land either
+        w.add(_item(2, 1000).fail("segment", Reason.FFMPEG_ERROR, "not a video"))
+        with pytest.raises(lease.LeaseLost, match=rf"held by run {planted['run_id']} \(pid"):
+            w.close()
+        assert _files(tmp_path) == written
+        # taken over between the shard's rename and its index fragment: the shard goes again
+        calls = []
+
+        def late(calls=calls) -> None:
+            calls.append(1)
+            if len(calls) > 1:
+                fence()
+
+        w = _writer(tmp_path, run_id, late, first_seq=3)
+        w.add(_item(3, 1000))
+        w.add(_item(4, 1000).fail("segment", Reason.FFMPEG_ERROR, "not a video"))
+        with pytest.raises(lease.LeaseLost):
+            w.close()
+        assert len(calls) == 2 and _files(tmp_path) == written
+        with pytest.raises(lease.LeaseLost, match=r"held by nobody"):
+            (tmp_path / layout.LEASE).unlink()
+            lease.check_held(fs, str(tmp_path), run_id)
+    finally:
+        held.release()
+
+
+def test_taking_over_a_dead_run_waits_for_its_files_to_settle(tmp_path):
+    """The takeover waits while the dead run's temporary files still change (a commit that
+    passed its fence just before the takeover), so the scan after it sees that commit."""
+    old = _plant(tmp_path, run_id="20260101T000000Z-0ther1", pid=_dead_pid())
+    (tmp_path / "shards").mkdir()
+    tmp = tmp_path / "shards" / ".shard-000003-0ther1.tar.tmp"
+    tmp.write_bytes(b"x")
+    done = threading.Event()
+
+    def straggler() -> None:
+        for _ in range(12):
+            time.sleep(0.1)
+            with tmp.open("ab") as f:
+                f.write(b"x" * 512)
+        tmp.rename(tmp_path / "shards" / "shard-000003-0ther1.tar")
+        done.set()
+
+    fs = fsspec.filesystem("file")
+    thread = threading.Thread(target=straggler)
+    start = time.monotonic()
+    thread.start()
+    held = Lease(fs, str(tmp_path), "20260101T000002Z-cccccc", settle_s=0.5).acquire()
+    took = time.monotonic() - start
+    thread.join()
+    held.release()
+    assert done.is_set() and took >= 1.2, f"returned after {took:.2f}s, before {old['run_id']}"
+    # no file of the dead run in flight: the takeover waits settle_s and no more
+    _plant(tmp_path, run_id="20260101T000003Z-dddddd", pid=_dead_pid())
+    start = time.monotonic()
+    Lease(fs, str(tmp_path), "20260101T000004Z-eeeeee", settle_s=0.5).acquire().release()
+    assert 0.5 <= time.monotonic() - start < 2.0
