@@ -48,11 +48,17 @@ def configure_context(preserve_order: bool, progress_bars: bool = True) -> None:
 
 
 def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 1024) -> Dataset:
-    """A dataset of ``items`` in small blocks, so that work spreads over every worker."""
+    """A dataset of ``items`` in small blocks, so that work spreads over every worker.
+
+    ``from_blocks`` puts the blocks and reads their row counts and schema on the driver.
+    ``from_arrow`` would start one Ray task per block to read the same (``from_arrow_refs``):
+    at 1,000 sources in blocks of two, 500 tasks at once, each with its own worker lease
+    request, which left the driver some 25 MiB larger for the rest of the window
+    (``benchmarks/driver_memory.py``)."""
     table = items_to_table(items)
     blocks = max(1, min(len(items), parallelism))
     rows_per_block = max(1, min(max_rows_per_block, -(-len(items) // blocks)))
-    return ray.data.from_arrow(
+    return ray.data.from_blocks(
         [table.slice(i, rows_per_block) for i in range(0, max(len(items), 1), rows_per_block)]
     )
 
