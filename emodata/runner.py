@@ -26,7 +26,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import arrowio, layout, manifest_labels, report, stats
+from emodata import arrowio, heap, layout, manifest_labels, report, stats
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
@@ -117,6 +117,7 @@ def _ingest(
             ds = _ray().apply_stage(
                 _ray().from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
             )
+            todo.clear()  # the dataset holds them now; the driver lets its own copies go
             done = _ray().iter_items(ds, batch_size=64)
         for item in done:
             cache.put(item, fps[item.key])
@@ -225,6 +226,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         progress.start_phase("ingest", total=len(refs), more=n > 0)
         sources = _dedup(_ingest(cfg, window, cache, {}, workers, progress, local), kept)
         progress.end_phase()
+        heap.release()  # what decoding the window's ingest results took, before planning
         todo, skipped = _select(sources, prior, ledger, earlier)
         clips = flow = None
         if local and "segment" in cfg.stages and todo:
@@ -491,6 +493,7 @@ def _process(
     if clips is None:
         progress.start_phase("plan", total=len(todo), more=more)
         clips = _plan(cfg, todo, workers, ledger, progress)
+        heap.release()
     log.info("segment: %d clip(s) to encode", len(clips))
     progress.planned += len(clips)
     progress.start_phase("process", total=progress.planned, more=more)
@@ -499,6 +502,8 @@ def _process(
     numbered = number_clips(clips, first)
     counter = _ray().new_counter()
     ds = _ray().from_items(clips, workers * 4, max_rows_per_block=4)
+    clips.clear()  # the dataset holds them: the driver keeps no clip while they are processed
+    front.clips = None
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
     ds = _ray().apply_stage(ds, segment, workers, counter)
     context = registry.RunContext(llm=llm, remote_timeout_s=cfg.ingest.remote_timeout_s)
@@ -515,6 +520,7 @@ def _process(
     with _watch_stages(counter, progress), _ray().worker_errors():
         for status in _ray().iter_items(ds, batch_size=64):
             tally.add(status, progress)
+    heap.release()  # before the next window
     return numbered
 
 
@@ -604,15 +610,18 @@ def _plan(
     """Scene cuts for every source (a light decode), then one item per clip to encode.
 
     Planning first and encoding second lets the clips of one long source spread over all
-    workers instead of queueing behind one task.
+    workers instead of queueing behind one task. On Ray, ``sources`` is emptied once the
+    dataset holds the sources: the driver does not keep a window's sources and clips at once.
     """
     stage = ScenePlanStage(cfg.segment, cfg.ingest.remote_timeout_s)
+    count = len(sources)
     if local:
         done = _map_local(stage, sources, workers)
     else:
         ds = _ray().apply_stage(
             _ray().from_items(sources, workers * 4, max_rows_per_block=2), stage, workers
         )
+        sources.clear()
         done = _ray().iter_items(ds, batch_size=64)
     clips = []
     seen: set[str] = set()
@@ -625,7 +634,7 @@ def _plan(
             clips.append(item)
         else:
             ledger.add(item)
-    progress.tick(len(sources) - len(seen))  # sources that gave no clip and no failure
+    progress.tick(count - len(seen))  # sources that gave no clip and no failure
     return clips
 
 
