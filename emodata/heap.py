@@ -7,10 +7,6 @@ batches of every ingested or planned item that Ray Data's iterator threads decod
 item records built from them. Measured on 1,000 small inputs (``benchmarks/driver_memory.py``):
 after ingest the Arrow pool had 0 bytes in use but held 10 MiB, and the next phase's peak
 stood on top of it.
-
-The driver allocates little through Arrow (it decodes status rows and small records), so it
-uses the system allocator for Arrow (``use_system_pool``), whose freed memory ``malloc_trim``
-can return; the workers keep Arrow's default pool.
 """
 
 from __future__ import annotations
@@ -33,11 +29,6 @@ def _malloc_trim() -> object | None:
         return getattr(ctypes.CDLL(name), "malloc_trim", None)
     except OSError:
         return None
-
-
-def use_system_pool() -> None:
-    """Allocate Arrow memory of this process with the system allocator from now on."""
-    pa.set_memory_pool(pa.system_memory_pool())
 
 
 def release() -> None:
