@@ -4,7 +4,7 @@ Arrow's default memory pool (mimalloc in pyarrow's wheels) keeps the pages it fr
 per-thread segments for reuse, and glibc's malloc keeps freed memory in its heaps; neither
 returns it by itself. On the driver that is the memory of a phase that is over: the Arrow
 batches of every ingested or planned item that Ray Data's iterator threads decoded, the
-item records built from them. Measured on 1,000 small inputs (``benchmarks/driver_memory.py``):
+item records built from them. Measured on the driver after it ingested 1,000 small inputs:
 after ingest the Arrow pool had 0 bytes in use but held 10 MiB, and the next phase's peak
 stood on top of it.
 """
