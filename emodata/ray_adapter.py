@@ -55,11 +55,17 @@ def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 10
     at 1,000 sources in blocks of two, 500 tasks at once, each with its own worker lease
     request, which left the driver some 25 MiB larger for the rest of the window
     (``benchmarks/driver_memory.py``)."""
-    table = items_to_table(items)
-    blocks = max(1, min(len(items), parallelism))
-    rows_per_block = max(1, min(max_rows_per_block, -(-len(items) // blocks)))
+    return from_table(items_to_table(items), parallelism, max_rows_per_block)
+
+
+def from_table(table: pa.Table, parallelism: int, max_rows_per_block: int = 1024) -> Dataset:
+    """A dataset of the item rows ``table`` (``ITEM_SCHEMA``), in blocks as :func:`from_items`
+    makes them."""
+    rows = table.num_rows
+    blocks = max(1, min(rows, parallelism))
+    rows_per_block = max(1, min(max_rows_per_block, -(-rows // blocks)))
     return ray.data.from_blocks(
-        [table.slice(i, rows_per_block) for i in range(0, max(len(items), 1), rows_per_block)]
+        [table.slice(i, rows_per_block) for i in range(0, max(rows, 1), rows_per_block)]
     )
 
 
@@ -103,19 +109,23 @@ def _tell(stage: Stage, counter: Any) -> None:
 
 
 def _run(stage: Stage, batch: pa.Table, counter: Any = None) -> pa.Table:
-    """Run a stage on a batch and note, per item, the Ray node that ran it (provenance) and
-    its share of the batch's wall time (where a clip's time goes)."""
+    """Run a stage on a batch, ``stage.batch_size`` items at a time, and note, per item, the
+    Ray node that ran it (provenance) and its share of its call's wall time (where a clip's
+    time goes). The batch's results leave as one table of one chunk (see :func:`apply_stage`)."""
     node = ray.get_runtime_context().get_node_id()
-    t0 = time.perf_counter()
-    items = stage.process(table_to_items(batch))
-    share = round((time.perf_counter() - t0) / max(len(items), 1), 4)
-    for item in items:
-        item.record.outcome.nodes[stage.name] = node
-        if stage.timed:
-            item.record.outcome.timings[stage.name] = share
-    if counter is not None:
-        counter.add.remote(stage.name, len(items), sum(not i.ok for i in items))
-    return items_to_table(items)
+    out: list[Item] = []
+    for start in range(0, batch.num_rows, max(stage.batch_size, 1)):
+        t0 = time.perf_counter()
+        items = stage.process(table_to_items(batch.slice(start, stage.batch_size)))
+        share = round((time.perf_counter() - t0) / max(len(items), 1), 4)
+        for item in items:
+            item.record.outcome.nodes[stage.name] = node
+            if stage.timed:
+                item.record.outcome.timings[stage.name] = share
+        if counter is not None:
+            counter.add.remote(stage.name, len(items), sum(not i.ok for i in items))
+        out += items
+    return items_to_table(out)
 
 
 def shutdown() -> None:
@@ -152,7 +162,12 @@ def apply_stage(ds: Dataset, stage: Stage, max_workers: int, counter: Any = None
     res = stage.resources
     workers = max(1, min(stage.concurrency or max_workers, max_workers))
     common: dict[str, Any] = {
-        "batch_size": stage.batch_size,
+        # A stage of one item per call takes whole blocks (``_run`` hands it one item at a
+        # time): Ray Data concatenates a task's outputs without combining them, so batches
+        # of one made blocks of one Arrow chunk per row, and the driver that read ingest's
+        # and planning's results paid some 5 KiB per row for their chunks' metadata.
+        # Larger batch sizes stay Ray Data's, which joins small blocks to fill them.
+        "batch_size": stage.batch_size if stage.batch_size > 1 else None,
         "batch_format": "pyarrow",
         "zero_copy_batch": True,
         "num_cpus": res.cpus,

@@ -26,22 +26,28 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emodata import arrowio, heap, layout, manifest_labels, report, stats
+from emodata import arrowio, heap, layout, manifest_labels, report, stats, window
 from emodata.annotate.session import AnnotateSession
 from emodata.annotate.session import prepare as prepare_annotate
 from emodata.config import RunConfig
 from emodata.dedup import ContentIds
 from emodata.discover import SkippedRow, SourceRef, scan_inputs
 from emodata.errors import ConfigError, Reason, ValidationFailed
-from emodata.fsutil import is_url, storable_text
 from emodata.ingest_cache import IngestCache
 from emodata.lease import acquire as acquire_lease
 from emodata.lease import check_held, releasing
 from emodata.local_flow import LocalFlow
 from emodata.media import require_tools
 from emodata.progress import Progress, View
-from emodata.records import ClipRecord, Item, Source, record_json
-from emodata.remote import object_version, timed_out, url_to_fs
+from emodata.records import (
+    ITEM_SCHEMA,
+    ClipRecord,
+    Item,
+    Source,
+    items_to_table,
+    record_json,
+    table_to_items,
+)
 from emodata.stages import registry
 from emodata.stages.base import Resources, Stage
 from emodata.stages.ingest import IngestStage
@@ -74,58 +80,13 @@ def _ray() -> Any:
     return ray_adapter
 
 
-def _fingerprint(fs: fsspec.AbstractFileSystem, path: str) -> str:
-    try:
-        info = fs.info(path)
-    except (FileNotFoundError, OSError) as e:
-        return "timeout" if timed_out(e) else "missing"  # ingest then ledgers why
-    return object_version(info) or f"{info.get('size')}:"
-
-
-def _ingest(
-    cfg: RunConfig,
-    refs: list[SourceRef],
-    cache: IngestCache,
-    in_fs: dict[str, Any],
-    workers: int,
-    progress: Progress,
-    local: bool = False,
-) -> list[Item]:
-    items, todo = [], []
-    timeout = cfg.ingest.remote_timeout_s
-    for ref in refs:
-        in_fs.setdefault(ref.path, url_to_fs(ref.path, timeout))
-    cache.load([r.path for r in refs])
-    # remote stat calls wait on the network: side by side, each bounded by the timeout
-    with ThreadPoolExecutor(16 if any(is_url(r.path) for r in refs) else 1) as pool:
-        stamps = pool.map(lambda r: _fingerprint(*in_fs[r.path]), refs)
-        fps = dict(zip((r.path for r in refs), stamps, strict=True))
-    for ref in refs:
-        fp = fps[ref.path]
-        hit = cache.get(ref.path, fp)
-        if hit is not None:
-            hit.record.source.meta = ref.meta
-            items.append(hit)
-        else:
-            todo.append(Item(ref.path, ClipRecord(Source(path=ref.path, meta=ref.meta))))
-    log.info("ingest: %d cached, %d to probe", len(items), len(todo))
-    progress.tick(len(items), failed=sum(not i.ok for i in items))
-    if todo:
-        if local:
-            done = _map_local(IngestStage(cfg.ingest), todo, workers)
-        else:
-            ds = _ray().apply_stage(
-                _ray().from_items(todo, workers * 4), IngestStage(cfg.ingest), workers
-            )
-            todo.clear()  # the dataset holds them now; the driver lets its own copies go
-            done = _ray().iter_items(ds, batch_size=64)
-        for item in done:
-            cache.put(item, fps[item.key])
-            items.append(item)
-            progress.tick(failed=0 if item.ok else 1)
-        cache.save()
-    order = {ref.path: n for n, ref in enumerate(refs)}
-    return sorted(items, key=lambda i: order[i.key])
+def _probe(cfg: RunConfig, todo: pa.Table, workers: int, local: bool) -> Iterator[Item]:
+    """Hash and probe the inputs ``todo`` (rows) on the driver's threads (``local``) or on
+    Ray."""
+    if local:
+        return _map_local(IngestStage(cfg.ingest), table_to_items(todo), workers)
+    ds = _ray().apply_stage(_ray().from_table(todo, workers * 4), IngestStage(cfg.ingest), workers)
+    return _ray().iter_items(ds, batch_size=64)
 
 
 def _map_local(stage: Stage, items: list[Item], threads: int) -> Iterator[Item]:
@@ -135,23 +96,6 @@ def _map_local(stage: Stage, items: list[Item], threads: int) -> Iterator[Item]:
     with ThreadPoolExecutor(max(1, threads)) as pool:
         for out in pool.map(lambda item: stage.process([item]), items):
             yield from out
-
-
-def _dedup(items: list[Item], kept: ContentIds) -> list[Item]:
-    """Keep the first path per content id (``kept``: over every window so far); the others are
-    ledgered as duplicates."""
-    first = kept.first_paths([i.record.source.id for i in items if i.ok])
-    new: dict[str, str] = {}
-    for item in items:
-        if not item.ok:
-            continue
-        sid = item.record.source.id
-        if sid in first or sid in new:
-            item.fail("ingest", Reason.DUPLICATE, f"same content as {first.get(sid) or new[sid]}")
-        else:
-            new[sid] = storable_text(item.key)
-    kept.add(new)
-    return items
 
 
 @releasing  # DIR's lease, whether the run ends well or not
@@ -203,7 +147,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     step = cfg.ingest.window
     n_windows = max(1, -(-len(refs) // step))
 
-    def window(n: int) -> list[SourceRef]:
+    def inputs_of(n: int) -> list[SourceRef]:
         got = refs.window(n * step, (n + 1) * step)
         return [relabel(r) for r in got] if relabel is not None else got
 
@@ -222,25 +166,33 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
         flow_pool = ThreadPoolExecutor(threads, thread_name_prefix="emodata-ffmpeg")
         stack.callback(flow_pool.shutdown, cancel_futures=True)
 
-    def front(window: list[SourceRef], n: int, workers: int) -> _Front:
+    def front(inputs: list[SourceRef], n: int, workers: int) -> _Front:
         progress.start_phase("ingest", total=len(refs), more=n > 0)
-        sources = _dedup(_ingest(cfg, window, cache, {}, workers, progress, local), kept)
+        table, order = window.ingest(
+            inputs,
+            cfg.ingest.remote_timeout_s,
+            cache,
+            functools.partial(_probe, cfg, workers=workers, local=local),
+            progress.tick,
+        )
+        del inputs
         progress.end_phase()
         heap.release()  # what decoding the window's ingest results took, before planning
-        todo, skipped = _select(sources, prior, ledger, earlier)
+        todo, skipped = window.choose(table, order, kept, prior, ledger, earlier)
+        del table, order
         clips = flow = None
-        if local and "segment" in cfg.stages and todo:
-            progress.start_phase("plan", total=len(todo), more=n > 0)
+        if local and "segment" in cfg.stages and todo.num_rows:
+            progress.start_phase("plan", total=todo.num_rows, more=n > 0)
             if flow_pool is not None:  # planning goes on beside the encodes (``_process``)
                 timeout = cfg.ingest.remote_timeout_s
                 flow = LocalFlow(
                     ScenePlanStage(cfg.segment, timeout),
                     SegmentStage(cfg.segment, timeout),
-                    todo,
+                    table_to_items(todo),
                     flow_pool,
                 )
             else:
-                clips = _plan(cfg, todo, workers, ledger, progress, local=True)
+                clips = _plan(cfg, todo, workers, ledger, progress, planned[0], local=True)
                 progress.end_phase()
         return _Front(todo, skipped, clips, flow)
 
@@ -249,7 +201,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             # great_expectations takes seconds to import, and a small run ingests and plans on the
             # driver: both overlap Ray's start-up
             pending = pool.submit(_checkpoints, cfg, config_dump)
-            early = pool.submit(front, window(0), 0, threads) if local else None
+            early = pool.submit(front, inputs_of(0), 0, threads) if local else None
             if driver_only:
                 resources = {"CPU": float(threads)}
             else:
@@ -311,14 +263,14 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
             got = (
                 front_result
                 if n == 0 and front_result is not None
-                else front(window(n), n, workers)
+                else front(inputs_of(n), n, workers)
             )
             part = f" (window {n + 1} of {n_windows})" if n_windows > 1 else ""
             log.info("segment%s: %d source(s) to do, %d clip(s) already written",
-                     part, len(got.todo), got.skipped)  # fmt: skip
+                     part, got.todo.num_rows, got.skipped)  # fmt: skip
             progress.skipped += got.skipped
-            sources_done += len(got.todo)
-            if llm is None and "annotate" in cfg.stages and got.todo:
+            sources_done += got.todo.num_rows
+            if llm is None and "annotate" in cfg.stages and got.todo.num_rows:
                 since = time.perf_counter()
                 progress.set(activity=_LLM_STARTING)
                 llm = stack.enter_context(prepare_annotate(cfg.annotate, cfg.output))
@@ -413,35 +365,10 @@ class _Front:
     clips of its sources are written already, and their planned clips when the driver planned
     them (or the driver's threads planning and encoding them, ``flow``)."""
 
-    todo: list[Item]
+    todo: pa.Table  # rows (``ITEM_SCHEMA``)
     skipped: int
-    clips: list[Item] | None
+    clips: pa.Table | None  # numbered (``write_order``)
     flow: LocalFlow | None = None
-
-
-def _select(
-    sources: list[Item], prior: PriorState, ledger: LedgerBook, earlier: dict[str, list[list[Any]]]
-) -> tuple[list[Item], int]:
-    """Sources with clips still to write; ingest failures go to the ledger. A source takes
-    along what earlier runs ledgered for it (``earlier``; the write tasks number their ledger
-    rows' attempts and keep a decision on record once)."""
-    todo: list[Item] = []
-    skipped = 0
-    done = prior.done.of([i.record.source.id for i in sources if i.ok])
-    for item in sources:
-        if not item.ok:
-            ledger.add(item)
-            continue
-        keys, planned = done.get(item.record.source.id, ([], None))
-        skipped += len(keys)
-        if planned is not None and len(keys) >= planned:
-            continue  # every clip of the source is written
-        if keys:
-            item.record.work["done_keys"] = keys
-        if storable_text(item.key) in earlier:
-            item.record.work["ledger_prior"] = earlier[storable_text(item.key)]
-        todo.append(item)
-    return todo, skipped
 
 
 @dataclass
@@ -483,27 +410,26 @@ def _process(
     driver hears the write tasks' status rows. The clips take places from ``first`` on (a write
     task's file numbers follow from them); returns the next free place. ``more``: an earlier
     window went first, and the progress phases go on from it."""
-    todo = front.todo
-    if "segment" not in cfg.stages or not todo:
+    if "segment" not in cfg.stages or not front.todo.num_rows:
         return first
     write = WriteStage(target)
     if front.flow is not None:
         return _process_local(front.flow, write, ledger, tally, progress, first, more)
     clips = front.clips
     if clips is None:
-        progress.start_phase("plan", total=len(todo), more=more)
-        clips = _plan(cfg, todo, workers, ledger, progress)
-        heap.release()
-    log.info("segment: %d clip(s) to encode", len(clips))
-    progress.planned += len(clips)
+        progress.start_phase("plan", total=front.todo.num_rows, more=more)
+        clips = _plan(cfg, front.todo, workers, ledger, progress, first)
+    front.todo = front.clips = None  # the driver keeps no source or clip while they are processed
+    heap.release()
+    log.info("segment: %d clip(s) to encode", clips.num_rows)
+    progress.planned += clips.num_rows
     progress.start_phase("process", total=progress.planned, more=more)
-    if not clips:
+    if not clips.num_rows:
         return first
-    numbered = number_clips(clips, first)
+    numbered = first + clips.num_rows
     counter = _ray().new_counter()
-    ds = _ray().from_items(clips, workers * 4, max_rows_per_block=4)
-    clips.clear()  # the dataset holds them: the driver keeps no clip while they are processed
-    front.clips = None
+    ds = _ray().from_table(clips, workers * 4, max_rows_per_block=4)
+    del clips
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
     ds = _ray().apply_stage(ds, segment, workers, counter)
     context = registry.RunContext(llm=llm, remote_timeout_s=cfg.ingest.remote_timeout_s)
@@ -601,41 +527,50 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
 
 def _plan(
     cfg: RunConfig,
-    sources: list[Item],
+    sources: pa.Table,
     workers: int,
     ledger: LedgerBook,
     progress: Progress,
+    first: int,
     local: bool = False,
-) -> list[Item]:
-    """Scene cuts for every source (a light decode), then one item per clip to encode.
+) -> pa.Table:
+    """Scene cuts for every source (a light decode), then one row per clip to encode, each
+    given its place (``write_order``) from ``first`` on, in the order the plans come back.
 
     Planning first and encoding second lets the clips of one long source spread over all
-    workers instead of queueing behind one task. On Ray, ``sources`` is emptied once the
-    dataset holds the sources: the driver does not keep a window's sources and clips at once.
+    workers instead of queueing behind one task.
     """
     stage = ScenePlanStage(cfg.segment, cfg.ingest.remote_timeout_s)
-    count = len(sources)
+    count = sources.num_rows
     if local:
-        done = _map_local(stage, sources, workers)
+        done = _map_local(stage, table_to_items(sources), workers)
     else:
         ds = _ray().apply_stage(
-            _ray().from_items(sources, workers * 4, max_rows_per_block=2), stage, workers
+            _ray().from_table(sources, workers * 4, max_rows_per_block=2), stage, workers
         )
-        sources.clear()
         done = _ray().iter_items(ds, batch_size=64)
-    clips = []
-    seen: set[str] = set()
-    for item in done:
-        source = item.record.source.id or item.key
-        if source not in seen:  # clips of one source arrive together: a source is planned
-            seen.add(source)
-            progress.tick(failed=0 if item.ok else 1)
-        if item.ok:
-            clips.append(item)
-        else:
-            ledger.add(item)
-    progress.tick(count - len(seen))  # sources that gave no clip and no failure
-    return clips
+    del sources
+    tables: list[pa.Table] = []
+    planned, last = 0, None
+    for n, batch in enumerate(window.batched(done), 1):
+        if n % window.TRIM_EVERY == 0:
+            heap.trim()
+        clips = []
+        for item in batch:
+            source = item.record.source.id or item.key
+            if source != last:  # clips of one source arrive together: a source is planned
+                last = source
+                planned += 1
+                progress.tick(failed=0 if item.ok else 1)
+            if item.ok:
+                clips.append(item)
+            else:
+                ledger.add(item)
+        first = number_clips(clips, first)
+        if clips:
+            tables.append(items_to_table(clips))
+    progress.tick(count - planned)  # sources that gave no clip and no failure
+    return pa.concat_tables(tables) if tables else ITEM_SCHEMA.empty_table()
 
 
 def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> None:

@@ -7,7 +7,7 @@ import os
 from emodata.dedup import ContentIds
 from emodata.errors import Reason
 from emodata.records import ClipRecord, Item, Source
-from emodata.runner import _dedup
+from emodata.window import dedup
 
 
 def _source(path: str, sid: str) -> Item:
@@ -17,12 +17,12 @@ def _source(path: str, sid: str) -> Item:
 def test_a_copy_in_a_later_window_is_a_duplicate_of_the_first_path():
     kept = ContentIds()
     try:
-        first = _dedup([_source("/in/a.mp4", "x"), _source("/in/b.mp4", "y")], kept)
+        first = dedup([_source("/in/a.mp4", "x"), _source("/in/b.mp4", "y")], kept)
         assert all(i.ok for i in first) and kept.count == 2
         failed = _source("/in/gone.mp4", "z").fail("ingest", Reason.MISSING, "gone")
         later = [_source("/in/c.mp4", "x"), _source("/in/d.mp4", "w"), failed]
         later.append(_source("/in/e.mp4", "w"))  # a copy within the same window
-        _dedup(later, kept)
+        dedup(later, kept)
         assert [i.ok for i in later] == [False, True, False, False]
         assert later[0].error["reason"] == Reason.DUPLICATE
         assert later[0].error["message"] == "same content as /in/a.mp4"
@@ -38,8 +38,8 @@ def test_a_path_that_is_not_utf8_is_kept_as_text():
     kept = ContentIds()
     try:
         path = os.fsdecode(b"/in/caf\xe9.mp4")
-        _dedup([_source(path, "x")], kept)
-        (copy,) = _dedup([_source("/in/b.mp4", "x")], kept)
+        dedup([_source(path, "x")], kept)
+        (copy,) = dedup([_source("/in/b.mp4", "x")], kept)
         assert copy.error["message"] == "same content as /in/caf\\xe9.mp4"
     finally:
         kept.close()

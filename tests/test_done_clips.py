@@ -6,8 +6,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from emodata.records import ClipRecord, Item, Source
-from emodata.runner import _select
 from emodata.state import DoneClips, PriorState
+from emodata.window import select
 from emodata.writer import LedgerBook
 
 
@@ -34,7 +34,7 @@ def test_finished_sources_are_skipped_and_the_rest_carry_their_written_keys():
     prior = PriorState()
     prior.done.add(_fragment(("a_1", "a", 2), ("a_2", "a", 2), ("b_1", "b", 3)))
     sources = [Item(f"/in/{s}.mp4", ClipRecord(Source(path=f"/in/{s}.mp4", id=s))) for s in "abc"]
-    todo, skipped = _select(sources, prior, LedgerBook({}, "run"), {})
+    todo, skipped = select(sources, prior, LedgerBook({}, "run"), {})
     assert [i.record.source.id for i in todo] == ["b", "c"]
     assert todo[0].record.work["done_keys"] == ["b_1"] and "done_keys" not in todo[1].record.work
     assert skipped == 3

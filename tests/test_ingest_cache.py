@@ -28,11 +28,11 @@ def test_a_lookup_reads_only_the_window_and_the_newest_row_wins(tmp_path):
     fs = fsspec.filesystem("file")
     first = IngestCache(fs, str(tmp_path), "20260101T000000Z-aaaaaa")
     for n in range(50):
-        first.put(_item(f"/in/{n:03d}.mp4", n), fp=f"{n}:")
+        first.put([_item(f"/in/{n:03d}.mp4", n)], [f"{n}:"])
     first.save()
     second = IngestCache(fs, str(tmp_path), "20260102T000000Z-bbbbbb")
     second.load(["/in/007.mp4"])
-    second.put(_item("/in/007.mp4", 700), fp="7:changed")  # the file changed: probed again
+    second.put([_item("/in/007.mp4", 700)], ["7:changed"])  # the file changed: probed again
     second.save()
     assert not second.new and len(second.files) == 2
 
@@ -54,8 +54,7 @@ def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):
     fs = fsspec.filesystem("file")
     cache = IngestCache(fs, str(tmp_path), "r")
     bad = _item("/in/bad.mp4", 1).fail("ingest", "probe_failed", "no streams")
-    cache.put(bad, "1:")
-    cache.put(_item("/in/ok.mp4", 2), "2:")
+    cache.put([bad, _item("/in/ok.mp4", 2)], ["1:", "2:"])
     cache.save()
     cache = IngestCache(fs, str(tmp_path))
     cache.load(["/in/bad.mp4", "/in/ok.mp4"])
@@ -66,7 +65,7 @@ def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):
 def test_the_single_file_of_older_versions_is_read_first(tmp_path):
     fs = fsspec.filesystem("file")
     old = IngestCache(fs, str(tmp_path), "old")
-    old.put(_item("/in/a.mp4", 1), "1:")
+    old.put([_item("/in/a.mp4", 1)], ["1:"])
     old.save()
     (frag,) = (tmp_path / layout.INGEST_CACHE).iterdir()
     frag.rename(tmp_path / layout.LEGACY_INGEST_CACHE)
