@@ -55,12 +55,6 @@ def batched(items: Iterable[Item], size: int = BATCH) -> Iterator[list[Item]]:
         yield batch
 
 
-def rows(items: Iterable[Item]) -> pa.Table:
-    """``items`` as one table, made a batch at a time."""
-    tables = [items_to_table(b) for b in batched(items)]
-    return pa.concat_tables(tables) if tables else ITEM_SCHEMA.empty_table()
-
-
 def ingest(
     refs: list[SourceRef],
     timeout_s: float,
