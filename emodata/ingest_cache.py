@@ -14,7 +14,10 @@ oldest fragment and left in place.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 
+import duckdb
 import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +28,7 @@ from emodata.fsutil import storable_text, write_atomic
 from emodata.records import ClipRecord, Item, record_json
 
 COLUMNS = ("path", "fp", "record")
+ROW_GROUP = 4096  # small row groups: a window's lookup skips most of them
 
 
 def fragments(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
@@ -56,7 +60,12 @@ class IngestCache:
         self.fs, self.root, self.run_id = fs, root.rstrip("/"), run_id
         self.files = fragments(fs, self.root)
         self.rows: dict[str, tuple[str, str]] = {}  # the loaded window's rows
-        self.new: list[pa.Table] = []  # this window's probed rows, a batch at a time
+        self.new: list[pa.Table] = []  # probed rows not yet in the spool file
+        self._buffered = 0
+        self._spool: tempfile.TemporaryDirectory[str] | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._last: str | None = None  # the last path put: the spool is in path order so far
+        self._sorted = True
         self.saved = 0
 
     def load(self, paths: list[str]) -> None:
@@ -88,9 +97,10 @@ class IngestCache:
 
     def put(self, items: list[Item], fps: list[str], records: pa.Array | None = None) -> None:
         """Keep the results of ``items`` (probed with fingerprints ``fps``) until :meth:`save`;
-        ``records``: their records as JSON where the caller has them (its table's column, whose
-        buffers the cache then shares). Failures are retried and not kept; decisions (filtered
-        inputs) are."""
+        ``records``: their records as JSON where the caller has them (its table's column).
+        Failures are retried and not kept; decisions (filtered inputs) are. The rows go to a
+        temporary file of the driver a row group at a time, so a window's new rows are not
+        held in its memory."""
         if records is None:
             records = pa.array([record_json(i.record) for i in items], pa.string())
         keep = [i.error is None or i.error["kind"] == "filtered" for i in items]
@@ -101,20 +111,68 @@ class IngestCache:
                 "record": records,
             }
         )
-        self.new.append(table if all(keep) else table.filter(pa.array(keep)))
+        table = table if all(keep) else table.filter(pa.array(keep))
+        if not table.num_rows:
+            return
+        if self._spool is None:
+            self._spool = tempfile.TemporaryDirectory(prefix="emodata-ingest-")
+            self._writer = pq.ParquetWriter(f"{self._spool.name}/new.parquet", table.schema)
+        paths = table["path"]
+        follows = self._last is None or paths[0].as_py() >= self._last
+        self._sorted = self._sorted and follows and _ascending(paths)
+        self._last = paths[-1].as_py()
+        self.new.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.new and self._writer is not None:
+            self._writer.write_table(pa.concat_tables(self.new), row_group_size=ROW_GROUP)
+        self.new, self._buffered = [], 0
 
     def save(self) -> None:
-        """This window's new rows as one fragment, sorted by path (tmp then rename)."""
-        table = pa.concat_tables(self.new) if self.new else None
-        self.new = []
-        if table is None or not table.num_rows:
+        """This window's new rows as one fragment, sorted by path (tmp then rename). Rows
+        that came in path order (a folder's inputs, in order) are copied as written; others
+        are sorted by DuckDB, which spills to disk past its memory limit."""
+        spool, writer = self._spool, self._writer
+        if spool is None or writer is None:
             return
-        table = table.sort_by("path")
-        folder = f"{self.root}/{layout.INGEST_CACHE}"
-        self.fs.makedirs(folder, exist_ok=True)
-        path = f"{folder}/part-{self.run_id}-{self.saved:06d}.parquet"
-        write_atomic(
-            self.fs, path, lambda f: pq.write_table(table, f, row_group_size=4096)
-        )  # small row groups: a window's lookup skips most of them
+        self._flush()
+        writer.close()
+        in_order = self._sorted
+        self._spool = self._writer = self._last = None
+        self._sorted = True
+        with spool:
+            local = f"{spool.name}/new.parquet"
+            if not in_order:
+                local = _sorted_copy(local, f"{spool.name}/sorted.parquet", spool.name)
+            folder = f"{self.root}/{layout.INGEST_CACHE}"
+            self.fs.makedirs(folder, exist_ok=True)
+            path = f"{folder}/part-{self.run_id}-{self.saved:06d}.parquet"
+            with open(local, "rb") as src:
+                write_atomic(self.fs, path, lambda f: shutil.copyfileobj(src, f, 1 << 20))
         self.files.append(path)
         self.saved += 1
+
+
+def _ascending(values: pa.ChunkedArray | pa.Array) -> bool:
+    if len(values) < 2:
+        return True
+    return bool(pc.all(pc.greater_equal(values[1:], values[:-1])).as_py())
+
+
+def _sorted_copy(src: str, dest: str, spill_to: str) -> str:
+    """``src`` sorted by path into ``dest``, in row groups of ``ROW_GROUP``: DuckDB sorts
+    (spilling to ``spill_to`` past its memory limit) and hands the rows over a row group at a
+    time."""
+    con = duckdb.connect(config={"memory_limit": "64MB", "threads": 1, "temp_directory": spill_to})
+    try:
+        rows = con.sql("select * from read_parquet(?) order by path", params=[src])
+        batches = rows.to_arrow_reader(ROW_GROUP)
+        with pq.ParquetWriter(dest, batches.schema) as writer:
+            for batch in batches:
+                writer.write_table(pa.Table.from_batches([batch]), row_group_size=ROW_GROUP)
+    finally:
+        con.close()
+    return dest

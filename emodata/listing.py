@@ -107,9 +107,15 @@ class InputList:
         )
         return [_ref(*row) for row in rows]
 
+    def batches(self, start: int, stop: int, size: int) -> Iterator[list[SourceRef]]:
+        """Inputs ``start`` to ``stop`` (exclusive), ``size`` at a time: a window read so holds
+        one batch of them in memory, not the window."""
+        for at in range(start, min(stop, len(self)), size):
+            yield self.window(at, min(at + size, stop))
+
     def __iter__(self) -> Iterator[SourceRef]:
-        for start in range(0, len(self), BATCH):
-            yield from self.window(start, start + BATCH)
+        for batch in self.batches(0, len(self), BATCH):
+            yield from batch
 
     def __getitem__(self, k: int) -> SourceRef:
         if not -len(self) <= k < len(self):

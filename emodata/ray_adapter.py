@@ -9,15 +9,21 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
 import ray
 from ray.data import ActorPoolStrategy, Dataset, TaskPoolStrategy
+from ray.data._internal.logical.interfaces import LogicalPlan
+from ray.data._internal.logical.operators.from_operators import FromBlocks
+from ray.data._internal.stats import DatasetStats
+from ray.data.block import BlockMetadataWithSchema
+from ray.data.context import DataContext
+from ray.data.dataset import MaterializedDataset
 
 from emodata.lease import LeaseLost
-from emodata.records import Item, items_to_table, table_to_items
+from emodata.records import ITEM_SCHEMA, Item, items_to_table, table_to_items
 from emodata.stages.base import Stage
 
 log = logging.getLogger(__name__)
@@ -61,12 +67,40 @@ def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 10
 def from_table(table: pa.Table, parallelism: int, max_rows_per_block: int = 1024) -> Dataset:
     """A dataset of the item rows ``table`` (``ITEM_SCHEMA``), in blocks as :func:`from_items`
     makes them."""
-    rows = table.num_rows
+    return from_tables([table], table.num_rows, parallelism, max_rows_per_block)
+
+
+def from_tables(
+    tables: Iterable[pa.Table], rows: int, parallelism: int, max_rows_per_block: int = 1024
+) -> Dataset:
+    """A dataset of the item rows in ``tables`` (``rows`` in all), in at least ``parallelism``
+    blocks of at most ``max_rows_per_block`` rows.
+
+    What ``ray.data.from_blocks`` does, a table at a time: each block goes to the object store
+    as it is cut, and its row count and schema are read on the driver. ``from_blocks`` takes
+    every block at once, so the driver would hold all the rows (a window's sources, read back
+    from disk: ``emodata.spill``) until the dataset is made."""
     blocks = max(1, min(rows, parallelism))
-    rows_per_block = max(1, min(max_rows_per_block, -(-rows // blocks)))
-    return ray.data.from_blocks(
-        [table.slice(i, rows_per_block) for i in range(0, max(rows, 1), rows_per_block)]
-    )
+    per_block = max(1, min(max_rows_per_block, -(-rows // blocks)))
+    refs: list[ray.ObjectRef] = []
+    meta: list[BlockMetadataWithSchema] = []
+
+    def put(block: pa.Table) -> None:
+        block = block.combine_chunks()
+        refs.append(ray.put(block))
+        meta.append(BlockMetadataWithSchema.from_block(block))
+
+    left: pa.Table | None = None
+    for table in tables:
+        left = table if left is None else pa.concat_tables([left, table])
+        while left.num_rows >= per_block:
+            put(left.slice(0, per_block))
+            left = left.slice(per_block)
+    if (left is not None and left.num_rows) or not refs:
+        put(left if left is not None else ITEM_SCHEMA.empty_table())
+    stats = DatasetStats(metadata={"FromBlocks": meta}, parent=None)
+    context = DataContext.get_current().copy()
+    return MaterializedDataset(LogicalPlan(FromBlocks(refs, meta), context), context, stats)
 
 
 @ray.remote(num_cpus=0)

@@ -40,14 +40,13 @@ from emodata.local_flow import LocalFlow
 from emodata.media import require_tools
 from emodata.progress import Progress, View
 from emodata.records import (
-    ITEM_SCHEMA,
     ClipRecord,
     Item,
     Source,
     items_to_table,
     record_json,
-    table_to_items,
 )
+from emodata.spill import Spill, Spills
 from emodata.stages import registry
 from emodata.stages.base import Resources, Stage
 from emodata.stages.ingest import IngestStage
@@ -80,12 +79,12 @@ def _ray() -> Any:
     return ray_adapter
 
 
-def _probe(cfg: RunConfig, todo: pa.Table, workers: int, local: bool) -> Iterator[Item]:
-    """Hash and probe the inputs ``todo`` (rows) on the driver's threads (``local``) or on
-    Ray."""
+def _probe(cfg: RunConfig, todo: Spill, workers: int, local: bool) -> Iterator[Item]:
+    """Hash and probe the inputs ``todo`` on the driver's threads (``local``) or on Ray."""
     if local:
-        return _map_local(IngestStage(cfg.ingest), table_to_items(todo), workers)
-    ds = _ray().apply_stage(_ray().from_table(todo, workers * 4), IngestStage(cfg.ingest), workers)
+        return _map_local(IngestStage(cfg.ingest), window.items(todo), workers)
+    ds = _ray().from_tables(todo.chunks(), todo.num_rows, workers * 4)
+    ds = _ray().apply_stage(ds, IngestStage(cfg.ingest), workers)
     return _ray().iter_items(ds, batch_size=64)
 
 
@@ -147,11 +146,12 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     step = cfg.ingest.window
     n_windows = max(1, -(-len(refs) // step))
 
-    def inputs_of(n: int) -> list[SourceRef]:
-        got = refs.window(n * step, (n + 1) * step)
-        return [relabel(r) for r in got] if relabel is not None else got
+    def inputs_of(n: int) -> Iterator[list[SourceRef]]:
+        for got in refs.batches(n * step, (n + 1) * step, window.CHOOSE_BATCH):
+            yield [relabel(r) for r in got] if relabel is not None else got
 
     cache = IngestCache(fs, root, run_id)
+    spills = Spills()  # a window's rows between its phases, on the driver's disk
     kept = ContentIds()  # content id -> first path, for dedup over all windows
     earlier = _earlier(ledger)
     planned = [0]  # clips planned so far, over all windows
@@ -161,25 +161,26 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     driver_only = local and not registry.clip_stages(cfg.stages)
     threads = cfg.ray.num_cpus or os.cpu_count() or 1
     stack = contextlib.ExitStack()
+    stack.callback(spills.close)
     flow_pool = None
     if driver_only and "segment" in cfg.stages:
         flow_pool = ThreadPoolExecutor(threads, thread_name_prefix="emodata-ffmpeg")
         stack.callback(flow_pool.shutdown, cancel_futures=True)
 
-    def front(inputs: list[SourceRef], n: int, workers: int) -> _Front:
+    def front(inputs: Iterator[list[SourceRef]], n: int, workers: int) -> _Front:
         progress.start_phase("ingest", total=len(refs), more=n > 0)
-        table, order = window.ingest(
+        ingested = window.ingest(
             inputs,
             cfg.ingest.remote_timeout_s,
             cache,
             functools.partial(_probe, cfg, workers=workers, local=local),
             progress.tick,
+            spills,
         )
-        del inputs
         progress.end_phase()
         heap.release()  # what decoding the window's ingest results took, before planning
-        todo, skipped = window.choose(table, order, kept, prior, ledger, earlier)
-        del table, order
+        todo = spills.new("to-plan")
+        skipped = window.choose(ingested, kept, prior, ledger, earlier, todo)
         clips = flow = None
         if local and "segment" in cfg.stages and todo.num_rows:
             progress.start_phase("plan", total=todo.num_rows, more=n > 0)
@@ -188,9 +189,10 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
                 flow = LocalFlow(
                     ScenePlanStage(cfg.segment, timeout),
                     SegmentStage(cfg.segment, timeout),
-                    table_to_items(todo),
+                    window.items(todo),
                     flow_pool,
                 )
+                todo.close()
             else:
                 clips = _plan(cfg, todo, workers, ledger, progress, planned[0], local=True)
                 progress.end_phase()
@@ -365,9 +367,9 @@ class _Front:
     clips of its sources are written already, and their planned clips when the driver planned
     them (or the driver's threads planning and encoding them, ``flow``)."""
 
-    todo: pa.Table  # rows (``ITEM_SCHEMA``)
+    todo: Spill
     skipped: int
-    clips: pa.Table | None  # numbered (``write_order``)
+    clips: Spill | None  # numbered (``write_order``)
     flow: LocalFlow | None = None
 
 
@@ -411,6 +413,7 @@ def _process(
     task's file numbers follow from them); returns the next free place. ``more``: an earlier
     window went first, and the progress phases go on from it."""
     if "segment" not in cfg.stages or not front.todo.num_rows:
+        front.todo.close()
         return first
     write = WriteStage(target)
     if front.flow is not None:
@@ -419,17 +422,17 @@ def _process(
     if clips is None:
         progress.start_phase("plan", total=front.todo.num_rows, more=more)
         clips = _plan(cfg, front.todo, workers, ledger, progress, first)
-    front.todo = front.clips = None  # the driver keeps no source or clip while they are processed
     heap.release()
     log.info("segment: %d clip(s) to encode", clips.num_rows)
     progress.planned += clips.num_rows
     progress.start_phase("process", total=progress.planned, more=more)
     if not clips.num_rows:
+        clips.close()
         return first
     numbered = first + clips.num_rows
     counter = _ray().new_counter()
-    ds = _ray().from_table(clips, workers * 4, max_rows_per_block=4)
-    del clips
+    ds = _ray().from_tables(clips.chunks(), clips.num_rows, workers * 4, max_rows_per_block=4)
+    clips.close()  # the clips are in the object store now
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
     ds = _ray().apply_stage(ds, segment, workers, counter)
     context = registry.RunContext(llm=llm, remote_timeout_s=cfg.ingest.remote_timeout_s)
@@ -527,30 +530,29 @@ def _watch_stages(counter: Any, progress: Progress, every_s: float = 1.0) -> Ite
 
 def _plan(
     cfg: RunConfig,
-    sources: pa.Table,
+    sources: Spill,
     workers: int,
     ledger: LedgerBook,
     progress: Progress,
     first: int,
     local: bool = False,
-) -> pa.Table:
-    """Scene cuts for every source (a light decode), then one row per clip to encode, each
-    given its place (``write_order``) from ``first`` on, in the order the plans come back.
+) -> Spill:
+    """Scene cuts for every source (a light decode), then one row per clip to encode (on
+    the driver's disk), each given its place (``write_order``) from ``first`` on, in the
+    order the plans come back. ``sources`` is removed.
 
     Planning first and encoding second lets the clips of one long source spread over all
     workers instead of queueing behind one task.
     """
     stage = ScenePlanStage(cfg.segment, cfg.ingest.remote_timeout_s)
     count = sources.num_rows
+    out = sources.then("clips")
     if local:
-        done = _map_local(stage, table_to_items(sources), workers)
+        done = _map_local(stage, window.items(sources), workers)
     else:
-        ds = _ray().apply_stage(
-            _ray().from_table(sources, workers * 4, max_rows_per_block=2), stage, workers
-        )
-        done = _ray().iter_items(ds, batch_size=64)
-    del sources
-    tables: list[pa.Table] = []
+        ds = _ray().from_tables(sources.chunks(), count, workers * 4, max_rows_per_block=2)
+        done = _ray().iter_items(_ray().apply_stage(ds, stage, workers), batch_size=64)
+    sources.close()  # on Ray, the dataset holds them now; on the driver, the threads' items
     planned, last = 0, None
     for n, batch in enumerate(window.batched(done), 1):
         if n % window.TRIM_EVERY == 0:
@@ -568,9 +570,9 @@ def _plan(
                 ledger.add(item)
         first = number_clips(clips, first)
         if clips:
-            tables.append(items_to_table(clips))
+            out.add(items_to_table(clips))
     progress.tick(count - planned)  # sources that gave no clip and no failure
-    return pa.concat_tables(tables) if tables else ITEM_SCHEMA.empty_table()
+    return out.seal()
 
 
 def fit_actors(stages: list[Stage], cluster_cpus: float, task_cpus: float) -> None:

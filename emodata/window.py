@@ -1,22 +1,20 @@
 """One window of inputs on the driver: ingest, dedup and the choice of what is left to do.
 
 The driver keeps a window's sources as Arrow rows (``ITEM_SCHEMA``: a key and the record as
-JSON), not as Python items: an ingested source as an :class:`Item` costs the driver about 2 KiB
-of small objects, as a row about 0.5 KiB. Items are made a batch at a time where code reads or
+JSON) in temporary files (``emodata.spill``), not as Python items in its memory: an ingested
+source as an :class:`Item` costs the driver about 2 KiB of small objects, as a row in memory
+about 0.5 KiB, on disk 8 bytes (its place). Items are made a batch at a time where code reads or
 changes a record (dedup, the choice of what is done, the ingest cache), and dropped again.
 """
 
 from __future__ import annotations
 
 import logging
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import fsspec
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from emodata import heap
 from emodata.dedup import ContentIds
@@ -24,8 +22,9 @@ from emodata.discover import SourceRef
 from emodata.errors import Reason
 from emodata.fsutil import is_url, storable_text
 from emodata.ingest_cache import IngestCache
-from emodata.records import ITEM_SCHEMA, ClipRecord, Item, Source, items_to_table, table_to_items
+from emodata.records import ClipRecord, Item, Source, items_to_table, table_to_items
 from emodata.remote import object_version, timed_out, url_to_fs
+from emodata.spill import Spill, Spills
 from emodata.state import PriorState
 from emodata.writer import LedgerBook
 
@@ -56,65 +55,67 @@ def batched(items: Iterable[Item], size: int = BATCH) -> Iterator[list[Item]]:
 
 
 def ingest(
-    refs: list[SourceRef],
+    batches: Iterable[list[SourceRef]],
     timeout_s: float,
     cache: IngestCache,
-    probe: Callable[[pa.Table], Iterator[Item]],
+    probe: Callable[[Spill], Iterator[Item]],
     tick: Callable[..., None],
-) -> tuple[pa.Table, pa.Array]:
-    """Ingest a window of inputs: cached results where an input's fingerprint is unchanged,
-    ``probe`` (hash and probe, on Ray or the driver's threads) for the rest. Returns the rows
-    and the indices that put them in input order (results arrive as the workers finish)."""
-    cache.load([r.path for r in refs])
-    # remote stat calls wait on the network: side by side, each bounded by the timeout
-    with ThreadPoolExecutor(16 if any(is_url(r.path) for r in refs) else 1) as pool:
-        stamps = list(pool.map(lambda r: fingerprint(*url_to_fs(r.path, timeout_s)), refs))
-    place: dict[str, tuple[str, int]] = {}  # path -> (fingerprint, place in the window)
-    tables: list[pa.Table] = []  # cached results, then probed ones
-    places = array("q")
-    todo: list[pa.Table] = []  # inputs to probe, as rows: no item of the window is kept whole
-    batch: list[Item] = []
-    hits: list[Item] = []
-    hits_failed = 0
-    for n, (ref, fp) in enumerate(zip(refs, stamps, strict=True)):
-        place[ref.path] = (fp, n)
-        hit = cache.get(ref.path, fp)
-        if hit is None:
-            batch.append(Item(ref.path, ClipRecord(Source(path=ref.path, meta=ref.meta))))
-        else:
-            hit.record.source.meta = ref.meta
-            hits_failed += not hit.ok
-            hits.append(hit)
-            places.append(n)
-        for full in (batch, hits):
-            if len(full) >= BATCH:
-                (todo if full is batch else tables).append(items_to_table(full))
-                full.clear()
-    if batch:
-        todo.append(items_to_table(batch))
-    if hits:
-        tables.append(items_to_table(hits))
-    del stamps, batch, hits
-    cache.rows = {}  # the window's cached rows are in ``tables`` now
-    cached = len(places)
-    count = sum(t.num_rows for t in todo)
-    log.info("ingest: %d cached, %d to probe", cached, count)
+    spills: Spills,
+) -> Spill:
+    """Ingest a window of inputs, read a batch at a time: cached results where an input's
+    fingerprint is unchanged, ``probe`` (hash and probe, on Ray or the driver's threads) for
+    the rest. Returns the rows on disk, each with its place in the window (results arrive as
+    the workers finish). An input to probe carries its fingerprint and place in its record's
+    ``work``, so the driver keeps nothing per input while the workers probe."""
+    rows, todo = spills.new("ingested"), spills.new("to-probe")
+    cached = hits_failed = 0
+    n = 0  # the next input's place in the window
+    for refs in batches:
+        cache.load([r.path for r in refs])
+        # remote stat calls wait on the network: side by side, each bounded by the timeout
+        with ThreadPoolExecutor(16 if any(is_url(r.path) for r in refs) else 1) as pool:
+            stamps = list(pool.map(lambda r: fingerprint(*url_to_fs(r.path, timeout_s)), refs))
+        hits: list[Item] = []
+        places: list[int] = []
+        misses: list[Item] = []
+        for ref, fp in zip(refs, stamps, strict=True):
+            hit = cache.get(ref.path, fp)
+            if hit is None:
+                record = ClipRecord(Source(path=ref.path, meta=ref.meta), work={"fp": fp, "at": n})
+                misses.append(Item(ref.path, record))
+            else:
+                hit.record.source.meta = ref.meta
+                hits_failed += not hit.ok
+                hits.append(hit)
+                places.append(n)
+            n += 1
+        if hits:
+            rows.add(items_to_table(hits), places)
+        if misses:
+            todo.add(items_to_table(misses))
+        cached += len(hits)
+    cache.rows = {}
+    log.info("ingest: %d cached, %d to probe", cached, todo.num_rows)
     tick(cached, failed=hits_failed)
-    if count:
-        results = probe(pa.concat_tables(todo))
-        del todo  # on Ray, the dataset holds the inputs now
-        for n, done in enumerate(batched(results), 1):
-            if n % TRIM_EVERY == 0:
+    if todo.num_rows:
+        for k, done in enumerate(batched(probe(todo.seal())), 1):
+            if k % TRIM_EVERY == 0:
                 heap.trim()
+            fps = [i.record.work.pop("fp") for i in done]
+            places = [i.record.work.pop("at") for i in done]
             table = items_to_table(done)
-            cache.put(done, [place[i.key][0] for i in done], table["record"])
-            tables.append(table)
-            places.extend(place[i.key][1] for i in done)
+            cache.put(done, fps, table["record"])
+            rows.add(table, places)
             for item in done:
                 tick(failed=0 if item.ok else 1)
         cache.save()
-    table = pa.concat_tables(tables) if tables else ITEM_SCHEMA.empty_table()
-    return table, pc.sort_indices(pa.array(places, pa.int64()))
+    todo.close()
+    return rows.seal()
+
+
+def items(rows: Spill) -> list[Item]:
+    """Every row of ``rows`` as an item (a small run's window, on the driver's threads)."""
+    return [item for chunk in rows.chunks() for item in table_to_items(chunk)]
 
 
 def dedup(items: list[Item], kept: ContentIds) -> list[Item]:
@@ -160,24 +161,24 @@ def select(
 
 
 def choose(
-    table: pa.Table,
-    order: pa.Array,
+    rows: Spill,
     kept: ContentIds,
     prior: PriorState,
     ledger: LedgerBook,
     earlier: dict[str, list[list[Any]]],
-) -> tuple[pa.Table, int]:
+    out: Spill,
+) -> int:
     """Dedup and select over a window's ingested rows in input order, ``CHOOSE_BATCH`` at a
-    time: the sources with clips to write (rows), and how many of their clips are written
-    already."""
-    out: list[pa.Table] = []
+    time: the sources with clips to write go to ``out``; returns how many of their clips are
+    written already. ``rows`` is removed."""
     skipped = 0
-    for start in range(0, len(order), CHOOSE_BATCH):
-        items = table_to_items(table.take(order.slice(start, CHOOSE_BATCH)))
-        todo, done = select(dedup(items, kept), prior, ledger, earlier)
+    for chunk in rows.chunks(CHOOSE_BATCH):
+        todo, done = select(dedup(table_to_items(chunk), kept), prior, ledger, earlier)
         skipped += done
         if todo:
-            out.append(items_to_table(todo))
-        del items, todo
+            out.add(items_to_table(todo))
+        del chunk, todo
         heap.trim()
-    return (pa.concat_tables(out) if out else ITEM_SCHEMA.empty_table()), skipped
+    rows.close()
+    out.seal()
+    return skipped

@@ -13,7 +13,7 @@ import fsspec
 import pyarrow.parquet as pq
 import pytest
 
-from emodata import layout
+from emodata import ingest_cache, layout
 from emodata.ingest_cache import IngestCache
 from emodata.records import ClipRecord, Item, Source
 from tests.conftest import run_cli
@@ -48,6 +48,27 @@ def test_a_lookup_reads_only_the_window_and_the_newest_row_wins(tmp_path):
     (frag,) = [p for p in cache.files if "aaaaaa" in p]
     t = pq.read_table(frag)
     assert t["path"].to_pylist() == sorted(t["path"].to_pylist())
+
+
+def test_new_rows_go_to_disk_as_they_come_and_a_fragment_is_sorted_by_path(tmp_path, monkeypatch):
+    """Results that arrive out of path order (a manifest's order, or workers finishing out of
+    turn) are spooled to a file row group by row group and sorted when the fragment is made."""
+    monkeypatch.setattr(ingest_cache, "ROW_GROUP", 8)
+    fs = fsspec.filesystem("file")
+    cache = IngestCache(fs, str(tmp_path), "r")
+    order = [(n * 7) % 30 for n in range(30)]  # every path once, out of order
+    for start in range(0, 30, 3):
+        batch = order[start : start + 3]
+        cache.put([_item(f"/in/{n:03d}.mp4", n) for n in batch], [f"{n}:" for n in batch])
+        assert len(cache.new) <= 2  # at most a row group's rows are held
+    cache.save()
+    (frag,) = cache.files
+    paths = pq.read_table(frag)["path"].to_pylist()
+    assert paths == [f"/in/{n:03d}.mp4" for n in range(30)]
+    assert pq.ParquetFile(frag).metadata.num_row_groups == 4  # row groups of 8
+    cache = IngestCache(fs, str(tmp_path))
+    cache.load(["/in/021.mp4", "/in/002.mp4"])
+    assert cache.get("/in/021.mp4", "21:").record.source.duration_s == 21
 
 
 def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):

@@ -6,6 +6,7 @@ import pytest
 import ray
 
 from emodata import ray_adapter
+from emodata.records import items_to_table
 from tests.test_writer import _item
 
 
@@ -28,5 +29,10 @@ def test_a_dataset_of_items_starts_no_ray_task(monkeypatch):
         back = list(ray_adapter.iter_items(ds))
         assert [i.key for i in back] == [i.key for i in items]
         assert back[3].record.to_dict() == items[3].record.to_dict()
+        # rows read back a table at a time (a window's spill): the same blocks, cut across them
+        tables = [items_to_table(items[a:b]) for a, b in ((0, 3), (3, 4), (4, 9))]
+        ds = ray_adapter.from_tables(iter(tables), 9, parallelism=8, max_rows_per_block=2)
+        assert ds.num_blocks() == 5
+        assert [i.key for i in ray_adapter.iter_items(ds)] == [i.key for i in items]
     finally:
         ray_adapter.shutdown()
