@@ -61,13 +61,7 @@ def from_items(items: list[Item], parallelism: int, max_rows_per_block: int = 10
     at 1,000 sources in blocks of two, 500 tasks at once, each with its own worker lease
     request, which left the driver some 25 MiB larger for the rest of the window
     (``benchmarks/driver_memory.py``)."""
-    return from_table(items_to_table(items), parallelism, max_rows_per_block)
-
-
-def from_table(table: pa.Table, parallelism: int, max_rows_per_block: int = 1024) -> Dataset:
-    """A dataset of the item rows ``table`` (``ITEM_SCHEMA``), in blocks as :func:`from_items`
-    makes them."""
-    return from_tables([table], table.num_rows, parallelism, max_rows_per_block)
+    return from_tables([items_to_table(items)], len(items), parallelism, max_rows_per_block)
 
 
 def from_tables(

@@ -101,14 +101,13 @@ class Spill:
         if not self.num_rows:
             return
         order = np.asarray(pc.sort_indices(pa.array(self.places, pa.int64()))).astype(np.int64)
-        file = pq.ParquetFile(self.path)
-        for start in range(0, self.num_rows, size):
-            rows = order[start : start + size]
-            groups = np.unique(rows // GROUP)
-            table = file.read_row_groups(groups.tolist())
-            at = np.searchsorted(groups, rows // GROUP) * GROUP + rows % GROUP
-            yield table.take(pa.array(at)).cast(ITEM_SCHEMA)
-        file.close()
+        with pq.ParquetFile(self.path) as file:  # closed too when a reader stops early
+            for start in range(0, self.num_rows, size):
+                rows = order[start : start + size]
+                groups = np.unique(rows // GROUP)
+                table = file.read_row_groups(groups.tolist())
+                at = np.searchsorted(groups, rows // GROUP) * GROUP + rows % GROUP
+                yield table.take(pa.array(at)).cast(ITEM_SCHEMA)
 
     def close(self) -> None:
         """Remove the file (the rows are gone)."""
