@@ -21,9 +21,8 @@ class Scratch:
 
     def __init__(self, prefix: str, memory_limit: str = "64MB") -> None:
         self._dir = tempfile.TemporaryDirectory(prefix=prefix)
-        self._con = duckdb.connect(
-            f"{self._dir.name}/scratch.duckdb", config={"memory_limit": memory_limit, "threads": 1}
-        )
+        self._config = {"memory_limit": memory_limit, "threads": 1}
+        self._con = duckdb.connect(f"{self._dir.name}/scratch.duckdb", config=self._config)
         self._lock = threading.Lock()  # the first window may be ingested on another thread
 
     @property
@@ -42,6 +41,13 @@ class Scratch:
             finally:
                 for name in tables:
                     self._con.unregister(name)
+
+    def reopen(self) -> None:
+        """Close the database and open it again: DuckDB keeps the memory of a large query
+        (a sort of every input, say) until its connection closes; the tables stay in the file."""
+        with self._lock:
+            self._con.close()
+            self._con = duckdb.connect(f"{self._dir.name}/scratch.duckdb", config=self._config)
 
     def close(self) -> None:
         with self._lock:
