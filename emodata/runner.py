@@ -58,6 +58,7 @@ from emodata.writer import LedgerBook, ShardWriter
 
 log = logging.getLogger(__name__)
 
+_BLOCK_ROWS = 16
 _LLM_STARTING = "starting the annotate backend (a local LLM server takes ~1 min)"
 
 
@@ -77,6 +78,15 @@ def _ray() -> Any:
     from emodata import ray_adapter
 
     return ray_adapter
+
+
+def _blocks(workers: int) -> tuple[int, int]:
+    """How a window's sources to plan or clips to encode are cut into blocks (one task's work
+    each): at least 8 blocks per worker, so that the last tasks are short next to the whole,
+    and at most ``_BLOCK_ROWS`` rows per block once a window has many more rows than that.
+    The driver keeps some state per block while a dataset streams (about 7 KiB here), which
+    at 2 or 4 rows per block cost it more than all of the rows' own data."""
+    return workers * 8, _BLOCK_ROWS
 
 
 def _probe(cfg: RunConfig, todo: Spill, workers: int, local: bool) -> Iterator[Item]:
@@ -431,7 +441,7 @@ def _process(
         return first
     numbered = first + clips.num_rows
     counter = _ray().new_counter()
-    ds = _ray().from_tables(clips.chunks(), clips.num_rows, workers * 4, max_rows_per_block=4)
+    ds = _ray().from_tables(clips.chunks(), clips.num_rows, *_blocks(workers))
     clips.close()  # the clips are in the object store now
     segment = SegmentStage(cfg.segment, cfg.ingest.remote_timeout_s)
     ds = _ray().apply_stage(ds, segment, workers, counter)
@@ -550,7 +560,7 @@ def _plan(
     if local:
         done = _map_local(stage, window.items(sources), workers)
     else:
-        ds = _ray().from_tables(sources.chunks(), count, workers * 4, max_rows_per_block=2)
+        ds = _ray().from_tables(sources.chunks(), count, *_blocks(workers))
         done = _ray().iter_items(_ray().apply_stage(ds, stage, workers), batch_size=64)
     sources.close()  # on Ray, the dataset holds them now; on the driver, the threads' items
     planned, last = 0, None
