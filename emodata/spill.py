@@ -105,7 +105,10 @@ class Spill:
             for start in range(0, self.num_rows, size):
                 rows = order[start : start + size]
                 groups = np.unique(rows // GROUP)
-                table = file.read_row_groups(groups.tolist())
+                # on the calling thread: row groups decoded on Arrow's pool threads left their
+                # memory in those threads' allocator heaps, where a trim does not reach it
+                # (reading 8,000 rows back kept 15.5 MiB; on this thread, 3.1 MiB)
+                table = file.read_row_groups(groups.tolist(), use_threads=False)
                 at = np.searchsorted(groups, rows // GROUP) * GROUP + rows % GROUP
                 yield table.take(pa.array(at)).cast(ITEM_SCHEMA)
 

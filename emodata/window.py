@@ -94,6 +94,7 @@ def ingest(
         if misses:
             todo.add(items_to_table(misses))
         cached += len(hits)
+        heap.trim()  # the batch's records and Arrow copies
     cache.rows = {}
     log.info("ingest: %d cached, %d to probe", cached, todo.num_rows)
     tick(cached, failed=hits_failed)
