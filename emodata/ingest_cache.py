@@ -29,6 +29,7 @@ from emodata.records import ClipRecord, Item, record_json
 
 COLUMNS = ("path", "fp", "record")
 ROW_GROUP = 4096  # small row groups: a window's lookup skips most of them
+SORT_MEMORY = 64 << 20  # DuckDB's memory for sorting a fragment, besides its rows' own
 
 
 def fragments(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
@@ -84,6 +85,7 @@ class IngestCache:
                     filters=(pc.field("path") >= lo)
                     & (pc.field("path") <= hi)
                     & pc.field("path").isin(wanted),
+                    use_threads=False,  # see emodata.spill: Arrow's threads keep what they read
                 )
             for p, fp, rec in zip(*(t[c].to_pylist() for c in COLUMNS), strict=True):
                 self.rows[p] = (fp, rec)
@@ -165,8 +167,18 @@ def _ascending(values: pa.ChunkedArray | pa.Array) -> bool:
 def _sorted_copy(src: str, dest: str, spill_to: str) -> str:
     """``src`` sorted by path into ``dest``, in row groups of ``ROW_GROUP``: DuckDB sorts
     (spilling to ``spill_to`` past its memory limit) and hands the rows over a row group at a
-    time."""
-    con = duckdb.connect(config={"memory_limit": "64MB", "threads": 1, "temp_directory": spill_to})
+    time.
+
+    The limit grows with the rows: DuckDB's sort of these wide rows (a record's JSON each)
+    failed under a fixed limit once they outgrew it (128,000 rows, 72 MiB, under 64 MB: "failed
+    to pin block"), and passed with twice their size in memory."""
+    with pq.ParquetFile(src) as file:
+        meta = file.metadata
+        size = sum(meta.row_group(k).total_byte_size for k in range(meta.num_row_groups))
+    limit = SORT_MEMORY + 4 * size
+    con = duckdb.connect(
+        config={"memory_limit": f"{limit}B", "threads": 1, "temp_directory": spill_to}
+    )
     try:
         rows = con.sql("select * from read_parquet(?) order by path", params=[src])
         batches = rows.to_arrow_reader(ROW_GROUP)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 import fsspec
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -69,6 +71,24 @@ def test_new_rows_go_to_disk_as_they_come_and_a_fragment_is_sorted_by_path(tmp_p
     cache = IngestCache(fs, str(tmp_path))
     cache.load(["/in/021.mp4", "/in/002.mp4"])
     assert cache.get("/in/021.mp4", "21:").record.source.duration_s == 21
+
+
+def test_a_fragment_larger_than_the_sort_memory_is_still_sorted(tmp_path, monkeypatch):
+    """DuckDB's sort of wide rows fails under a fixed memory limit that the rows outgrow (a
+    window of 128,000 inputs did under 64 MB); the limit grows with the spooled rows."""
+    monkeypatch.setattr(ingest_cache, "SORT_MEMORY", 4 << 20)
+    rng = np.random.default_rng(7)
+    n = 30_000
+    order = rng.permutation(n)
+    records = [rng.bytes(200).hex() for _ in range(n)]  # 400 characters that do not compress
+    src = tmp_path / "spool.parquet"
+    table = pa.table({"path": [f"/in/{k:06d}.mp4" for k in order], "record": records})
+    pq.write_table(table, src, row_group_size=4096)
+    assert table.nbytes > 3 * (4 << 20)
+    out = ingest_cache._sorted_copy(str(src), str(tmp_path / "sorted.parquet"), str(tmp_path))
+    got = pq.read_table(out)
+    assert got["path"].to_pylist() == [f"/in/{k:06d}.mp4" for k in range(n)]
+    assert got["record"][0].as_py() == records[int(np.argmin(order))]
 
 
 def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):
