@@ -170,8 +170,9 @@ def _sorted_copy(src: str, dest: str, spill_to: str) -> str:
     time.
 
     The limit grows with the rows: DuckDB's sort of these wide rows (a record's JSON each)
-    failed under a fixed limit once they outgrew it (128,000 rows, 72 MiB, under 64 MB: "failed
-    to pin block"), and passed with twice their size in memory."""
+    failed under a fixed limit once they outgrew it (128,000 rows, 72 MiB as Arrow and 24 MiB
+    as uncompressed Parquet pages, under 64 MB: "failed to pin block"); it passed under 64 MB
+    plus four times the Parquet size (its peak: 104-119 MiB under limits of 128-256 MB)."""
     with pq.ParquetFile(src) as file:
         meta = file.metadata
         size = sum(meta.row_group(k).total_byte_size for k in range(meta.num_row_groups))
