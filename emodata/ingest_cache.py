@@ -17,19 +17,20 @@ import json
 import shutil
 import tempfile
 
-import duckdb
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from emodata import arrowio, layout
+from emodata import arrowio, heap, layout
 from emodata.fsutil import storable_text, write_atomic
 from emodata.records import ClipRecord, Item, record_json
 
 COLUMNS = ("path", "fp", "record")
-ROW_GROUP = 4096  # small row groups: a window's lookup skips most of them
-SORT_MEMORY = 64 << 20  # DuckDB's memory for sorting a fragment, besides its rows' own
+# small row groups: a window's lookup skips most of them, and a fragment is written one
+# gathered row group at a time (at 4,096 rows, that took 15 MiB more than at 1,024)
+ROW_GROUP = 1024
 
 
 def fragments(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
@@ -64,9 +65,7 @@ class IngestCache:
         self.new: list[pa.Table] = []  # probed rows not yet in the spool file
         self._buffered = 0
         self._spool: tempfile.TemporaryDirectory[str] | None = None
-        self._writer: pq.ParquetWriter | None = None
-        self._last: str | None = None  # the last path put: the spool is in path order so far
-        self._sorted = True
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
         self.saved = 0
 
     def load(self, paths: list[str]) -> None:
@@ -101,8 +100,8 @@ class IngestCache:
         """Keep the results of ``items`` (probed with fingerprints ``fps``) until :meth:`save`;
         ``records``: their records as JSON where the caller has them (its table's column).
         Failures are retried and not kept; decisions (filtered inputs) are. The rows go to a
-        temporary file of the driver a row group at a time, so a window's new rows are not
-        held in its memory."""
+        temporary Arrow file of the driver a row group's worth at a time, so a window's new
+        rows are not held in its memory."""
         if records is None:
             records = pa.array([record_json(i.record) for i in items], pa.string())
         keep = [i.error is None or i.error["kind"] == "filtered" for i in items]
@@ -118,11 +117,7 @@ class IngestCache:
             return
         if self._spool is None:
             self._spool = tempfile.TemporaryDirectory(prefix="emodata-ingest-")
-            self._writer = pq.ParquetWriter(f"{self._spool.name}/new.parquet", table.schema)
-        paths = table["path"]
-        follows = self._last is None or paths[0].as_py() >= self._last
-        self._sorted = self._sorted and follows and _ascending(paths)
-        self._last = paths[-1].as_py()
+            self._writer = pa.ipc.new_file(f"{self._spool.name}/new.arrow", table.schema)
         self.new.append(table)
         self._buffered += table.num_rows
         if self._buffered >= ROW_GROUP:
@@ -130,25 +125,21 @@ class IngestCache:
 
     def _flush(self) -> None:
         if self.new and self._writer is not None:
-            self._writer.write_table(pa.concat_tables(self.new), row_group_size=ROW_GROUP)
+            # one record batch per row group's worth: the sort gathers from few of them
+            self._writer.write_table(pa.concat_tables(self.new).combine_chunks())
         self.new, self._buffered = [], 0
 
     def save(self) -> None:
-        """This window's new rows as one fragment, sorted by path (tmp then rename). Rows
-        that came in path order (a folder's inputs, in order) are copied as written; others
-        are sorted by DuckDB, which spills to disk past its memory limit."""
+        """This window's new rows as one fragment, sorted by path (tmp then rename)."""
         spool, writer = self._spool, self._writer
         if spool is None or writer is None:
             return
         self._flush()
         writer.close()
-        in_order = self._sorted
-        self._spool = self._writer = self._last = None
-        self._sorted = True
+        self._spool = self._writer = None
         with spool:
-            local = f"{spool.name}/new.parquet"
-            if not in_order:
-                local = _sorted_copy(local, f"{spool.name}/sorted.parquet", spool.name)
+            local = f"{spool.name}/sorted.parquet"
+            _sorted_copy(f"{spool.name}/new.arrow", local)
             folder = f"{self.root}/{layout.INGEST_CACHE}"
             self.fs.makedirs(folder, exist_ok=True)
             path = f"{folder}/part-{self.run_id}-{self.saved:06d}.parquet"
@@ -158,34 +149,40 @@ class IngestCache:
         self.saved += 1
 
 
-def _ascending(values: pa.ChunkedArray | pa.Array) -> bool:
-    if len(values) < 2:
-        return True
-    return bool(pc.all(pc.greater_equal(values[1:], values[:-1])).as_py())
+def _sorted_copy(src: str, dest: str) -> None:
+    """The rows of the Arrow file ``src`` sorted by path, into the Parquet file ``dest`` in row
+    groups of ``ROW_GROUP``.
+
+    The rows stay in the memory-mapped file (the page cache, which the system can take back):
+    only the paths are sorted in memory, and the rows are gathered from the file a row group
+    at a time. A sort of the whole rows holds them all at once: DuckDB's, used before, rose by
+    12 MiB from 1,000 to 8,000 rows and by 40 MiB to 32,000 (a record's JSON each), and failed
+    with "failed to pin block" under a fixed memory limit that the rows outgrew."""
+    with pa.memory_map(src) as file:
+        table = pa.ipc.open_file(file).read_all()  # zero-copy: buffers point into the map
+        order = pc.sort_indices(table["path"]).to_numpy().astype(np.int64)
+        batches = table.to_batches()
+        starts = np.cumsum([0] + [b.num_rows for b in batches])
+        with pq.ParquetWriter(dest, table.schema, use_dictionary=False) as writer:
+            for at in range(0, len(order), ROW_GROUP):
+                group = _gather(batches, starts, order[at : at + ROW_GROUP])
+                writer.write_table(group, row_group_size=ROW_GROUP)
+                del group
+                heap.trim()
+        del table, batches
 
 
-def _sorted_copy(src: str, dest: str, spill_to: str) -> str:
-    """``src`` sorted by path into ``dest``, in row groups of ``ROW_GROUP``: DuckDB sorts
-    (spilling to ``spill_to`` past its memory limit) and hands the rows over a row group at a
-    time.
-
-    The limit grows with the rows: DuckDB's sort of these wide rows (a record's JSON each)
-    failed under a fixed limit once they outgrew it (128,000 rows, 72 MiB as Arrow and 24 MiB
-    as uncompressed Parquet pages, under 64 MB: "failed to pin block"); it passed under 64 MB
-    plus four times the Parquet size (its peak: 104-119 MiB under limits of 128-256 MB)."""
-    with pq.ParquetFile(src) as file:
-        meta = file.metadata
-        size = sum(meta.row_group(k).total_byte_size for k in range(meta.num_row_groups))
-    limit = SORT_MEMORY + 4 * size
-    con = duckdb.connect(
-        config={"memory_limit": f"{limit}B", "threads": 1, "temp_directory": spill_to}
-    )
-    try:
-        rows = con.sql("select * from read_parquet(?) order by path", params=[src])
-        batches = rows.to_arrow_reader(ROW_GROUP)
-        with pq.ParquetWriter(dest, batches.schema) as writer:
-            for batch in batches:
-                writer.write_table(pa.Table.from_batches([batch]), row_group_size=ROW_GROUP)
-    finally:
-        con.close()
-    return dest
+def _gather(batches: list[pa.RecordBatch], starts: np.ndarray, rows: np.ndarray) -> pa.Table:
+    """Rows ``rows`` (numbers over all ``batches``; ``starts``: each batch's first) in that
+    order, taken batch by batch: a take over the whole table would first copy it into one."""
+    held = np.searchsorted(starts, rows, side="right") - 1  # the batch of each row
+    by = np.argsort(held, kind="stable")
+    ids, first = np.unique(held[by], return_index=True)
+    pieces = [
+        batches[b].take(pa.array(rows[mine] - starts[b]))
+        for b, mine in zip(ids, np.split(by, first[1:]), strict=True)
+    ]
+    grouped = pa.Table.from_batches(pieces)  # rows grouped by batch: put them back in order
+    back = np.empty(len(rows), np.int64)
+    back[by] = np.arange(len(rows))
+    return grouped.take(pa.array(back))

@@ -73,22 +73,28 @@ def test_new_rows_go_to_disk_as_they_come_and_a_fragment_is_sorted_by_path(tmp_p
     assert cache.get("/in/021.mp4", "21:").record.source.duration_s == 21
 
 
-def test_a_fragment_larger_than_the_sort_memory_is_still_sorted(tmp_path, monkeypatch):
-    """DuckDB's sort of wide rows fails under a fixed memory limit that the rows outgrow (a
-    window of 128,000 inputs did under 64 MB); the limit grows with the spooled rows."""
-    monkeypatch.setattr(ingest_cache, "SORT_MEMORY", 4 << 20)
+def test_a_fragment_is_gathered_in_path_order_from_many_spooled_batches(tmp_path, monkeypatch):
+    """The spooled rows stay in their memory-mapped file; only the paths are sorted, and the
+    rows are gathered from the batches that hold them a row group at a time (a DuckDB sort of the
+    whole rows failed under a memory limit they outgrew)."""
+    monkeypatch.setattr(ingest_cache, "ROW_GROUP", 1000)
     rng = np.random.default_rng(7)
-    n = 30_000
+    n = 3_000
     order = rng.permutation(n)
-    records = [rng.bytes(200).hex() for _ in range(n)]  # 400 characters that do not compress
-    src = tmp_path / "spool.parquet"
+    records = [rng.bytes(50).hex() for _ in range(n)]
     table = pa.table({"path": [f"/in/{k:06d}.mp4" for k in order], "record": records})
-    pq.write_table(table, src, row_group_size=4096)
-    assert table.nbytes > 3 * (4 << 20)
-    out = ingest_cache._sorted_copy(str(src), str(tmp_path / "sorted.parquet"), str(tmp_path))
-    got = pq.read_table(out)
+    src = tmp_path / "spool.arrow"
+    with pa.ipc.new_file(src, table.schema) as spool:
+        for batch in table.to_batches(max_chunksize=70):  # batches of uneven size
+            spool.write_batch(batch)
+        spool.write_table(table.slice(0, 0))  # an empty batch among them
+    dest = tmp_path / "sorted.parquet"
+    ingest_cache._sorted_copy(str(src), str(dest))
+    got = pq.read_table(dest)
     assert got["path"].to_pylist() == [f"/in/{k:06d}.mp4" for k in range(n)]
-    assert got["record"][0].as_py() == records[int(np.argmin(order))]
+    by_path = dict(zip(table["path"].to_pylist(), records, strict=True))
+    assert got["record"].to_pylist() == [by_path[p] for p in got["path"].to_pylist()]
+    assert pq.ParquetFile(dest).metadata.num_row_groups == 3
 
 
 def test_failures_are_not_cached_and_filtered_decisions_are(tmp_path):
