@@ -1,8 +1,11 @@
-"""Dedup over a run's windows: the kept content ids live in a DuckDB file, not a driver dict."""
+"""Dedup over a run's windows: the kept content ids live in an SQLite file, not a driver dict."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
+
+import pytest
 
 from emodata.dedup import ContentIds
 from emodata.errors import Reason
@@ -47,9 +50,22 @@ def test_a_path_that_is_not_utf8_is_kept_as_text():
 
 def test_the_set_lives_in_a_file_that_goes_with_it():
     kept = ContentIds()
-    folder = kept._db.folder
+    folder = kept.folder
     kept.add({f"id{i}": f"/in/{i}.mp4" for i in range(10_000)})
-    assert (folder / "scratch.duckdb").stat().st_size > 0
-    assert kept.first_paths(["id9999", "id1"]) == {"id9999": "/in/9999.mp4", "id1": "/in/1.mp4"}
+    assert (folder / "kept.sqlite").stat().st_size > 10_000 * 10
+    asked = [f"id{i}" for i in range(0, 20_000, 7)]  # more ids than one query takes
+    assert kept.first_paths(asked) == {i: f"/in/{i[2:]}.mp4" for i in asked if int(i[2:]) < 10_000}
     kept.close()
     assert not folder.exists()
+
+
+def test_a_batch_that_fails_leaves_the_set_as_it_was():
+    kept = ContentIds()
+    try:
+        kept.add({"a": "/in/a.mp4"})
+        with pytest.raises(sqlite3.IntegrityError):
+            kept.add({"b": "/in/b.mp4", "a": "/in/again.mp4"})  # an id kept before
+        assert kept.first_paths(["a", "b"]) == {"a": "/in/a.mp4"}
+        assert kept.count == 1
+    finally:
+        kept.close()
