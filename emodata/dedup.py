@@ -9,7 +9,7 @@ reads the few pages on the path to each id, and SQLite's page cache (``CACHE_KIB
 memory, whatever the number of ids; the operating system's page cache keeps the rest of the file
 warm. A DuckDB table, used before, had no index (DuckDB's ART index does not spill), so each
 window's lookup scanned every id kept so far (0.4 s per window of 5,000 at three million ids),
-and its memory grew by 4 MiB from 1,000 to 8,000 ids (1.3 MiB with this table):
+and its memory grew by 4 MiB from 1,000 to 8,000 ids (1.2 MiB with this table):
 ``benchmarks/dedup_set.py``.
 
 The set is the run's: a rerun skips the sources already written and meets their copies again,
