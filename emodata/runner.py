@@ -114,6 +114,7 @@ def run(cfg: RunConfig, view: View | None = None) -> RunResult:
     if not cfg.input or not cfg.output:
         raise ConfigError("input and output are required (--input PATH --output DIR)")
     require_tools()
+    heap.use_system_pool()  # the driver's Arrow memory goes back at each trim
     t0 = time.perf_counter()
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"

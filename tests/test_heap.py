@@ -56,3 +56,13 @@ def test_release_returns_what_the_allocators_kept_after_a_phase() -> None:
     assert got["in_use"] < 2**20  # every batch freed ...
     assert got["held"] > 10  # ... and still held by the allocators (MiB)
     assert got["after"] < got["held"] / 2, got
+
+
+def test_the_driver_can_take_glibc_as_its_arrow_pool() -> None:
+    code = (
+        "import pyarrow as pa; from emodata import heap; heap.use_system_pool(); "
+        "a = pa.array([b'x' * 64] * 1000); print(pa.default_memory_pool().backend_name, "
+        "pa.system_memory_pool().bytes_allocated() > 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["system", "True"]
