@@ -29,6 +29,29 @@ def _setup_logging(verbose: bool) -> None:
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
+def _driver_arrow_pool() -> None:
+    """Make glibc's malloc this process's Arrow pool before pyarrow loads, so that
+    ``heap.trim`` hands back what Arrow freed on the driver.
+
+    Arrow's C++ (Parquet decoding, Ray Data's blocks, DuckDB's scans) allocates from the pool
+    chosen when pyarrow loads; ``pa.set_memory_pool`` later changes only pyarrow's own calls.
+    That pool is mimalloc, which kept the pages freed on the threads that decode: in two runs
+    of 1,000 one-clip inputs, one with each pool, the driver held 28 MiB more with mimalloc
+    halfway through the encoding. Ray's workers, started from this process, keep Arrow's
+    default: the variable is set only while the pool is chosen. A user's own
+    ARROW_DEFAULT_MEMORY_POOL wins.
+    """
+    if "pyarrow" in sys.modules or "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+        return
+    os.environ["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+    try:
+        import pyarrow
+
+        pyarrow.default_memory_pool()  # Arrow reads the variable once, when its pool is made
+    finally:
+        del os.environ["ARROW_DEFAULT_MEMORY_POOL"]
+
+
 def _print_table(rows: list[dict[str, Any]]) -> None:
     if not rows:
         click.echo("(none)")
@@ -48,6 +71,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     """Build explainable, emotion-centric video datasets on Ray."""
+    _driver_arrow_pool()
     _setup_logging(verbose)
     ctx.obj = {"verbose": verbose}
 

@@ -31,24 +31,34 @@ def _malloc_trim() -> object | None:
         return None
 
 
+#: the pool that :func:`use_system_pool` replaced: Arrow's C++ still allocates from it
+_replaced: list[pa.MemoryPool] = []
+
+
 def use_system_pool() -> None:
-    """Make glibc's malloc the driver's Arrow pool, so that :func:`trim` hands back what Arrow
-    freed. With mimalloc, pages freed on threads that live on (Arrow's pool threads decoding
-    Parquet, Ray Data's iterator threads) stayed with the process. Measured with the run's
-    phases sampled, 4,000 one-clip inputs in one window, peak anonymous memory of the driver
-    with mimalloc and with glibc: ingest 170 and 158 MiB, planning 175 and 162, processing
-    185 and 169, the closing summary 178 and 169. Buffers made before keep their own pool."""
-    pa.set_memory_pool(pa.system_memory_pool())
+    """Make glibc's malloc pyarrow's pool in a process where pyarrow has loaded already (the
+    ``emodata`` command chooses it before: ``cli._driver_arrow_pool``), so that :func:`trim`
+    hands back what Arrow freed. With mimalloc, pages freed on threads that live on (Arrow's
+    pool threads decoding Parquet, Ray Data's iterator threads) stayed with the process.
+    Measured with the run's phases sampled, 4,000 one-clip inputs in one window, peak anonymous
+    memory of the driver with mimalloc and with glibc: ingest 170 and 158 MiB, planning 175
+    and 162, processing 185 and 169, the closing summary 178 and 169. Only pyarrow's own calls
+    follow: Arrow's C++ keeps the pool it started with, which :func:`trim` still releases."""
+    current = pa.default_memory_pool()
+    if current.backend_name != "system":
+        _replaced.append(current)
+        pa.set_memory_pool(pa.system_memory_pool())
 
 
 def trim() -> None:
-    """Return what Arrow's pool and glibc's heaps hold free, without a garbage collection:
+    """Return what Arrow's pools and glibc's heaps hold free, without a garbage collection:
     cheap enough to call every few hundred items of a long loop on the driver. There, each
     batch's short-lived records and Arrow copies are freed between allocations that live on
     (DuckDB's, the window's rows), and neither allocator hands such pages back by itself:
     measured on the driver choosing among 4,000 ingested inputs, 1,024 at a time, its memory
     grew by 19 MiB over the four batches, and by 3 MiB with a trim after each."""
-    pa.default_memory_pool().release_unused()
+    for pool in (pa.default_memory_pool(), *_replaced):
+        pool.release_unused()
     fn = _malloc_trim()
     if fn is not None:
         fn(0)
