@@ -77,17 +77,39 @@ def _index_schema(fs: fsspec.AbstractFileSystem, path: str) -> pa.Schema:
     return schema
 
 
-def connect(out_dir: str) -> duckdb.DuckDBPyConnection:
+def connect(out_dir: str, columns: list[str] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with views ``idx`` (the index; a release's has its release columns
-    too) and ``ledger`` over a run's output."""
+    too) and ``ledger`` over a run's output.
+
+    ``columns``: ``idx`` is only these columns, read into memory one index fragment at a time.
+    DuckDB's scan keeps some 0.2 MiB per Parquet file it opened until the connection closes
+    (whether it reads them itself or through Arrow), and the index gains a fragment per write
+    task: measured on 8,000 index rows, ``count(distinct source_id)`` took 9 MiB more over 32
+    files than over 4, and 15 MiB more over 128. The projection costs about 90 bytes per clip
+    for the summary's columns."""
     fs, root = fsspec.core.url_to_fs(out_dir)
     root = root.rstrip("/")
     con = duckdb.connect()
     shards = set(shard_sizes(fs, root))
     index = f"{root}/{layout.INDEX}"
-    con.register("idx", _dataset(fs, index, _index_schema(fs, index), shards))
+    dataset = _dataset(fs, index, _index_schema(fs, index), shards)
+    if columns is not None:
+        dataset = _projection(dataset, columns)
+    con.register("idx", dataset)
     con.register("ledger", _dataset(fs, f"{root}/{layout.FAILURES}", ledger_schema()))
     return con
+
+
+def _projection(dataset: pads.FileSystemDataset, columns: list[str]) -> pa.Table:
+    """``columns`` of every file of ``dataset``, read one file at a time on this thread."""
+    schema = pa.schema([dataset.schema.field(c) for c in columns])
+    parts = [
+        pads.dataset(
+            [path], schema=dataset.schema, filesystem=dataset.filesystem, format="parquet"
+        ).to_table(columns=columns, use_threads=False)
+        for path in dataset.files
+    ]
+    return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 def missing_shards(out_dir: str) -> list[str]:
@@ -115,8 +137,17 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
     return _rows(con, sql)[0]
 
 
+#: the index columns :func:`summary` reads
+_SUMMARY_COLUMNS = [
+    "source_id", "duration_s", "sample_bytes", "shard", "has_audio", "segment_seconds",
+    "source_dataset", "license", "critic_verdict",
+]  # fmt: skip
+
+
 def summary(out_dir: str) -> dict[str, Any]:
-    with connect(out_dir) as con:
+    """Clip, ledger and dataset totals, and the annotation figures (``emodata.quality``) where
+    a clip was annotated. It runs at the end of every run, so it reads only its columns."""
+    with connect(out_dir, _SUMMARY_COLUMNS) as con:
         clips = _one(
             con,
             """select count(*) as clips, count(distinct source_id) as sources,
@@ -143,9 +174,15 @@ def summary(out_dir: str) -> dict[str, Any]:
                       round(sum(duration_s), 1) as seconds
                from idx group by all order by clips desc""",
         )
-        from emodata.quality import quality
+        annotated = _one(con, "select count(critic_verdict) as n from idx")["n"]
+    from emodata.quality import quality
 
-        return {"clips": clips, "ledger": ledger, "datasets": datasets, "quality": quality(out_dir)}
+    return {
+        "clips": clips,
+        "ledger": ledger,
+        "datasets": datasets,
+        "quality": quality(out_dir) if annotated else None,
+    }
 
 
 def stage_table(out_dir: str) -> list[dict[str, Any]]:
