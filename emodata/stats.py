@@ -82,10 +82,10 @@ def connect(out_dir: str, columns: list[str] | None = None) -> duckdb.DuckDBPyCo
     too) and ``ledger`` over a run's output.
 
     ``columns``: ``idx`` is only these columns, read into memory one index fragment at a time.
-    DuckDB's scan keeps some 0.2 MiB per Parquet file it opened until the connection closes
+    DuckDB's scan keeps 0.1 to 0.25 MiB per Parquet file it opened until the connection closes
     (whether it reads them itself or through Arrow), and the index gains a fragment per write
-    task: measured on 8,000 index rows, ``count(distinct source_id)`` took 9 MiB more over 32
-    files than over 4, and 15 MiB more over 128. The projection costs about 90 bytes per clip
+    task: measured on 8,000 index rows, ``count(distinct source_id)`` took 8 MiB more over 32
+    files than over 4, and 14 MiB more over 128. The projection costs about 90 bytes per clip
     for the summary's columns."""
     fs, root = fsspec.core.url_to_fs(out_dir)
     root = root.rstrip("/")
